@@ -1,0 +1,9 @@
+// The public C++ API of tessera in one include.
+#pragma once
+
+#include "tessera/array.h"
+#include "tessera/device.h"
+#include "tessera/dtype.h"
+#include "tessera/memory.h"
+#include "tessera/ops.h"
+#include "tessera/scheduler.h"

@@ -1,0 +1,26 @@
+// The `tessera` command line: dispatches to one subcommand per file.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "tessera/tessera.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::printf("usage: tessera <command> [options]\n\ncommands:\n  version   print the version\n");
+    return argc < 2 ? 1 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    if (cmd == "version") {
+      std::printf("tessera 0.1.0\n");
+      return 0;
+    }
+    std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
