@@ -4,6 +4,8 @@
 #include "tessera/array.h"
 #include "tessera/device.h"
 #include "tessera/dtype.h"
+#include "tessera/fast.h"
 #include "tessera/memory.h"
 #include "tessera/ops.h"
+#include "tessera/random.h"
 #include "tessera/scheduler.h"
