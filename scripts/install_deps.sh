@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what tessera needs to build and test: Debian packages (apt-get) and PyPI packages (pip).
+set -euo pipefail
+
+APT_PACKAGES=(build-essential cmake ninja-build ccache libopenblas-dev liblapacke-dev libgtest-dev
+              nlohmann-json3-dev libpcre2-dev python3-dev)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "== apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+echo "== pip install build and test requirements"
+$PY -m pip install -q --disable-pip-version-check "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest 2>&1 \
+  | grep -v "Running pip as the 'root' user" || true
