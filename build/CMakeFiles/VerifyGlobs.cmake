@@ -6,6 +6,8 @@ cmake_policy(SET CMP0009 NEW)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/wt-elementwise/tests/*_tests.cpp")
 set(OLD_GLOB
   "/work/wt-elementwise/tests/array_tests.cpp"
+  "/work/wt-elementwise/tests/creation_tests.cpp"
+  "/work/wt-elementwise/tests/elementwise_tests.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
