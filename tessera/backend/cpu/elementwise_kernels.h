@@ -11,6 +11,10 @@
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/backend/cpu/unary.h"
 
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace tessera::cpu::ew {
 
 inline constexpr size_t kBlock = 512;
@@ -18,6 +22,38 @@ inline constexpr size_t kGrain = 1 << 14;
 
 template <typename T>
 inline constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
+
+// Widening/narrowing of a block; float16 uses F16C (same round-to-nearest-even as float16_t).
+template <typename In, typename A>
+inline void widen(const In* src, A* dst, size_t m) {
+#if defined(__F16C__) && defined(__AVX__)
+  if constexpr (std::is_same_v<In, float16_t> && std::is_same_v<A, float>) {
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+    }
+    for (; i < m; ++i) dst[i] = static_cast<A>(src[i]);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < m; ++i) dst[i] = static_cast<A>(src[i]);
+}
+
+template <typename R, typename Out>
+inline void narrow(const R* src, Out* dst, size_t m) {
+#if defined(__F16C__) && defined(__AVX__)
+  if constexpr (std::is_same_v<Out, float16_t> && std::is_same_v<R, float>) {
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+      __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
+    }
+    for (; i < m; ++i) dst[i] = static_cast<Out>(src[i]);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < m; ++i) dst[i] = static_cast<Out>(src[i]);
+}
 
 // dst[i] = op(src[i]) for n contiguous values; op takes acc_t<In> and returns a value convertible to Out.
 template <typename In, typename Out, typename Op>
@@ -29,9 +65,9 @@ inline void apply_block(const In* src, Out* dst, size_t n, Op op) {
     R res[kBlock];
     for (size_t b = 0; b < n; b += kBlock) {
       size_t m = std::min(kBlock, n - b);
-      for (size_t i = 0; i < m; ++i) buf[i] = static_cast<A>(src[b + i]);
+      widen(src + b, buf, m);
       for (size_t i = 0; i < m; ++i) res[i] = op(buf[i]);
-      for (size_t i = 0; i < m; ++i) dst[b + i] = static_cast<Out>(res[i]);
+      narrow(res, dst + b, m);
     }
   } else {
     for (size_t i = 0; i < n; ++i) dst[i] = static_cast<Out>(op(src[i]));
