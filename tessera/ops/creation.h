@@ -29,4 +29,15 @@ array arange(int start, int stop, int step = 1, StreamOrDevice s = {});         
 array arange(int stop, StreamOrDevice s = {});                                        // int32
 array arange(double stop, StreamOrDevice s = {});                                     // float32
 
+// num evenly spaced values from start to stop inclusive (NumPy's linspace; ints floor).
+array linspace(double start, double stop, int num = 50, Dtype dtype = float32, StreamOrDevice s = {});
+
+// (n, m) with ones on diagonal k (k > 0 above the main diagonal) and zeros elsewhere.
+array eye(int n, int m, int k = 0, Dtype dtype = float32, StreamOrDevice s = {});
+array eye(int n, Dtype dtype = float32, StreamOrDevice s = {});
+array identity(int n, Dtype dtype = float32, StreamOrDevice s = {});  // eye(n, n)
+// (n, m) with ones at and below diagonal k (j <= i + k), zeros above.
+array tri(int n, int m, int k = 0, Dtype dtype = float32, StreamOrDevice s = {});
+array tri(int n, Dtype dtype = float32, StreamOrDevice s = {});
+
 }  // namespace tessera
