@@ -1,5 +1,9 @@
 // CPU kernels for the fused Softmax/log-softmax and LogSumExp over the last axis, with a branch-free
 // float32 exp that GCC vectorizes.
+// The clamps/selects in fast_exp only if-convert (and so vectorize) without trapping math; this
+// file does no FP-exception-sensitive work.
+#pragma GCC optimize("no-trapping-math")
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -43,14 +47,15 @@ inline float fast_exp(float x) {
 
 // Max of a float row (NaN propagates) with vector-sized accumulator blocks.
 inline float row_max(const float* p, size_t n) {
-  constexpr int W = 16;
+  constexpr int W = 32;
   float acc[W];
   for (int j = 0; j < W; ++j) acc[j] = -std::numeric_limits<float>::infinity();
   size_t i = 0;
   for (; i + W <= n; i += W) {
     for (int j = 0; j < W; ++j) {
       float x = p[i + j];
-      acc[j] = (x > acc[j] || x != x) ? x : acc[j];
+      bool take = (x > acc[j]) | (x != x);
+      acc[j] = take ? x : acc[j];
     }
   }
   float m = -std::numeric_limits<float>::infinity();
@@ -59,41 +64,54 @@ inline float row_max(const float* p, size_t n) {
   return m;
 }
 
-// dst[i] = exp(src[i] - m) (dst may be null: only the sum is wanted); returns the sum.
-inline float exp_sum(const float* src, float* dst, size_t n, float m) {
-  constexpr int W = 16;
+// Sum of a float row with vector-sized accumulator blocks.
+inline float row_sum(const float* p, size_t n) {
+  constexpr int W = 32;
   float acc[W] = {};
   size_t i = 0;
   for (; i + W <= n; i += W) {
-    for (int j = 0; j < W; ++j) {
-      float e = fast_exp(src[i + j] - m);
-      if (dst) dst[i + j] = e;
-      acc[j] += e;
-    }
+    for (int j = 0; j < W; ++j) acc[j] += p[i + j];
   }
   float s = 0.0f;
   for (int j = 0; j < W; ++j) s += acc[j];
-  for (; i < n; ++i) {
-    float e = fast_exp(src[i] - m);
-    if (dst) dst[i] = e;
-    s += e;
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+// dst[i] = exp(src[i] - m).
+inline void exp_shifted(const float* __restrict src, float* __restrict dst, size_t n, float m) {
+  for (size_t i = 0; i < n; ++i) dst[i] = fast_exp(src[i] - m);
+}
+
+// Per-thread scratch row for passes that need exp values without an output to hold them.
+inline float* scratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// sum(exp(x - m)) over a row, through the scratch buffer in L1-sized pieces.
+inline float exp_sum(const float* x, size_t n, float m) {
+  constexpr size_t P = 2048;
+  float* tmp = scratch(P);
+  float s = 0.0f;
+  for (size_t i = 0; i < n; i += P) {
+    size_t len = std::min(P, n - i);
+    exp_shifted(x + i, tmp, len, m);
+    s += row_sum(tmp, len);
   }
   return s;
 }
 
-inline void exp_sum_write(const float* src, float* dst, size_t n, float m, float* sum) { *sum = exp_sum(src, dst, n, m); }
-
-// One float32 row: out = softmax(x) or log_softmax(x).
+// One float32 row: out = softmax(x) or log_softmax(x). out may alias x.
 inline void softmax_row_f32(const float* x, float* out, size_t n, bool log) {
   float m = row_max(x, n);
   if (log) {
-    float s = exp_sum(x, nullptr, n, m);
-    float shift = m + std::log(s);
+    float shift = m + std::log(exp_sum(x, n, m));
     for (size_t i = 0; i < n; ++i) out[i] = x[i] - shift;
   } else {
-    float s;
-    exp_sum_write(x, out, n, m, &s);
-    float inv = 1.0f / s;
+    exp_shifted(x, out, n, m);
+    float inv = 1.0f / row_sum(out, n);
     for (size_t i = 0; i < n; ++i) out[i] *= inv;
   }
 }
@@ -192,7 +210,7 @@ void LogSumExp::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
             dst[r] = static_cast<T>(m);
             continue;
           }
-          dst[r] = static_cast<T>(m + std::log(exp_sum(x, nullptr, n, m)));
+          dst[r] = static_cast<T>(m + std::log(exp_sum(x, n, m)));
         }
       }
     });
