@@ -6,6 +6,7 @@ cmake_policy(SET CMP0009 NEW)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/wt-indexing/tests/*_tests.cpp")
 set(OLD_GLOB
   "/work/wt-indexing/tests/array_tests.cpp"
+  "/work/wt-indexing/tests/indexing_tests.cpp"
   "/work/wt-indexing/tests/manipulation_tests.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
