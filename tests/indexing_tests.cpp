@@ -373,3 +373,23 @@ TEST(Indexing, IndexUpdate) {
   EXPECT_THROW(index_update(x.a, {int64_t{9}}, array(0.0f)), std::out_of_range);
   EXPECT_THROW(index_update(x.a, {array({0, 9})}, array(0.0f)).eval(), std::out_of_range);
 }
+
+TEST(Indexing, LargeParallelPaths) {
+  // Big enough to split across threads: take rows, scatter_add with many duplicates.
+  auto x = make({2000, 64}, float32);
+  std::vector<int> iv(3000);
+  for (int i = 0; i < 3000; ++i) iv[i] = (i * 7919) % 2000 - (i % 3 == 0 ? 2000 : 0);
+  array ind(iv, {3000}, int32);
+  auto t = take(x.a, ind, 0);
+  EXPECT_TRUE(all_close(t, gen({3000, 64}, [&](const Idx& i) { return at(x.v, x.s, {wrap(iv[i[0]], 2000), i[1]}); })));
+  auto upd = make({3000, 1, 64}, float32, 5);
+  auto s = scatter_add(x.a, ind, upd.a, 0);
+  auto ref = x.v;
+  for (int k = 0; k < 3000; ++k) {
+    int r = wrap(iv[k], 2000);
+    for (int j = 0; j < 64; ++j) ref[r * 64 + j] += upd.v[k * 64 + j];
+  }
+  EXPECT_TRUE(all_close(s, ref, 1e-5, 1e-4));
+  auto ta = take_along_axis(x.a, broadcast_to(array(std::vector<int>{63, 0}, {1, 2}, int32), {2000, 2}), 1);
+  EXPECT_TRUE(all_close(ta, gen({2000, 2}, [&](const Idx& i) { return at(x.v, x.s, {i[0], i[1] == 0 ? 63 : 0}); })));
+}

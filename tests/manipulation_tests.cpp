@@ -286,3 +286,18 @@ TEST(Manipulation, Flip) {
   EXPECT_TRUE(all_close(flip(x.a), gen({3, 4}, [&](const Idx& i) { return at(x.v, x.s, {2 - i[0], 3 - i[1]}); })));
   EXPECT_THROW(flip(x.a, {2}), std::out_of_range);
 }
+
+TEST(Manipulation, LargeParallelPaths) {
+  auto x = make({300, 700}, float32, 3);
+  auto y = make_t({300, 500}, float32);
+  auto c = concatenate({x.a, y.a}, 1);
+  EXPECT_TRUE(all_close(c, gen({300, 1200}, [&](const Idx& i) {
+    return i[1] < 700 ? at(x.v, x.s, i) : at(y.v, y.s, {i[0], i[1] - 700});
+  })));
+  auto l = tril(x.a, 5);
+  EXPECT_TRUE(all_close(l, gen({300, 700}, [&](const Idx& i) { return i[1] - i[0] <= 5 ? at(x.v, x.s, i) : 0.0; })));
+  auto p = pad(y.a, {{3, 0}, {0, 2}}, array(1.0f));
+  EXPECT_TRUE(all_close(p, gen({303, 502}, [&](const Idx& i) {
+    return (i[0] >= 3 && i[1] < 500) ? at(y.v, y.s, {i[0] - 3, i[1]}) : 1.0;
+  })));
+}
