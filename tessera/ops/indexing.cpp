@@ -545,18 +545,12 @@ array index(const array& a, const std::vector<Index>& idx, StreamOrDevice s) {
   }
   std::vector<int> axes(k);
   std::iota(axes.begin(), axes.end(), 0);
-  for (int d = 0; d < k; ++d) {
-    if (v.shape(d) == 0 || vt.shape(d) == 0) {
-      // Indexing an empty dim: only an empty index is valid.
-      Shape ishape;
-      for (auto& x : arrays) ishape = broadcast_shapes(ishape, x.shape(), "index");
-      if (shape_size(ishape) > 0) throw std::out_of_range("[index] Cannot index an empty dimension.");
-    }
-  }
-  bool empty_dim = false;
-  for (int d = 0; d < k; ++d) empty_dim |= vt.shape(d) == 0;
   Shape ishape;
   for (auto& x : arrays) ishape = broadcast_shapes(ishape, x.shape(), "index");
+  bool empty_dim = false;
+  for (int d = 0; d < k; ++d) empty_dim |= vt.shape(d) == 0;
+  // Indexing an empty dim: only an empty index is valid (the result is empty then).
+  if (empty_dim && shape_size(ishape) > 0) throw std::out_of_range("[index] Cannot index an empty dimension.");
   int bn = static_cast<int>(ishape.size());
   Shape res = ishape;
   res.insert(res.end(), rest_shape.begin(), rest_shape.end());

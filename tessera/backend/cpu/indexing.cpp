@@ -169,7 +169,6 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   copy_or_donate(inputs[0], out);
   auto upd = contiguous_input(inputs.back());
   int nd = out.ndim();
-  int upd_nd = upd.ndim();
   Shape ushape(upd.shape().end() - nd, upd.shape().end());
   auto ost = row_major_strides(out.shape());
   size_t nidx = inputs.size() > 2 ? inputs[1].size() : 1;
@@ -181,7 +180,6 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   }
   size_t usize = shape_size(ushape);
   if (usize == 0 || nidx == 0) return;
-  (void)upd_nd;
   auto blk = block_offsets(ushape, ost);
   size_t nouter = blk.outer.size();
   int64_t inner = blk.inner, st = blk.stride;
