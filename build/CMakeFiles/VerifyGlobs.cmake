@@ -6,6 +6,9 @@ cmake_policy(SET CMP0009 NEW)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/wt-linalg/tests/*_tests.cpp")
 set(OLD_GLOB
   "/work/wt-linalg/tests/array_tests.cpp"
+  "/work/wt-linalg/tests/conv_tests.cpp"
+  "/work/wt-linalg/tests/linalg_tests.cpp"
+  "/work/wt-linalg/tests/matmul_tests.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")

@@ -62,7 +62,8 @@ lapack_int orgqr(int m, int n, int k, T* a, const T* tau) {
 }
 template <typename T>
 lapack_int gesdd(char jobz, int m, int n, T* a, T* s, T* u, T* vt) {
-  int ldu = std::max(1, jobz == 'N' ? 1 : m), ldvt = std::max(1, jobz == 'N' ? 1 : n);
+  // LAPACKE's row-major wrapper checks ldu/ldvt even when U/Vt are not referenced (jobz 'N').
+  int ldu = std::max(1, m), ldvt = std::max(1, n);
   if constexpr (std::is_same_v<T, float>) return LAPACKE_sgesdd(LAPACK_ROW_MAJOR, jobz, m, n, a, std::max(1, n), s, u, ldu, vt, ldvt);
   else return LAPACKE_dgesdd(LAPACK_ROW_MAJOR, jobz, m, n, a, std::max(1, n), s, u, ldu, vt, ldvt);
 }
