@@ -236,7 +236,6 @@ void LinalgNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   auto& out = outputs[0];
   bool matrix = kind_ == Kind::fro || kind_ == Kind::mat_1 || kind_ == Kind::mat_neg1 || kind_ == Kind::mat_inf ||
                 kind_ == Kind::mat_neginf;
-  int nr = matrix ? 2 : 1;
   int64_t R0 = matrix ? in.shape(-2) : 1, R1 = in.shape(-1);
   size_t P = out.size();
   // Values as float64 (exact for every input dtype), reduced in double.
@@ -246,7 +245,6 @@ void LinalgNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   std::vector<double> res(P);
   double inf = std::numeric_limits<double>::infinity();
   int64_t R = R0 * R1;
-  (void)nr;
   cpu::parallel_for(P, std::max<size_t>(1, 16384 / std::max<int64_t>(R, 1)), [&](size_t b, size_t e) {
     for (size_t p = b; p < e; ++p) {
       const double* v = X + p * R;
