@@ -1,7 +1,7 @@
 # CMake generated Testfile for 
-# Source directory: /work/wt-linalg
-# Build directory: /work/wt-linalg/build
+# Source directory: /work/main
+# Build directory: /work/main/build
 # 
 # This file includes the relevant testing commands required for 
 # testing this directory and lists subdirectories to be tested as well.
-include("/work/wt-linalg/build/tessera_tests[1]_include.cmake")
+include("/work/main/build/tessera_tests[1]_include.cmake")

@@ -3,44 +3,46 @@
 cmake_policy(SET CMP0009 NEW)
 
 # TESSERA_TEST_SOURCES at CMakeLists.txt:87 (file)
-file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/wt-linalg/tests/*_tests.cpp")
+file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/*_tests.cpp")
 set(OLD_GLOB
-  "/work/wt-linalg/tests/array_tests.cpp"
-  "/work/wt-linalg/tests/conv_tests.cpp"
-  "/work/wt-linalg/tests/linalg_tests.cpp"
-  "/work/wt-linalg/tests/matmul_tests.cpp"
+  "/work/main/tests/array_tests.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
-  file(TOUCH_NOCREATE "/work/wt-linalg/build/CMakeFiles/cmake.verify_globs")
+  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
+endif()
+
+# TESSERA_CLI_SOURCES at CMakeLists.txt:78 (file)
+file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tools/tessera/*.cpp")
+set(OLD_GLOB
+  "/work/main/tools/tessera/main.cpp"
+  )
+if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
+  message("-- GLOB mismatch!")
+  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
 endif()
 
 # TESSERA_SOURCES at CMakeLists.txt:42 (file)
-file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/wt-linalg/tessera/*.cpp")
+file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/main/tessera/*.cpp")
 set(OLD_GLOB
-  "/work/wt-linalg/tessera/array.cpp"
-  "/work/wt-linalg/tessera/backend/common/utils.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/conv.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/copy.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/creation.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/elementwise.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/lapack.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/matmul.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/shape.cpp"
-  "/work/wt-linalg/tessera/backend/cpu/threading.cpp"
-  "/work/wt-linalg/tessera/backend/no_gpu.cpp"
-  "/work/wt-linalg/tessera/device.cpp"
-  "/work/wt-linalg/tessera/dtype.cpp"
-  "/work/wt-linalg/tessera/memory.cpp"
-  "/work/wt-linalg/tessera/ops/conv.cpp"
-  "/work/wt-linalg/tessera/ops/creation.cpp"
-  "/work/wt-linalg/tessera/ops/elementwise.cpp"
-  "/work/wt-linalg/tessera/ops/linalg.cpp"
-  "/work/wt-linalg/tessera/ops/shape.cpp"
-  "/work/wt-linalg/tessera/primitive.cpp"
-  "/work/wt-linalg/tessera/scheduler.cpp"
+  "/work/main/tessera/array.cpp"
+  "/work/main/tessera/backend/common/utils.cpp"
+  "/work/main/tessera/backend/cpu/copy.cpp"
+  "/work/main/tessera/backend/cpu/creation.cpp"
+  "/work/main/tessera/backend/cpu/elementwise.cpp"
+  "/work/main/tessera/backend/cpu/shape.cpp"
+  "/work/main/tessera/backend/cpu/threading.cpp"
+  "/work/main/tessera/backend/no_gpu.cpp"
+  "/work/main/tessera/device.cpp"
+  "/work/main/tessera/dtype.cpp"
+  "/work/main/tessera/memory.cpp"
+  "/work/main/tessera/ops/creation.cpp"
+  "/work/main/tessera/ops/elementwise.cpp"
+  "/work/main/tessera/ops/shape.cpp"
+  "/work/main/tessera/primitive.cpp"
+  "/work/main/tessera/scheduler.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
-  file(TOUCH_NOCREATE "/work/wt-linalg/build/CMakeFiles/cmake.verify_globs")
+  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
 endif()
