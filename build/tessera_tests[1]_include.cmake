@@ -1,5 +1,5 @@
-if(EXISTS "/work/main/build/tessera_tests[1]_tests.cmake")
-  include("/work/main/build/tessera_tests[1]_tests.cmake")
+if(EXISTS "/work/wt-fast/build/tessera_tests[1]_tests.cmake")
+  include("/work/wt-fast/build/tessera_tests[1]_tests.cmake")
 else()
   add_test(tessera_tests_NOT_BUILT tessera_tests_NOT_BUILT)
 endif()

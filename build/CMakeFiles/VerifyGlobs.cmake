@@ -3,46 +3,40 @@
 cmake_policy(SET CMP0009 NEW)
 
 # TESSERA_TEST_SOURCES at CMakeLists.txt:87 (file)
-file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/*_tests.cpp")
+file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/wt-fast/tests/*_tests.cpp")
 set(OLD_GLOB
-  "/work/main/tests/array_tests.cpp"
+  "/work/wt-fast/tests/array_tests.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
-  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
-endif()
-
-# TESSERA_CLI_SOURCES at CMakeLists.txt:78 (file)
-file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tools/tessera/*.cpp")
-set(OLD_GLOB
-  "/work/main/tools/tessera/main.cpp"
-  )
-if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
-  message("-- GLOB mismatch!")
-  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
+  file(TOUCH_NOCREATE "/work/wt-fast/build/CMakeFiles/cmake.verify_globs")
 endif()
 
 # TESSERA_SOURCES at CMakeLists.txt:42 (file)
-file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/main/tessera/*.cpp")
+file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/wt-fast/tessera/*.cpp")
 set(OLD_GLOB
-  "/work/main/tessera/array.cpp"
-  "/work/main/tessera/backend/common/utils.cpp"
-  "/work/main/tessera/backend/cpu/copy.cpp"
-  "/work/main/tessera/backend/cpu/creation.cpp"
-  "/work/main/tessera/backend/cpu/elementwise.cpp"
-  "/work/main/tessera/backend/cpu/shape.cpp"
-  "/work/main/tessera/backend/cpu/threading.cpp"
-  "/work/main/tessera/backend/no_gpu.cpp"
-  "/work/main/tessera/device.cpp"
-  "/work/main/tessera/dtype.cpp"
-  "/work/main/tessera/memory.cpp"
-  "/work/main/tessera/ops/creation.cpp"
-  "/work/main/tessera/ops/elementwise.cpp"
-  "/work/main/tessera/ops/shape.cpp"
-  "/work/main/tessera/primitive.cpp"
-  "/work/main/tessera/scheduler.cpp"
+  "/work/wt-fast/tessera/array.cpp"
+  "/work/wt-fast/tessera/backend/common/utils.cpp"
+  "/work/wt-fast/tessera/backend/cpu/copy.cpp"
+  "/work/wt-fast/tessera/backend/cpu/creation.cpp"
+  "/work/wt-fast/tessera/backend/cpu/elementwise.cpp"
+  "/work/wt-fast/tessera/backend/cpu/fast_norm.cpp"
+  "/work/wt-fast/tessera/backend/cpu/fast_rope.cpp"
+  "/work/wt-fast/tessera/backend/cpu/fast_sdpa.cpp"
+  "/work/wt-fast/tessera/backend/cpu/shape.cpp"
+  "/work/wt-fast/tessera/backend/cpu/threading.cpp"
+  "/work/wt-fast/tessera/backend/no_gpu.cpp"
+  "/work/wt-fast/tessera/device.cpp"
+  "/work/wt-fast/tessera/dtype.cpp"
+  "/work/wt-fast/tessera/fast.cpp"
+  "/work/wt-fast/tessera/memory.cpp"
+  "/work/wt-fast/tessera/ops/creation.cpp"
+  "/work/wt-fast/tessera/ops/elementwise.cpp"
+  "/work/wt-fast/tessera/ops/shape.cpp"
+  "/work/wt-fast/tessera/primitive.cpp"
+  "/work/wt-fast/tessera/scheduler.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
-  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
+  file(TOUCH_NOCREATE "/work/wt-fast/build/CMakeFiles/cmake.verify_globs")
 endif()

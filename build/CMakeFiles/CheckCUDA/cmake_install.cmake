@@ -1,4 +1,4 @@
-# Install script for directory: /work/main/build/CMakeFiles/CheckCUDA
+# Install script for directory: /work/wt-fast/build/CMakeFiles/CheckCUDA
 
 # Set the install prefix
 if(NOT DEFINED CMAKE_INSTALL_PREFIX)
@@ -50,5 +50,5 @@ endif()
 
 string(REPLACE ";" "\n" CMAKE_INSTALL_MANIFEST_CONTENT
        "${CMAKE_INSTALL_MANIFEST_FILES}")
-file(WRITE "/work/main/build/CMakeFiles/CheckCUDA/${CMAKE_INSTALL_MANIFEST}"
+file(WRITE "/work/wt-fast/build/CMakeFiles/CheckCUDA/${CMAKE_INSTALL_MANIFEST}"
      "${CMAKE_INSTALL_MANIFEST_CONTENT}")
