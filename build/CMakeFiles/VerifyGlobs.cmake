@@ -24,6 +24,7 @@ set(OLD_GLOB
   "/work/wt-fast/tessera/backend/cpu/fast_norm.cpp"
   "/work/wt-fast/tessera/backend/cpu/fast_rope.cpp"
   "/work/wt-fast/tessera/backend/cpu/fast_sdpa.cpp"
+  "/work/wt-fast/tessera/backend/cpu/random.cpp"
   "/work/wt-fast/tessera/backend/cpu/shape.cpp"
   "/work/wt-fast/tessera/backend/cpu/threading.cpp"
   "/work/wt-fast/tessera/backend/no_gpu.cpp"
@@ -35,6 +36,7 @@ set(OLD_GLOB
   "/work/wt-fast/tessera/ops/elementwise.cpp"
   "/work/wt-fast/tessera/ops/shape.cpp"
   "/work/wt-fast/tessera/primitive.cpp"
+  "/work/wt-fast/tessera/random.cpp"
   "/work/wt-fast/tessera/scheduler.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
