@@ -11,6 +11,17 @@
 
 namespace tessera::random {
 
+namespace detail {
+// Distribution parameters may be arrays or plain numbers (mixed freely).
+template <typename T>
+concept Param = std::is_arithmetic_v<T> || std::is_same_v<T, array>;
+template <typename T>
+array to_param(const T& v) {
+  if constexpr (std::is_same_v<T, array>) return v;
+  else return array(static_cast<double>(v), float64);
+}
+}  // namespace detail
+
 // A PRNG key: uint32 array of shape (2,) holding (seed >> 32, seed & 0xffffffff).
 array key(uint64_t seed);
 // Seeds the global key that ops use when they get no key.
@@ -32,12 +43,11 @@ std::pair<array, array> split(const array& key, StreamOrDevice s = {});
 // Uniform in [low, high); low/high broadcast to `shape`. dtype must be real floating point.
 array uniform(const array& low, const array& high, const Shape& shape, Dtype dtype = float32,
               const std::optional<array>& key = std::nullopt, StreamOrDevice s = {});
-template <typename T, typename U>
-  requires std::is_arithmetic_v<T> && std::is_arithmetic_v<U>
-array uniform(T low, U high, const Shape& shape, Dtype dtype = float32, const std::optional<array>& key = std::nullopt,
-              StreamOrDevice s = {}) {
-  return uniform(array(static_cast<double>(low), float64), array(static_cast<double>(high), float64), shape, dtype, key,
-                 s);
+template <detail::Param T, detail::Param U>
+  requires(!(std::is_same_v<T, array> && std::is_same_v<U, array>))
+array uniform(const T& low, const U& high, const Shape& shape, Dtype dtype = float32,
+              const std::optional<array>& key = std::nullopt, StreamOrDevice s = {}) {
+  return uniform(detail::to_param(low), detail::to_param(high), shape, dtype, key, s);
 }
 array uniform(const Shape& shape, Dtype dtype, const std::optional<array>& key = std::nullopt, StreamOrDevice s = {});
 array uniform(const Shape& shape, const std::optional<array>& key = std::nullopt, StreamOrDevice s = {});
@@ -60,12 +70,11 @@ array truncated_normal(const array& lower, const array& upper, Dtype dtype = flo
 // Integers in [low, high) (arrays broadcast to `shape`); dtype integral.
 array randint(const array& low, const array& high, const Shape& shape, Dtype dtype = int32,
               const std::optional<array>& key = std::nullopt, StreamOrDevice s = {});
-template <typename T, typename U>
-  requires std::is_arithmetic_v<T> && std::is_arithmetic_v<U>
-array randint(T low, U high, const Shape& shape, Dtype dtype = int32, const std::optional<array>& key = std::nullopt,
-              StreamOrDevice s = {}) {
-  return randint(array(static_cast<double>(low), float64), array(static_cast<double>(high), float64), shape, dtype, key,
-                 s);
+template <detail::Param T, detail::Param U>
+  requires(!(std::is_same_v<T, array> && std::is_same_v<U, array>))
+array randint(const T& low, const U& high, const Shape& shape, Dtype dtype = int32,
+              const std::optional<array>& key = std::nullopt, StreamOrDevice s = {}) {
+  return randint(detail::to_param(low), detail::to_param(high), shape, dtype, key, s);
 }
 
 // Booleans that are true with probability p (p broadcast to `shape`; default shape p's shape).

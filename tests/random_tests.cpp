@@ -50,7 +50,7 @@ TEST(Random, KeyAndSplit) {
   EXPECT_EQ(k.dtype(), uint32);
   EXPECT_EQ(k.to_vector<uint32_t>(), std::vector<uint32_t>({5u, 7u}));
   // Same layout as JAX/MLX: split(key(0)) is JAX's split(PRNGKey(0)).
-  auto ks = random::split(random::key(0));
+  auto ks = random::split(random::key(0), 2);
   EXPECT_EQ(ks.shape(), Shape({2, 2}));
   EXPECT_EQ(ks.to_vector<uint32_t>(), std::vector<uint32_t>({4146024105u, 967050713u, 2718843009u, 1272950319u}));
   auto [a, b] = random::split(random::key(0));
@@ -136,6 +136,12 @@ TEST(Random, UniformRangeAndMoments) {
   for (size_t i = 0; i < w.size(); ++i) {
     ASSERT_GE(w[i], los[i % 3]);
     ASSERT_LT(w[i], his[i % 3]);
+  }
+  // An array and a number mixed.
+  auto mixed = random::uniform(array({0.0f, 10.0f}), 20.0, {500, 2}, float32, random::key(5)).to_vector<double>();
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    ASSERT_GE(mixed[i], i % 2 ? 10.0 : 0.0);
+    ASSERT_LT(mixed[i], 20.0);
   }
 }
 

@@ -7,6 +7,7 @@ file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/wt-fast/tests/*_tests.cpp")
 set(OLD_GLOB
   "/work/wt-fast/tests/array_tests.cpp"
   "/work/wt-fast/tests/fast_tests.cpp"
+  "/work/wt-fast/tests/random_tests.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
