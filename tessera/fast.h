@@ -31,7 +31,8 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
 // softmax(q k^T * scale + mask) v. q: (B, Hq, Lq, D), k: (B, Hkv, Lk, D), v: (B, Hkv, Lk, Dv) with
 // Hq a multiple of Hkv (grouped-query attention). mask_mode: "" (no mask or `mask` given) or
 // "causal" (query i sees keys j <= i + Lk - Lq). mask: boolean (true = keep) or additive,
-// broadcastable to (B, Hq, Lq, Lk). Result (B, Hq, Lq, Dv) in the promoted dtype of q, k, v.
+// broadcastable to (B, Hq, Lq, Lk). Result (B, Hq, Lq, Dv) in the promoted dtype of q, k, v (computed
+// in float32; a row that sees no key is NaN, like a softmax over all -inf).
 array scaled_dot_product_attention(const array& queries, const array& keys, const array& values, float scale,
                                    const std::string& mask_mode = "",
                                    const std::optional<array>& mask = std::nullopt, StreamOrDevice s = {});

@@ -40,7 +40,8 @@ array bits(const Shape& shape, const std::optional<array>& key, StreamOrDevice s
 array split(const array& key, int num, StreamOrDevice s = {});
 std::pair<array, array> split(const array& key, StreamOrDevice s = {});
 
-// Uniform in [low, high); low/high broadcast to `shape`. dtype must be real floating point.
+// Uniform in [low, high); low/high broadcast to `shape`. dtype must be real floating point. Every
+// float dtype draws 32 bits per value (float64 values thus have 32-bit resolution).
 array uniform(const array& low, const array& high, const Shape& shape, Dtype dtype = float32,
               const std::optional<array>& key = std::nullopt, StreamOrDevice s = {});
 template <detail::Param T, detail::Param U>
