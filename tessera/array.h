@@ -34,6 +34,7 @@ class array {
  public:
   // Scalars.
   template <typename T>
+    requires requires { TypeToDtype<std::remove_cv_t<T>>::value; }  // keeps is_constructible SFINAE-friendly
   explicit array(T val, Dtype dtype = dtype_of<T>);
   // 1-D from a list, or n-D with an explicit shape (size must match).
   template <typename T>
@@ -182,6 +183,7 @@ class array {
 void convert_to_host(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, size_t n);
 
 template <typename T>
+  requires requires { TypeToDtype<std::remove_cv_t<T>>::value; }
 array::array(T val, Dtype dtype) : desc_(std::make_shared<ArrayDesc>(Shape{}, dtype)) {
   init_from_host(&val, dtype_of<T>, 1);
 }
