@@ -191,8 +191,13 @@ array::array(T val, Dtype dtype) : desc_(std::make_shared<ArrayDesc>(Shape{}, dt
 template <typename T>
 array::array(std::initializer_list<T> data)
     : desc_(std::make_shared<ArrayDesc>(Shape{static_cast<ShapeElem>(data.size())}, dtype_of<T>)) {
-  std::vector<T> v(data);
-  init_from_host(v.data(), dtype_of<T>, v.size());
+  if constexpr (std::is_same_v<T, bool>) {
+    std::vector<uint8_t> v(data.begin(), data.end());  // std::vector<bool> has no data()
+    init_from_host(v.data(), bool_, v.size());
+  } else {
+    std::vector<T> v(data);
+    init_from_host(v.data(), dtype_of<T>, v.size());
+  }
 }
 
 template <typename T>
@@ -203,8 +208,13 @@ array::array(std::initializer_list<T> data, Shape shape, Dtype dtype)
                                 " elements but shape " + shape_str(this->shape()) + " needs " +
                                 std::to_string(size()) + ".");
   }
-  std::vector<T> v(data);
-  init_from_host(v.data(), dtype_of<T>, v.size());
+  if constexpr (std::is_same_v<T, bool>) {
+    std::vector<uint8_t> v(data.begin(), data.end());
+    init_from_host(v.data(), bool_, v.size());
+  } else {
+    std::vector<T> v(data);
+    init_from_host(v.data(), dtype_of<T>, v.size());
+  }
 }
 
 template <typename T>

@@ -157,3 +157,11 @@ TEST(Device, DefaultIsCpuWithoutGpu) {
     EXPECT_THROW(set_default_device(Device::gpu), std::invalid_argument);
   }
 }
+
+TEST(Array, BoolLists) {
+  array a({true, false, true});
+  EXPECT_EQ(a.dtype(), bool_);
+  EXPECT_EQ(a.to_vector<int>(), std::vector<int>({1, 0, 1}));
+  array b({true, false, false, true}, {2, 2});
+  EXPECT_EQ(b.to_vector<int>(), std::vector<int>({1, 0, 0, 1}));
+}

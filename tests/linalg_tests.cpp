@@ -23,7 +23,7 @@ Mat tr(const Mat& a, int M, int N) {
     for (int j = 0; j < N; ++j) t[j * M + i] = a[i * N + j];
   return t;
 }
-Mat eye(int n) {
+Mat ref_eye(int n) {
   Mat e(static_cast<size_t>(n) * n, 0.0);
   for (int i = 0; i < n; ++i) e[i * n + i] = 1;
   return e;
@@ -157,8 +157,8 @@ TEST(Linalg, Inverse) {
     EXPECT_EQ(ai.dtype(), dt);
     auto av = a.to_vector<double>(), iv = ai.to_vector<double>();
     for (int b = 0; b < batch; ++b) {
-      EXPECT_LT(max_diff(mm(block(av, b, 25), block(iv, b, 25), n, n, n), eye(n)), tol(dt));
-      EXPECT_LT(max_diff(mm(block(iv, b, 25), block(av, b, 25), n, n, n), eye(n)), tol(dt));
+      EXPECT_LT(max_diff(mm(block(av, b, 25), block(iv, b, 25), n, n, n), ref_eye(n)), tol(dt));
+      EXPECT_LT(max_diff(mm(block(iv, b, 25), block(av, b, 25), n, n, n), ref_eye(n)), tol(dt));
     }
     // Transposed input: inv(A^T) = inv(A)^T.
     auto at = swapaxes(a, -1, -2);
@@ -236,7 +236,7 @@ TEST(Linalg, QR) {
       for (int b = 0; b < 2; ++b) {
         auto Q = block(qv, b, M * K), R = block(rv, b, K * N);
         EXPECT_LT(max_diff(mm(Q, R, M, K, N), block(av, b, M * N)), tol(dt)) << M << "x" << N;
-        EXPECT_LT(max_diff(mm(tr(Q, M, K), Q, K, M, K), eye(K)), tol(dt));
+        EXPECT_LT(max_diff(mm(tr(Q, M, K), Q, K, M, K), ref_eye(K)), tol(dt));
         for (int i = 0; i < K; ++i)
           for (int j = 0; j < i; ++j) EXPECT_EQ(R[i * N + j], 0.0);
       }
@@ -267,8 +267,8 @@ TEST(Linalg, SVD) {
         Mat Sm(static_cast<size_t>(M) * N, 0.0);
         for (int i = 0; i < K; ++i) Sm[i * N + i] = S[i];
         EXPECT_LT(max_diff(mm(mm(U, Sm, M, M, N), Vt, M, N, N), block(av, b, M * N)), tol(dt));
-        EXPECT_LT(max_diff(mm(tr(U, M, M), U, M, M, M), eye(M)), tol(dt));
-        EXPECT_LT(max_diff(mm(Vt, tr(Vt, N, N), N, N, N), eye(N)), tol(dt));
+        EXPECT_LT(max_diff(mm(tr(U, M, M), U, M, M, M), ref_eye(M)), tol(dt));
+        EXPECT_LT(max_diff(mm(Vt, tr(Vt, N, N), N, N, N), ref_eye(N)), tol(dt));
         for (int i = 0; i < K; ++i) {
           EXPECT_GE(S[i], 0.0);
           if (i) EXPECT_GE(S[i - 1], S[i]);
@@ -301,7 +301,7 @@ TEST(Linalg, Eigh) {
       auto AV = mm(A, V, n, n, n);
       for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) EXPECT_NEAR(AV[i * n + j], wv[b * n + j] * V[i * n + j], tol(dt) * 10);
-      EXPECT_LT(max_diff(mm(tr(V, n, n), V, n, n, n), eye(n)), tol(dt));
+      EXPECT_LT(max_diff(mm(tr(V, n, n), V, n, n, n), ref_eye(n)), tol(dt));
       for (int i = 1; i < n; ++i) EXPECT_LE(wv[b * n + i - 1], wv[b * n + i]);
     }
     EXPECT_TRUE(all_close(linalg::eigvalsh(a), wv, tol(dt), tol(dt)));
