@@ -23,7 +23,7 @@ class Primitive {
 
   // Compute outputs from evaluated inputs. Outputs arrive without data; the kernel gives them data.
   virtual void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
-  // The CUDA backend overrides this per primitive; without it, the primitive is CPU-only.
+  // The CUDA backend overrides this per primitive; the default runs eval_cpu (CPU fallback).
   virtual void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs);
 
   // Transforms, written with ops so they compose (grad of grad, vmap of grad).
