@@ -43,7 +43,8 @@ std::optional<int> parse_byte_piece(const std::string& p) {
 
 }  // namespace
 
-Llama2cTokenizer::Llama2cTokenizer(const std::string& path, int vocab_size) {
+Llama2cTokenizer::Llama2cTokenizer(const std::string& path, int vocab_size, bool remove_extra_whitespaces)
+    : remove_extra_whitespaces_(remove_extra_whitespaces) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(path, "cannot open the file.");
   f.seekg(0, std::ios::end);
@@ -96,7 +97,17 @@ float Llama2cTokenizer::score(int32_t id) const {
   return scores_[id];
 }
 
-std::vector<int32_t> Llama2cTokenizer::encode(std::string_view text, bool add_special_tokens) const {
+std::vector<int32_t> Llama2cTokenizer::encode(std::string_view text_in, bool add_special_tokens) const {
+  std::string normalized;
+  std::string_view text = text_in;
+  if (remove_extra_whitespaces_) {
+    for (char c : text_in) {
+      if (c == ' ' && (normalized.empty() || normalized.back() == ' ')) continue;
+      normalized.push_back(c);
+    }
+    if (!normalized.empty() && normalized.back() == ' ') normalized.pop_back();
+    text = normalized;
+  }
   std::vector<int32_t> tokens;
   if (add_special_tokens) tokens.push_back(kBos);
   std::vector<int32_t> syms;

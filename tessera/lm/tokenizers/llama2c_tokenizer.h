@@ -16,8 +16,11 @@ namespace tessera::lm {
 class Llama2cTokenizer : public Tokenizer {
  public:
   // vocab_size > 0: read exactly that many tokens (the model's vocab); 0: read to the end of file.
+  // remove_extra_whitespaces: SentencePiece's normalization (drop leading and trailing spaces,
+  // collapse runs of spaces) before encoding. llama2.c's run.c does not do it (the default); the
+  // SentencePiece models of llama2.c's tinyllamas (tok512.model, ...) do. tokenizer.bin does not say.
   // Throws std::runtime_error "[tokenizer] ..." for a missing or malformed file.
-  explicit Llama2cTokenizer(const std::string& path, int vocab_size = 0);
+  explicit Llama2cTokenizer(const std::string& path, int vocab_size = 0, bool remove_extra_whitespaces = false);
 
   // SentencePiece BPE as llama2.c: dummy-prefix space, one symbol per UTF-8 character (bytes of
   // unknown characters become <0xXX> tokens), then merges of the best-scoring adjacent pair.
@@ -45,6 +48,7 @@ class Llama2cTokenizer : public Tokenizer {
   std::vector<float> scores_;
   std::unordered_map<std::string, int32_t> ids_;
   int max_token_length_ = 0;
+  bool remove_extra_whitespaces_ = false;
 };
 
 }  // namespace tessera::lm
