@@ -187,7 +187,7 @@ TEST(LmTokenizer, RoundTripsAndSpecialTokens) {
   const auto& tok = tokenizer();
   EXPECT_EQ(tok.vocab_size(), 512);
   EXPECT_EQ(tok.bos_id(), 1);
-  EXPECT_EQ(tok.eos_ids(), std::vector<int32_t>{2});
+  EXPECT_EQ(tok.eos_ids(), (std::vector<int32_t>{2, 1}));
   EXPECT_EQ(tok.id_to_token(1), "<s>");
   EXPECT_EQ(tok.id_to_token(3 + 0x0A), "<0x0A>");
   EXPECT_EQ(tok.token_to_id("<0x0A>"), 3 + 0x0A);
@@ -462,7 +462,7 @@ TEST(LmGenerate, GreedyMatchesLlama2cReference) {
   ASSERT_FALSE(expected.empty());
   GenerationConfig cfg;
   cfg.max_tokens = 256;
-  cfg.eos_ids = std::vector<int32_t>{1, 2};  // llama2.c stops at BOS
+  // The tokenizer's stop ids are EOS and BOS: llama2.c stops at BOS.
   std::string streamed;
   auto r = generate(model(), tokenizer(), {}, cfg, [&](std::string_view p) { streamed += p; });
   // The reference program ends its output with a newline of its own.

@@ -135,7 +135,7 @@ GenerationResult generate(const Llama& model, const Tokenizer& tokenizer, const 
   auto& st = result.stats;
   st.prompt_tokens = static_cast<int>(prompt.size());
   st.prompt_time_s = seconds(t0, t_first);
-  st.prompt_tps = st.prompt_time_s > 0 ? st.prompt_tokens / st.prompt_time_s : 0;
+  st.prompt_tps = config.max_tokens > 0 && st.prompt_time_s > 0 ? st.prompt_tokens / st.prompt_time_s : 0;
   st.generation_tokens = static_cast<int>(result.tokens.size());
   st.generation_time_s = seconds(t_first, t_end);
   st.generation_tps = st.generation_tokens > 1 && st.generation_time_s > 0

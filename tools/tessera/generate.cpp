@@ -23,7 +23,8 @@ const char* kUsage =
     "options:\n"
     "  --model PATH        model checkpoint (llama2.c .bin)\n"
     "  --tokenizer PATH    tokenizer (default: tokenizer.bin or tok*.bin next to the model)\n"
-    "  --prompt TEXT       prompt text; '-' reads it from stdin (default: empty, start from BOS)\n"
+    "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
+    "                      stdin, dropping one final newline\n"
     "  --max-tokens N      tokens to generate at most (default 256)\n"
     "  --temp T            sampling temperature; 0 = greedy (default 0)\n"
     "  --top-p P           nucleus sampling mass in (0, 1] (default 1 = off)\n"
@@ -86,7 +87,13 @@ int generate_main(int argc, char** argv) {
       }
       if (flag == "--model") model_path = value;
       else if (flag == "--tokenizer") tokenizer_path = value;
-      else if (flag == "--prompt") prompt = value == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : value;
+      else if (flag == "--prompt") {
+        prompt = value;
+        if (value == "-") {  // stdin, without the final newline a shell adds
+          prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
+          if (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
+        }
+      }
       else if (flag == "--max-tokens") cfg.max_tokens = parse_int(flag, value);
       else if (flag == "--temp") cfg.sampler.temp = static_cast<float>(parse_number(flag, value));
       else if (flag == "--top-p") cfg.sampler.top_p = static_cast<float>(parse_number(flag, value));

@@ -34,7 +34,8 @@ class Llama2cTokenizer : public Tokenizer {
   std::string id_to_token(int32_t id) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::optional<int32_t> bos_id() const override { return 1; }
-  std::vector<int32_t> eos_ids() const override { return {2}; }
+  // EOS, and BOS too: llama2.c models delimit training sequences with BOS, and run.c stops at it.
+  std::vector<int32_t> eos_ids() const override { return {2, 1}; }
   bool is_special(int32_t id) const override { return id >= 0 && id <= 2; }
 
   float score(int32_t id) const;
