@@ -271,6 +271,30 @@ TEST(LmLlama, CachedDecodingMatchesFullForward) {
   EXPECT_THROW(m.forward(array(ids, {L})), std::invalid_argument);
 }
 
+TEST(LmLlama, ConfigFromHuggingFaceJson) {
+  // TinyLlama-1.1B's config.json fields.
+  auto c = llama_config_from_json(R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+    "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+    "num_key_value_heads": 4, "vocab_size": 32000, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+    "max_position_embeddings": 2048, "tie_word_embeddings": false, "rope_scaling": null})");
+  EXPECT_EQ(c.hidden_size, 2048);
+  EXPECT_EQ(c.kv_heads(), 4);
+  EXPECT_EQ(c.head_dim_or_default(), 64);
+  EXPECT_FLOAT_EQ(c.rms_norm_eps, 1e-5f);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  auto d = llama_config_from_json(R"({"hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
+    "num_attention_heads": 8, "vocab_size": 10})");
+  EXPECT_EQ(d.kv_heads(), 8);
+  EXPECT_THROW(llama_config_from_json("{not json"), std::invalid_argument);
+  EXPECT_THROW(llama_config_from_json(R"({"hidden_size": "big"})"), std::invalid_argument);
+  EXPECT_THROW(llama_config_from_json(R"({"hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
+    "num_attention_heads": 7, "vocab_size": 10})"), std::invalid_argument);
+  EXPECT_THROW(llama_config_from_json(R"({"model_type": "gpt2"})"), std::invalid_argument);
+  EXPECT_THROW(llama_config_from_json(R"({"hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
+    "num_attention_heads": 8, "vocab_size": 10, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})"),
+               std::invalid_argument);
+}
+
 TEST(LmKVCache, FillsGrowsTrimsAndResets) {
   KVCache cache(2, 0, 4);
   EXPECT_EQ(cache.offset(), 0);

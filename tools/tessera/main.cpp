@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   try {
     if (cmd == "version") {
+      if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
+        std::printf("usage: tessera version\n\nPrints the version of tessera.\n");
+        return 0;
+      }
       std::printf("tessera 0.1.0\n");
       return 0;
     }

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "tessera/fast.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/ops.h"
@@ -45,6 +47,43 @@ void LlamaConfig::validate() const {
   }
   if (head_dim_or_default() % 2 != 0) fail("head_dim must be even for RoPE.");
   if (!(rms_norm_eps > 0) || !(rope_theta > 0)) fail("rms_norm_eps and rope_theta must be positive.");
+}
+
+LlamaConfig llama_config_from_json(const std::string& json_text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("[llama] config.json is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw std::invalid_argument("[llama] config.json must hold an object.");
+  if (j.contains("model_type") && j["model_type"] != "llama") {
+    throw std::invalid_argument("[llama] model_type " + j["model_type"].dump() + " is not llama.");
+  }
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    throw std::invalid_argument("[llama] rope_scaling " + j["rope_scaling"].dump() + " is not supported yet.");
+  }
+  LlamaConfig c;
+  try {
+    auto get = [&](const char* key, auto& field) {
+      if (j.contains(key) && !j[key].is_null()) field = j[key].get<std::remove_reference_t<decltype(field)>>();
+    };
+    get("hidden_size", c.hidden_size);
+    get("intermediate_size", c.intermediate_size);
+    get("num_hidden_layers", c.num_hidden_layers);
+    get("num_attention_heads", c.num_attention_heads);
+    get("num_key_value_heads", c.num_key_value_heads);
+    get("vocab_size", c.vocab_size);
+    get("rms_norm_eps", c.rms_norm_eps);
+    get("rope_theta", c.rope_theta);
+    get("max_position_embeddings", c.max_position_embeddings);
+    get("tie_word_embeddings", c.tie_word_embeddings);
+    get("head_dim", c.head_dim);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("[llama] config.json field of the wrong type: ") + e.what());
+  }
+  c.validate();
+  return c;
 }
 
 Llama::Llama(LlamaConfig config, const WeightMap& w)

@@ -34,6 +34,11 @@ struct LlamaConfig {
   void validate() const;
 };
 
+// Reads the fields above from a Hugging Face config.json text (absent ones keep their defaults;
+// num_key_value_heads defaults to num_attention_heads). Throws "[llama] ..." on malformed JSON, a
+// model_type other than "llama" or a rope_scaling this model does not implement yet.
+LlamaConfig llama_config_from_json(const std::string& json_text);
+
 // Weights keyed by Hugging Face names (model.embed_tokens.weight, model.layers.{i}.self_attn.q_proj.weight,
 // ...). Linear weights are (out_features, in_features) as in PyTorch.
 using WeightMap = std::unordered_map<std::string, array>;
