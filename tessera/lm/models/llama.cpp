@@ -15,8 +15,15 @@ namespace tessera::lm {
 
 namespace {
 
-// x: (..., in); w: (out, in) -> (..., out).
-array linear(const array& x, const array& w) { return matmul(x, transpose(w)); }
+// x: (..., in); w_t: (in, out), the transposed (out, in) weight -> (..., out).
+array linear(const array& x, const array& w_t) { return matmul(x, w_t); }
+
+// The (in, out) view of an (out, in) weight, evaluated once so forward passes reuse it as is.
+array transposed(const array& w) {
+  array t = transpose(w);
+  t.eval();
+  return t;
+}
 
 array silu(const array& x) { return x * sigmoid(x); }
 
@@ -100,18 +107,18 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
     std::string p = "model.layers." + std::to_string(i) + ".";
     layers_.push_back(Layer{
         get_weight(w, p + "input_layernorm.weight", {H}),
-        get_weight(w, p + "self_attn.q_proj.weight", {q_out, H}),
-        get_weight(w, p + "self_attn.k_proj.weight", {kv_out, H}),
-        get_weight(w, p + "self_attn.v_proj.weight", {kv_out, H}),
-        get_weight(w, p + "self_attn.o_proj.weight", {H, q_out}),
+        transposed(get_weight(w, p + "self_attn.q_proj.weight", {q_out, H})),
+        transposed(get_weight(w, p + "self_attn.k_proj.weight", {kv_out, H})),
+        transposed(get_weight(w, p + "self_attn.v_proj.weight", {kv_out, H})),
+        transposed(get_weight(w, p + "self_attn.o_proj.weight", {H, q_out})),
         get_weight(w, p + "post_attention_layernorm.weight", {H}),
-        get_weight(w, p + "mlp.gate_proj.weight", {I, H}),
-        get_weight(w, p + "mlp.up_proj.weight", {I, H}),
-        get_weight(w, p + "mlp.down_proj.weight", {H, I}),
+        transposed(get_weight(w, p + "mlp.gate_proj.weight", {I, H})),
+        transposed(get_weight(w, p + "mlp.up_proj.weight", {I, H})),
+        transposed(get_weight(w, p + "mlp.down_proj.weight", {H, I})),
     });
   }
   norm_ = get_weight(w, "model.norm.weight", {H});
-  lm_head_ = config_.tie_word_embeddings ? embed_tokens_ : get_weight(w, "lm_head.weight", {V, H});
+  lm_head_ = transposed(config_.tie_word_embeddings ? embed_tokens_ : get_weight(w, "lm_head.weight", {V, H}));
 }
 
 // x: (B, L, hidden) -> (B, L, hidden).

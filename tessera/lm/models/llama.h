@@ -57,13 +57,14 @@ class Llama {
   int num_layers() const { return config_.num_hidden_layers; }
 
  private:
+  // Linear weights are kept as transposed (in, out) views of the (out, in) checkpoint tensors.
   struct Layer {
     array input_layernorm;           // (hidden,)
-    array q_proj, k_proj, v_proj;    // (heads * head_dim, hidden), (kv_heads * head_dim, hidden) x2
-    array o_proj;                    // (hidden, heads * head_dim)
+    array q_proj, k_proj, v_proj;    // (hidden, heads * head_dim), (hidden, kv_heads * head_dim) x2
+    array o_proj;                    // (heads * head_dim, hidden)
     array post_attention_layernorm;  // (hidden,)
-    array gate_proj, up_proj;        // (intermediate, hidden)
-    array down_proj;                 // (hidden, intermediate)
+    array gate_proj, up_proj;        // (hidden, intermediate)
+    array down_proj;                 // (intermediate, hidden)
   };
 
   array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
@@ -74,7 +75,7 @@ class Llama {
   array embed_tokens_;  // (vocab, hidden)
   std::vector<Layer> layers_;
   array norm_;     // (hidden,)
-  array lm_head_;  // (vocab, hidden); the embedding when tied
+  array lm_head_;  // (hidden, vocab) view; of the embedding when tied
 };
 
 }  // namespace tessera::lm
