@@ -1,6 +1,8 @@
 // StreamingDetokenizer: decodes a sliding window of tokens and emits complete UTF-8 text.
 #include "tessera/lm/detokenizer.h"
 
+#include <algorithm>
+
 namespace tessera::lm {
 
 namespace {
