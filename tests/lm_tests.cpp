@@ -5,14 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "test_utils.h"
 #include "tessera/lm/detokenizer.h"
 #include "tessera/lm/generate.h"
 #include "tessera/lm/kv_cache.h"
@@ -20,6 +18,7 @@
 #include "tessera/lm/load.h"
 #include "tessera/lm/sample.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
+#include "test_utils.h"
 
 using namespace tessera;
 using namespace tessera::lm;
@@ -48,7 +47,9 @@ struct TempFile {
   ~TempFile() { std::remove(path.c_str()); }
 };
 
-std::string header_bytes(std::vector<int32_t> h) { return std::string(reinterpret_cast<char*>(h.data()), h.size() * 4); }
+std::string header_bytes(std::vector<int32_t> h) {
+  return std::string(reinterpret_cast<char*>(h.data()), h.size() * 4);
+}
 
 const Llama& model() {
   static auto ck = load_llama2c(kModel);
@@ -121,7 +122,8 @@ TEST(LmLlama2c, ReadsStories260KHeaderAndWeights) {
 
 TEST(LmLlama2c, MalformedCheckpointsThrow) {
   std::string raw = read_file(kModel);
-  auto expect_llama2c_error = [](const std::string& name, const std::string& bytes, const std::string& fragment) {
+  auto expect_llama2c_error = [](const std::string& name, const std::string& bytes,
+                                 const std::string& fragment) {
     TempFile t(name, bytes);
     std::string msg = error_message([&] { load_llama2c(t.path); });
     EXPECT_EQ(msg.rfind("[llama2c] ", 0), 0u) << name << ": " << msg;
@@ -135,16 +137,19 @@ TEST(LmLlama2c, MalformedCheckpointsThrow) {
   expect_llama2c_error("empty.bin", "", "header");
   // Headers that are wrong in themselves.
   expect_llama2c_error("zero.bin", header_bytes({0, 172, 5, 8, 4, 512, 512}) + raw.substr(28), "implausible");
-  expect_llama2c_error("heads.bin", header_bytes({64, 172, 5, 7, 7, 512, 512}) + raw.substr(28), "inconsistent");
-  expect_llama2c_error("kvheads.bin", header_bytes({64, 172, 5, 8, 3, 512, 512}) + raw.substr(28), "inconsistent");
+  expect_llama2c_error("heads.bin", header_bytes({64, 172, 5, 7, 7, 512, 512}) + raw.substr(28),
+                       "inconsistent");
+  expect_llama2c_error("kvheads.bin", header_bytes({64, 172, 5, 8, 3, 512, 512}) + raw.substr(28),
+                       "inconsistent");
   expect_llama2c_error("ak42.bin", header_bytes({0x616b3432, 1, 0, 0, 0, 0, 0}) + raw.substr(28), "ak42");
   // A header that claims a huge model is rejected by the file length, before any allocation.
-  expect_llama2c_error("huge.bin", header_bytes({1 << 20, 1 << 20, 4096, 1024, 1024, 1 << 24, 1 << 24}) + "abcd",
-                       "truncated");
+  expect_llama2c_error(
+      "huge.bin", header_bytes({1 << 20, 1 << 20, 4096, 1024, 1024, 1 << 24, 1 << 24}) + "abcd", "truncated");
   expect_llama2c_error("text.bin", std::string("this is not a checkpoint at all, just some text\n"), "");
   EXPECT_THROW(load_llama2c("/nonexistent/model.bin"), std::runtime_error);
   // Unshared classifier (negative vocab) without the extra tensor: truncated.
-  expect_llama2c_error("unshared.bin", header_bytes({64, 172, 5, 8, 4, -512, 512}) + raw.substr(28), "truncated");
+  expect_llama2c_error("unshared.bin", header_bytes({64, 172, 5, 8, 4, -512, 512}) + raw.substr(28),
+                       "truncated");
 }
 
 TEST(LmLoad, FindsTokenizerAndRejectsOtherFormats) {
@@ -167,7 +172,8 @@ TEST(LmLoad, FindsTokenizerAndRejectsOtherFormats) {
 
 TEST(LmTokenizer, MatchesSentencePieceReference) {
   // Fixture made by tests/fixtures/make_tok512_fixture.py with the PyPI sentencepiece package.
-  auto j = nlohmann::json::parse(read_file(std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/tok512_sentencepiece.json"));
+  auto j = nlohmann::json::parse(
+      read_file(std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/tok512_sentencepiece.json"));
   // tok512.model normalizes whitespace (SentencePiece's remove_extra_whitespaces), so compare in that mode.
   Llama2cTokenizer spm_mode(kTok, 512, /*remove_extra_whitespaces=*/true);
   ASSERT_GE(j["cases"].size(), 12u);
@@ -177,7 +183,8 @@ TEST(LmTokenizer, MatchesSentencePieceReference) {
     EXPECT_EQ(spm_mode.encode(text, false), expected) << text;
     EXPECT_EQ(spm_mode.decode(expected), c["decoded"].get<std::string>()) << text;
     // llama2.c mode agrees wherever the text has no extra spaces.
-    if (text.find("  ") == std::string::npos && (text.empty() || (text.front() != ' ' && text.back() != ' '))) {
+    if (text.find("  ") == std::string::npos &&
+        (text.empty() || (text.front() != ' ' && text.back() != ' '))) {
       EXPECT_EQ(tokenizer().encode(text, false), expected) << text;
     }
   }
@@ -196,8 +203,8 @@ TEST(LmTokenizer, RoundTripsAndSpecialTokens) {
   auto once = tok.token_to_id("\xE2\x96\x81Once");  // "▁Once"
   ASSERT_TRUE(once.has_value());
   EXPECT_EQ(tok.id_to_token(*once), "\xE2\x96\x81Once");
-  for (std::string text : {"Once upon a time", "  spaces  kept  ", "Zoë's café — 日本語 🙂\n\ttab", "a\nb\n",
-                           "\xC3\xA9t\xC3\xA9", "x"}) {
+  for (std::string text : {"Once upon a time", "  spaces  kept  ", "Zoë's café — 日本語 🙂\n\ttab",
+                           "a\nb\n", "\xC3\xA9t\xC3\xA9", "x"}) {
     auto ids = tok.encode(text);
     ASSERT_FALSE(ids.empty());
     EXPECT_EQ(ids.front(), 1);
@@ -222,7 +229,7 @@ TEST(LmTokenizer, MalformedFilesThrow) {
   auto msg = error_message([&] { Llama2cTokenizer t(bad.path); });
   EXPECT_EQ(msg.rfind("[tokenizer] ", 0), 0u) << msg;
   EXPECT_THROW(Llama2cTokenizer(kTok, 600), std::runtime_error);  // fewer tokens than asked for
-  EXPECT_THROW(Llama2cTokenizer{kModel}, std::runtime_error);      // a model file is no tokenizer
+  EXPECT_THROW(Llama2cTokenizer{kModel}, std::runtime_error);     // a model file is no tokenizer
 }
 
 // ---------------------------------------------------------------- model and cache
@@ -288,7 +295,8 @@ TEST(LmLlama, ConfigFromHuggingFaceJson) {
   EXPECT_THROW(llama_config_from_json("{not json"), std::invalid_argument);
   EXPECT_THROW(llama_config_from_json(R"({"hidden_size": "big"})"), std::invalid_argument);
   EXPECT_THROW(llama_config_from_json(R"({"hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
-    "num_attention_heads": 7, "vocab_size": 10})"), std::invalid_argument);
+    "num_attention_heads": 7, "vocab_size": 10})"),
+               std::invalid_argument);
   EXPECT_THROW(llama_config_from_json(R"({"model_type": "gpt2"})"), std::invalid_argument);
   EXPECT_THROW(llama_config_from_json(R"({"hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
     "num_attention_heads": 8, "vocab_size": 10, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})"),
@@ -444,8 +452,9 @@ TEST(LmSample, SeededAndGreedySampling) {
 
 TEST(LmDetokenizer, StreamsCompleteUtf8AndMatchesDecode) {
   const auto& tok = tokenizer();
-  for (const std::string& text : std::vector<std::string>{"Once upon a time, there was a big dog.\nThe end.", "Zoë's café — 日本語 🙂 and more",
-                           "🙂🙂🙂", std::string(40, 'a') + " é " + std::string(40, 'b')}) {
+  for (const std::string& text : std::vector<std::string>{
+           "Once upon a time, there was a big dog.\nThe end.", "Zoë's café — 日本語 🙂 and more",
+           "🙂🙂🙂", std::string(40, 'a') + " é " + std::string(40, 'b')}) {
     auto ids = tok.encode(text);
     StreamingDetokenizer d(tok);
     std::string joined;
@@ -459,7 +468,8 @@ TEST(LmDetokenizer, StreamsCompleteUtf8AndMatchesDecode) {
     joined += d.finalize();
     EXPECT_EQ(joined, tok.decode(ids, true)) << text;
     EXPECT_EQ(d.text(), joined);
-    if (text.find("\xF0\x9F") != std::string::npos) EXPECT_TRUE(held_back) << "byte tokens should be held back";
+    if (text.find("\xF0\x9F") != std::string::npos)
+      EXPECT_TRUE(held_back) << "byte tokens should be held back";
   }
   // With the prompt as context, the continuation keeps its leading space.
   auto prompt = tok.encode("Once upon");

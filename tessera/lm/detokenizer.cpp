@@ -6,7 +6,7 @@
 namespace tessera::lm {
 
 namespace {
-constexpr size_t kWindow = 16;  // tokens decoded together before the window slides
+constexpr size_t kWindow = 16;                    // tokens decoded together before the window slides
 const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 }  // namespace
 
@@ -44,7 +44,8 @@ std::string StreamingDetokenizer::window_text() const {
   ids.insert(ids.end(), tokens_.begin() + static_cast<std::ptrdiff_t>(window_start_), tokens_.end());
   std::string full = tokenizer_.decode(ids, skip_special_);
   std::string ctx = context_.empty() ? std::string() : tokenizer_.decode(context_, skip_special_);
-  // A decoder whose output is prefix-stable gives full = ctx + window; otherwise fall back to the window alone.
+  // A decoder whose output is prefix-stable gives full = ctx + window; otherwise fall back to the window
+  // alone.
   if (full.compare(0, ctx.size(), ctx) == 0) return full.substr(ctx.size());
   return tokenizer_.decode({tokens_.begin() + static_cast<std::ptrdiff_t>(window_start_), tokens_.end()},
                            skip_special_);

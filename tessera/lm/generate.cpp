@@ -17,7 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 // Length of the longest suffix of `text` that is a proper prefix of one of the stop strings.
 size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& stops) {
@@ -35,8 +37,9 @@ size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& 
 
 }  // namespace
 
-GenerationResult generate(const Llama& model, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt_in,
-                          const GenerationConfig& config, const PieceCallback& on_piece) {
+GenerationResult generate(const Llama& model, const Tokenizer& tokenizer,
+                          const std::vector<int32_t>& prompt_in, const GenerationConfig& config,
+                          const PieceCallback& on_piece) {
   std::vector<int32_t> prompt = prompt_in;
   if (prompt.empty()) {
     auto bos = tokenizer.bos_id();

@@ -15,16 +15,16 @@
 namespace tessera::lm {
 
 struct GenerationConfig {
-  int max_tokens = 256;                      // generated tokens at most
-  SamplerConfig sampler;                     // temp 0 = greedy
+  int max_tokens = 256;                         // generated tokens at most
+  SamplerConfig sampler;                        // temp 0 = greedy
   std::optional<std::vector<int32_t>> eos_ids;  // stop ids; default: the tokenizer's eos_ids()
-  std::vector<std::string> stop_strings;     // generation stops before the first occurrence of any
-  int max_kv_size = 0;                       // 0: grow the cache as needed
+  std::vector<std::string> stop_strings;        // generation stops before the first occurrence of any
+  int max_kv_size = 0;                          // 0: grow the cache as needed
 };
 
 struct GenerationStats {
   int prompt_tokens = 0;
-  double prompt_tps = 0;      // prompt tokens / time to the first generated token
+  double prompt_tps = 0;  // prompt tokens / time to the first generated token
   int generation_tokens = 0;
   double generation_tps = 0;  // tokens after the first / time after the first
   double peak_memory_mb = 0;  // tessera::get_peak_memory() / 1e6

@@ -9,7 +9,8 @@
 
 namespace tessera::lm {
 
-KVCache::KVCache(int num_layers, int max_len, int step) : layers_(num_layers), max_len_(max_len), step_(step) {
+KVCache::KVCache(int num_layers, int max_len, int step)
+    : layers_(num_layers), max_len_(max_len), step_(step) {
   if (num_layers <= 0) throw std::invalid_argument("[kv_cache] num_layers must be positive.");
   if (max_len < 0) throw std::invalid_argument("[kv_cache] max_len must be >= 0.");
   if (step <= 0) throw std::invalid_argument("[kv_cache] step must be positive.");
@@ -41,8 +42,8 @@ void KVCache::reserve(Layer& layer, const array& keys, const array& values, int 
     // Carry over the stored positions.
     nk = slice_update(nk, slice(*layer.keys, {0, 0, 0, 0}, {ks[0], ks[1], layer.offset, ks[3]}), {0, 0, 0, 0},
                       {ks[0], ks[1], layer.offset, ks[3]});
-    nv = slice_update(nv, slice(*layer.values, {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]}), {0, 0, 0, 0},
-                      {vs[0], vs[1], layer.offset, vs[3]});
+    nv = slice_update(nv, slice(*layer.values, {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]}),
+                      {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]});
   }
   layer.keys = nk;
   layer.values = nv;
@@ -54,8 +55,8 @@ std::pair<array, array> KVCache::update_and_fetch(int layer_index, const array& 
   }
   if (keys.ndim() != 4 || values.ndim() != 4 || keys.shape(0) != values.shape(0) ||
       keys.shape(1) != values.shape(1) || keys.shape(2) != values.shape(2)) {
-    throw std::invalid_argument("[kv_cache] keys and values must be (B, H, L, D), got " + shape_str(keys.shape()) +
-                                " and " + shape_str(values.shape()) + ".");
+    throw std::invalid_argument("[kv_cache] keys and values must be (B, H, L, D), got " +
+                                shape_str(keys.shape()) + " and " + shape_str(values.shape()) + ".");
   }
   Layer& layer = layers_[layer_index];
   int start = layer.offset;

@@ -70,7 +70,9 @@ Llama2cCheckpoint load_llama2c(const std::string& path) {
     fail(path, "file too short for the 28-byte header (" + std::to_string(file_size) + " bytes).");
   }
   if (static_cast<uint32_t>(h[0]) == 0x616b3432u) {
-    fail(path, "this is a llama2.c version 1/2 checkpoint (magic \"ak42\"); only the legacy v0 format is supported.");
+    fail(path,
+         "this is a llama2.c version 1/2 checkpoint (magic \"ak42\"); only the legacy v0 format is "
+         "supported.");
   }
   const int dim = h[0], hidden = h[1], n_layers = h[2], n_heads = h[3], n_kv_heads = h[4], seq_len = h[6];
   const bool shared = h[5] > 0;
@@ -81,28 +83,29 @@ Llama2cCheckpoint load_llama2c(const std::string& path) {
                     " seq_len=" + std::to_string(seq_len);
   // Generous bounds that keep every product below in 64 bits.
   const int64_t kMax = 1 << 20;
-  if (dim <= 0 || hidden <= 0 || n_layers <= 0 || n_heads <= 0 || n_kv_heads <= 0 || vocab <= 0 || seq_len <= 0 ||
-      dim > kMax || hidden > kMax || n_layers > 4096 || n_heads > dim || n_kv_heads > n_heads || vocab > (1 << 24) ||
-      seq_len > (1 << 24)) {
+  if (dim <= 0 || hidden <= 0 || n_layers <= 0 || n_heads <= 0 || n_kv_heads <= 0 || vocab <= 0 ||
+      seq_len <= 0 || dim > kMax || hidden > kMax || n_layers > 4096 || n_heads > dim ||
+      n_kv_heads > n_heads || vocab > (1 << 24) || seq_len > (1 << 24)) {
     fail(path, "not a llama2.c checkpoint (implausible header: " + hdr + ").");
   }
   if (dim % n_heads != 0 || n_heads % n_kv_heads != 0 || (dim / n_heads) % 2 != 0) {
-    fail(path, "inconsistent header (" + hdr + "): dim must be a multiple of n_heads, n_heads of n_kv_heads, "
-               "and the head size even.");
+    fail(path, "inconsistent header (" + hdr +
+                   "): dim must be a multiple of n_heads, n_heads of n_kv_heads, "
+                   "and the head size even.");
   }
   const int64_t head = dim / n_heads, kv_dim = head * n_kv_heads, L = n_layers;
-  const uint64_t n_floats = vocab * dim                      // token embedding
-                            + L * dim                          // rms_att
+  const uint64_t n_floats = vocab * dim                                             // token embedding
+                            + L * dim                                               // rms_att
                             + L * dim * dim + 2 * L * dim * kv_dim + L * dim * dim  // wq, wk, wv, wo
-                            + L * dim                          // rms_ffn
-                            + 3 * L * dim * hidden             // w1, w2, w3
-                            + dim                              // rms_final
-                            + seq_len * head                   // freq_cis_real + freq_cis_imag
-                            + (shared ? 0 : vocab * dim);      // classifier
+                            + L * dim                                               // rms_ffn
+                            + 3 * L * dim * hidden                                  // w1, w2, w3
+                            + dim                                                   // rms_final
+                            + seq_len * head               // freq_cis_real + freq_cis_imag
+                            + (shared ? 0 : vocab * dim);  // classifier
   const uint64_t expected = sizeof(h) + n_floats * sizeof(float);
   if (file_size != expected) {
-    fail(path, std::string(file_size < expected ? "truncated" : "has trailing data") + ": the header (" + hdr +
-                   ") implies " + std::to_string(expected) + " bytes but the file has " +
+    fail(path, std::string(file_size < expected ? "truncated" : "has trailing data") + ": the header (" +
+                   hdr + ") implies " + std::to_string(expected) + " bytes but the file has " +
                    std::to_string(file_size) + ".");
   }
 
@@ -129,18 +132,21 @@ Llama2cCheckpoint load_llama2c(const std::string& path) {
     auto all = r.read(L * rows * cols);
     for (int i = 0; i < n_layers; ++i) {
       const float* p = all.data() + i * rows * cols;
-      Shape shape = cols == 1 ? Shape{static_cast<int>(rows)} : Shape{static_cast<int>(rows), static_cast<int>(cols)};
+      Shape shape =
+          cols == 1 ? Shape{static_cast<int>(rows)} : Shape{static_cast<int>(rows), static_cast<int>(cols)};
       if (permute_heads > 0) {
-        w.insert_or_assign(layer_name(i, name),
-                           array(permute_rope_rows(p, permute_heads, static_cast<int>(head), static_cast<int>(cols)),
-                                 shape));
+        w.insert_or_assign(
+            layer_name(i, name),
+            array(permute_rope_rows(p, permute_heads, static_cast<int>(head), static_cast<int>(cols)),
+                  shape));
       } else {
         w.insert_or_assign(layer_name(i, name), make(p, rows * cols, shape));
       }
     }
   };
   auto emb = r.read(vocab * dim);
-  w.insert_or_assign("model.embed_tokens.weight", make(emb.data(), emb.size(), {static_cast<int>(vocab), dim}));
+  w.insert_or_assign("model.embed_tokens.weight",
+                     make(emb.data(), emb.size(), {static_cast<int>(vocab), dim}));
   per_layer("input_layernorm.weight", dim, 1, 0);
   per_layer("self_attn.q_proj.weight", dim, dim, n_heads);
   per_layer("self_attn.k_proj.weight", kv_dim, dim, n_kv_heads);

@@ -24,7 +24,8 @@ std::shared_ptr<Tokenizer> find_llama2c_tokenizer(const fs::path& model_path, in
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     auto name = e.path().filename().string();
-    if (e.is_regular_file() && name.rfind("tok", 0) == 0 && e.path().extension() == ".bin" && name != "tokenizer.bin") {
+    if (e.is_regular_file() && name.rfind("tok", 0) == 0 && e.path().extension() == ".bin" &&
+        name != "tokenizer.bin") {
       toks.push_back(e.path());
     }
   }
@@ -50,18 +51,22 @@ LoadedModel load(const std::string& path, const std::string& tokenizer_path) {
   std::error_code ec;
   if (!fs::exists(p, ec)) throw std::runtime_error("[load] no such file or directory: " + path);
   if (fs::is_directory(p, ec)) {
-    throw std::runtime_error("[load] " + path +
-                             ": model directories (Hugging Face config.json + safetensors) are not supported yet.");
+    throw std::runtime_error(
+        "[load] " + path +
+        ": model directories (Hugging Face config.json + safetensors) are not supported yet.");
   }
   auto ext = p.extension().string();
-  if (ext == ".safetensors" || ext == ".gguf" || ext == ".json" || ext == ".npz" || ext == ".pt" || ext == ".pth") {
-    throw std::runtime_error("[load] " + path + ": the " + ext + " format is not supported yet (llama2.c .bin only).");
+  if (ext == ".safetensors" || ext == ".gguf" || ext == ".json" || ext == ".npz" || ext == ".pt" ||
+      ext == ".pth") {
+    throw std::runtime_error("[load] " + path + ": the " + ext +
+                             " format is not supported yet (llama2.c .bin only).");
   }
   auto ck = load_llama2c(path);
   LoadedModel out;
   out.model = std::make_shared<Llama>(ck.config, ck.weights);
-  out.tokenizer = tokenizer_path.empty() ? find_llama2c_tokenizer(p, ck.config.vocab_size)
-                                         : std::make_shared<Llama2cTokenizer>(tokenizer_path, ck.config.vocab_size);
+  out.tokenizer = tokenizer_path.empty()
+                      ? find_llama2c_tokenizer(p, ck.config.vocab_size)
+                      : std::make_shared<Llama2cTokenizer>(tokenizer_path, ck.config.vocab_size);
   return out;
 }
 

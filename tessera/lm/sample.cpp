@@ -89,7 +89,8 @@ array apply_logit_bias(const array& logits, const std::map<int32_t, float>& bias
 
 Sampler::Sampler(SamplerConfig config) : config_(std::move(config)) {
   if (config_.top_k < 0) throw std::invalid_argument("[sample] top_k must be >= 0.");
-  if (config_.min_p < 0.0f || config_.min_p > 1.0f) throw std::invalid_argument("[sample] min_p must be in [0, 1].");
+  if (config_.min_p < 0.0f || config_.min_p > 1.0f)
+    throw std::invalid_argument("[sample] min_p must be in [0, 1].");
   if (config_.top_p < 0.0f) throw std::invalid_argument("[sample] top_p must be in [0, 1].");
   key_ = random::key(config_.seed);
 }

@@ -1,4 +1,5 @@
-// Token sampling (MLX-LM's sample_utils): greedy, temperature, top-k, top-p, min-p, repetition penalty, logit bias.
+// Token sampling (MLX-LM's sample_utils): greedy, temperature, top-k, top-p, min-p, repetition penalty, logit
+// bias.
 #pragma once
 
 #include <cstdint>
@@ -11,15 +12,16 @@
 namespace tessera::lm {
 
 struct SamplerConfig {
-  float temp = 0.0f;               // <= 0: greedy (argmax)
-  float top_p = 1.0f;              // nucleus: keep the smallest top set with mass >= top_p; off when >= 1 or <= 0
-  int top_k = 0;                   // keep the k most likely; off when <= 0
-  float min_p = 0.0f;              // keep p >= min_p * p_max; off when <= 0
-  int min_tokens_to_keep = 1;      // for min_p
-  float repetition_penalty = 1.0f; // > 1 discourages the last repetition_context_size tokens; off when 1 or <= 0
+  float temp = 0.0f;           // <= 0: greedy (argmax)
+  float top_p = 1.0f;          // nucleus: keep the smallest top set with mass >= top_p; off when >= 1 or <= 0
+  int top_k = 0;               // keep the k most likely; off when <= 0
+  float min_p = 0.0f;          // keep p >= min_p * p_max; off when <= 0
+  int min_tokens_to_keep = 1;  // for min_p
+  float repetition_penalty =
+      1.0f;  // > 1 discourages the last repetition_context_size tokens; off when 1 or <= 0
   int repetition_context_size = 20;
   std::map<int32_t, float> logit_bias;  // added to the logits of these ids
-  uint64_t seed = 0;               // the sampler's tessera random key
+  uint64_t seed = 0;                    // the sampler's tessera random key
 };
 
 // Filters on log-probabilities (..., V): dropped tokens become -inf, kept ones are unchanged.

@@ -1,4 +1,6 @@
 // `tessera generate`: streams text from a model to stdout and prints throughput to stderr.
+#include "tessera/lm/generate.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -8,7 +10,6 @@
 #include <string>
 
 #include "commands.h"
-#include "tessera/lm/generate.h"
 #include "tessera/lm/load.h"
 
 namespace tessera::cli {
@@ -85,23 +86,32 @@ int generate_main(int argc, char** argv) {
         if (i + 1 >= argc) throw UsageError("missing value for " + a);
         value = argv[++i];
       }
-      if (flag == "--model") model_path = value;
-      else if (flag == "--tokenizer") tokenizer_path = value;
+      if (flag == "--model")
+        model_path = value;
+      else if (flag == "--tokenizer")
+        tokenizer_path = value;
       else if (flag == "--prompt") {
         prompt = value;
         if (value == "-") {  // stdin, without the final newline a shell adds
           prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
           if (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
         }
-      }
-      else if (flag == "--max-tokens") cfg.max_tokens = parse_int(flag, value);
-      else if (flag == "--temp") cfg.sampler.temp = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--top-p") cfg.sampler.top_p = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--top-k") cfg.sampler.top_k = parse_int(flag, value);
-      else if (flag == "--min-p") cfg.sampler.min_p = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--repetition-penalty") cfg.sampler.repetition_penalty = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--seed") cfg.sampler.seed = static_cast<uint64_t>(parse_number(flag, value));
-      else throw UsageError("unknown option " + a);
+      } else if (flag == "--max-tokens")
+        cfg.max_tokens = parse_int(flag, value);
+      else if (flag == "--temp")
+        cfg.sampler.temp = static_cast<float>(parse_number(flag, value));
+      else if (flag == "--top-p")
+        cfg.sampler.top_p = static_cast<float>(parse_number(flag, value));
+      else if (flag == "--top-k")
+        cfg.sampler.top_k = parse_int(flag, value);
+      else if (flag == "--min-p")
+        cfg.sampler.min_p = static_cast<float>(parse_number(flag, value));
+      else if (flag == "--repetition-penalty")
+        cfg.sampler.repetition_penalty = static_cast<float>(parse_number(flag, value));
+      else if (flag == "--seed")
+        cfg.sampler.seed = static_cast<uint64_t>(parse_number(flag, value));
+      else
+        throw UsageError("unknown option " + a);
     }
     if (model_path.empty()) throw UsageError("--model is required");
     if (cfg.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
@@ -130,7 +140,8 @@ int generate_main(int argc, char** argv) {
     const auto& s = result.stats;
     std::fprintf(stderr, "==========\n");
     std::fprintf(stderr, "Prompt: %d tokens, %.1f tokens-per-sec\n", s.prompt_tokens, s.prompt_tps);
-    std::fprintf(stderr, "Generation: %d tokens, %.1f tokens-per-sec\n", s.generation_tokens, s.generation_tps);
+    std::fprintf(stderr, "Generation: %d tokens, %.1f tokens-per-sec\n", s.generation_tokens,
+                 s.generation_tps);
     std::fprintf(stderr, "Peak memory: %.3f MB\n", s.peak_memory_mb);
     return 0;
   } catch (const std::exception& e) {

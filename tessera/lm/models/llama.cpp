@@ -1,11 +1,11 @@
-// The Llama decoder: embedding, n x (RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU MLP), RMSNorm, head.
+// The Llama decoder: embedding, n x (RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU MLP), RMSNorm,
+// head.
 #include "tessera/lm/models/llama.h"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "tessera/fast.h"
 #include "tessera/lm/kv_cache.h"
@@ -68,12 +68,14 @@ LlamaConfig llama_config_from_json(const std::string& json_text) {
     throw std::invalid_argument("[llama] model_type " + j["model_type"].dump() + " is not llama.");
   }
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    throw std::invalid_argument("[llama] rope_scaling " + j["rope_scaling"].dump() + " is not supported yet.");
+    throw std::invalid_argument("[llama] rope_scaling " + j["rope_scaling"].dump() +
+                                " is not supported yet.");
   }
   LlamaConfig c;
   try {
     auto get = [&](const char* key, auto& field) {
-      if (j.contains(key) && !j[key].is_null()) field = j[key].get<std::remove_reference_t<decltype(field)>>();
+      if (j.contains(key) && !j[key].is_null())
+        field = j[key].get<std::remove_reference_t<decltype(field)>>();
     };
     get("hidden_size", c.hidden_size);
     get("intermediate_size", c.intermediate_size);
@@ -94,10 +96,7 @@ LlamaConfig llama_config_from_json(const std::string& json_text) {
 }
 
 Llama::Llama(LlamaConfig config, const WeightMap& w)
-    : config_(std::move(config)),
-      embed_tokens_(zeros({1})),
-      norm_(zeros({1})),
-      lm_head_(zeros({1})) {
+    : config_(std::move(config)), embed_tokens_(zeros({1})), norm_(zeros({1})), lm_head_(zeros({1})) {
   config_.validate();
   const int H = config_.hidden_size, I = config_.intermediate_size, V = config_.vocab_size;
   const int D = config_.head_dim_or_default();
@@ -118,11 +117,13 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
     });
   }
   norm_ = get_weight(w, "model.norm.weight", {H});
-  lm_head_ = transposed(config_.tie_word_embeddings ? embed_tokens_ : get_weight(w, "lm_head.weight", {V, H}));
+  lm_head_ =
+      transposed(config_.tie_word_embeddings ? embed_tokens_ : get_weight(w, "lm_head.weight", {V, H}));
 }
 
 // x: (B, L, hidden) -> (B, L, hidden).
-array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const {
+array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCache* cache,
+                       int offset) const {
   const int B = x.shape(0), L = x.shape(1);
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)

@@ -34,7 +34,10 @@ std::optional<int> parse_byte_piece(const std::string& p) {
   int v = 0;
   for (int i = 3; i < 5; ++i) {
     char c = p[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                   : -1;
     if (d < 0) return std::nullopt;
     v = v * 16 + d;
   }
@@ -60,22 +63,26 @@ Llama2cTokenizer::Llama2cTokenizer(const std::string& path, int vocab_size, bool
   while (vocab_size == 0 ? pos < file_size : static_cast<int>(pieces_.size()) < vocab_size) {
     float score;
     int32_t len;
-    if (file_size - pos < 8 || !f.read(reinterpret_cast<char*>(&score), 4) || !f.read(reinterpret_cast<char*>(&len), 4)) {
+    if (file_size - pos < 8 || !f.read(reinterpret_cast<char*>(&score), 4) ||
+        !f.read(reinterpret_cast<char*>(&len), 4)) {
       fail(path, "truncated at token " + std::to_string(pieces_.size()) + ".");
     }
     pos += 8;
     if (len < 0 || len > max_len || len > file_size - pos) {
-      fail(path, "token " + std::to_string(pieces_.size()) + " has invalid length " + std::to_string(len) + ".");
+      fail(path,
+           "token " + std::to_string(pieces_.size()) + " has invalid length " + std::to_string(len) + ".");
     }
     std::string piece(static_cast<size_t>(len), '\0');
-    if (len > 0 && !f.read(piece.data(), len)) fail(path, "truncated at token " + std::to_string(pieces_.size()) + ".");
+    if (len > 0 && !f.read(piece.data(), len))
+      fail(path, "truncated at token " + std::to_string(pieces_.size()) + ".");
     pos += len;
     ids_.emplace(piece, static_cast<int32_t>(pieces_.size()));  // first occurrence wins
     pieces_.push_back(std::move(piece));
     scores_.push_back(score);
   }
   if (pieces_.size() < kByteBase + 256) {
-    fail(path, "only " + std::to_string(pieces_.size()) + " tokens; expected <unk>, <s>, </s> and 256 byte tokens.");
+    fail(path, "only " + std::to_string(pieces_.size()) +
+                   " tokens; expected <unk>, <s>, </s> and 256 byte tokens.");
   }
 }
 
@@ -181,8 +188,10 @@ std::string Llama2cTokenizer::id_to_token(int32_t id) const {
   if (is_special(id)) return special_name(id);
   std::string out;
   for (char c : pieces_[id]) {
-    if (c == ' ') out += "\xE2\x96\x81";  // "▁"
-    else out.push_back(c);
+    if (c == ' ')
+      out += "\xE2\x96\x81";  // "▁"
+    else
+      out.push_back(c);
   }
   return out;
 }

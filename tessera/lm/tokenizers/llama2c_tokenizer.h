@@ -20,7 +20,8 @@ class Llama2cTokenizer : public Tokenizer {
   // collapse runs of spaces) before encoding. llama2.c's run.c does not do it (the default); the
   // SentencePiece models of llama2.c's tinyllamas (tok512.model, ...) do. tokenizer.bin does not say.
   // Throws std::runtime_error "[tokenizer] ..." for a missing or malformed file.
-  explicit Llama2cTokenizer(const std::string& path, int vocab_size = 0, bool remove_extra_whitespaces = false);
+  explicit Llama2cTokenizer(const std::string& path, int vocab_size = 0,
+                            bool remove_extra_whitespaces = false);
 
   // SentencePiece BPE as llama2.c: dummy-prefix space, one symbol per UTF-8 character (bytes of
   // unknown characters become <0xXX> tokens), then merges of the best-scoring adjacent pair.
