@@ -220,8 +220,9 @@ void init_array(nb::module_& m) {
       .def("__repr__", [](const array& a) { return txpy::array_repr(a); })
       .def("__copy__", [](const array& a) { return copy(a); })
       .def("__deepcopy__", [](const array& a, nb::handle) { return copy(a); }, "memo"_a)
-      .def("__getitem__", [](const array& a, nb::handle idx) { return txpy::getitem(a, idx); })
-      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) { a = txpy::setitem(a, idx, v); })
+      .def("__getitem__", [](const array& a, nb::handle idx) { return txpy::getitem(a, idx); }, "idx"_a.none())
+      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) { a = txpy::setitem(a, idx, v); }, "idx"_a.none(),
+           "value"_a)
       .def("__array_namespace__", [](const array&, nb::kwargs) { return nb::module_::import_("tessera.core"); },
            "The array API namespace (tessera.core).")
       // Arithmetic (Python scalars take the array's dtype; `a += b` rebinds `a` as in MLX).

@@ -105,9 +105,10 @@ array int_scalar(nb::handle h, Dtype dtype) {
 
 }  // namespace
 
+// Exact Python scalar types (NumPy scalars such as np.float64 keep their dtype).
 bool is_python_scalar(nb::handle h) {
-  return nb::isinstance<nb::bool_>(h) || nb::isinstance<nb::int_>(h) || nb::isinstance<nb::float_>(h) ||
-         PyComplex_Check(h.ptr());
+  return PyBool_Check(h.ptr()) || PyLong_CheckExact(h.ptr()) || PyFloat_CheckExact(h.ptr()) ||
+         PyComplex_CheckExact(h.ptr());
 }
 
 array to_array(nb::handle obj, std::optional<Dtype> dtype) {
@@ -115,10 +116,10 @@ array to_array(nb::handle obj, std::optional<Dtype> dtype) {
     auto a = nb::cast<array>(obj);
     return dtype && *dtype != a.dtype() ? astype(a, *dtype) : a;
   }
-  if (nb::isinstance<nb::bool_>(obj)) return astype(array(nb::cast<bool>(obj)), dtype.value_or(bool_));
-  if (nb::isinstance<nb::int_>(obj)) return int_scalar(obj, dtype.value_or(fits_int32(obj) ? int32 : int64));
-  if (nb::isinstance<nb::float_>(obj)) return astype(array(nb::cast<double>(obj), float64), dtype.value_or(float32));
-  if (PyComplex_Check(obj.ptr())) {
+  if (PyBool_Check(obj.ptr())) return astype(array(nb::cast<bool>(obj)), dtype.value_or(bool_));
+  if (PyLong_CheckExact(obj.ptr())) return int_scalar(obj, dtype.value_or(fits_int32(obj) ? int32 : int64));
+  if (PyFloat_CheckExact(obj.ptr())) return astype(array(nb::cast<double>(obj), float64), dtype.value_or(float32));
+  if (PyComplex_CheckExact(obj.ptr())) {
     complex64_t v(static_cast<float>(PyComplex_RealAsDouble(obj.ptr())),
                   static_cast<float>(PyComplex_ImagAsDouble(obj.ptr())));
     return astype(array(v), dtype.value_or(complex64));
@@ -153,9 +154,9 @@ array to_array(nb::handle obj, std::optional<Dtype> dtype) {
 }
 
 array scalar_like(nb::handle s, Dtype other) {
-  if (nb::isinstance<nb::bool_>(s)) return to_array(s, other);
-  if (nb::isinstance<nb::int_>(s)) return to_array(s, other == bool_ ? int32 : other);
-  if (nb::isinstance<nb::float_>(s)) return to_array(s, is_inexact(other) ? other : float32);
+  if (PyBool_Check(s.ptr())) return to_array(s, other);
+  if (PyLong_CheckExact(s.ptr())) return to_array(s, other == bool_ ? int32 : other);
+  if (PyFloat_CheckExact(s.ptr())) return to_array(s, is_inexact(other) ? other : float32);
   return to_array(s, std::nullopt);  // complex
 }
 

@@ -36,7 +36,7 @@ void init_creation(nb::module_& m) {
         Dtype d = dtype.value_or(all_int ? int32 : float32);
         return arange(nb::cast<double>(lo), nb::cast<double>(hi), st, d, s);
       },
-      "start"_a, "stop"_a = nb::none(), "step"_a = nb::none(), "dtype"_a = nb::none(), TX_STREAM,
+      "start"_a, "stop"_a.none() = nb::none(), "step"_a.none() = nb::none(), "dtype"_a = nb::none(), TX_STREAM,
       nb::sig("def arange(start: int | float, stop: int | float | None = None, step: int | float | None = None, "
               "dtype: Dtype | None = None, *, stream: Stream | Device | None = None) -> array"),
       "Values from start (default 0) up to stop by step; int32 for int arguments, else float32.");

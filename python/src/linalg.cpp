@@ -54,7 +54,7 @@ void init_linalg(nb::module_& m) {
            if (nb::isinstance<nb::str>(ord)) return linalg::norm(x, nb::cast<std::string>(ord), ax, keepdims, s);
            return linalg::norm(x, nb::cast<double>(ord), ax, keepdims, s);
          },
-         "a"_a, "ord"_a = nb::none(), "axis"_a = nb::none(), "keepdims"_a = false, TX_STREAM,
+         "a"_a, "ord"_a.none() = nb::none(), "axis"_a = nb::none(), "keepdims"_a = false, TX_STREAM,
          nb::sig("def norm(a: array, ord: int | float | str | None = None, axis: int | list[int] | None = None, "
                  "keepdims: bool = False, *, stream: Stream | Device | None = None) -> array"),
          "Vector or matrix norm (ord: p, inf, -inf, 0, 'fro', ...).");
