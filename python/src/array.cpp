@@ -37,7 +37,7 @@ Shape shape_from_args(const nb::args& args) {
   .def("__" PY "__", [](const array& a, nb::object b) -> nb::object {             \
     if (b.is_none()) return nb::borrow(Py_NotImplemented);                        \
     return nb::cast(binop(FN, a, b, false));                                      \
-  })
+  }, "other"_a.none())
 
 #define TX_UNARY_METHOD(NAME, DOC) \
   .def(#NAME, [](const array& a, StreamOrDevice s) { return NAME(a, s); }, TX_STREAM, DOC)
