@@ -48,7 +48,7 @@ void init_fast(nb::module_& m) {
           return fast::scaled_dot_product_attention(qq, kk, vv, scale, to_array(mask), s);
         },
         "q"_a, "k"_a, "v"_a, nb::kw_only(), "scale"_a, "mask"_a.none() = nb::none(), "stream"_a = nb::none(),
-        nb::sig("def scaled_dot_product_attention(q: array, k: array, v: array, *, scale: float, "
-                "mask: str | array | None = None, stream: Stream | Device | None = None) -> array"),
+        nb::sig("def scaled_dot_product_attention(q: tessera.core.array, k: tessera.core.array, v: tessera.core.array, *, scale: float, "
+                "mask: str | tessera.core.array | None = None, stream: tessera.core.Stream | tessera.core.Device | None = None) -> tessera.core.array"),
         "softmax(q k^T * scale + mask) v; mask 'causal', a boolean keep-mask or an additive mask.");
 }

@@ -55,8 +55,8 @@ void init_linalg(nb::module_& m) {
            return linalg::norm(x, nb::cast<double>(ord), ax, keepdims, s);
          },
          "a"_a, "ord"_a.none() = nb::none(), "axis"_a = nb::none(), "keepdims"_a = false, TX_STREAM,
-         nb::sig("def norm(a: array, ord: int | float | str | None = None, axis: int | list[int] | None = None, "
-                 "keepdims: bool = False, *, stream: Stream | Device | None = None) -> array"),
+         nb::sig("def norm(a: tessera.core.array, ord: int | float | str | None = None, axis: int | list[int] | None = None, "
+                 "keepdims: bool = False, *, stream: tessera.core.Stream | tessera.core.Device | None = None) -> tessera.core.array"),
          "Vector or matrix norm (ord: p, inf, -inf, 0, 'fro', ...).");
   la.def("inv", [](const ArrayLike& a, StreamOrDevice s) { return linalg::inv(to_array(a), s); }, "a"_a, TX_STREAM,
          "Matrix inverse (batched).");
@@ -75,8 +75,8 @@ void init_linalg(nb::module_& m) {
            return nb::make_tuple(r[0], r[1], r[2]);
          },
          "a"_a, "compute_uv"_a = true, TX_STREAM,
-         nb::sig("def svd(a: array, compute_uv: bool = True, *, stream: Stream | Device | None = None) "
-                 "-> tuple[array, array, array] | array"),
+         nb::sig("def svd(a: tessera.core.array, compute_uv: bool = True, *, stream: tessera.core.Stream | tessera.core.Device | None = None) "
+                 "-> tuple[tessera.core.array, tessera.core.array, tessera.core.array] | tessera.core.array"),
          "(U, S, Vt) with a = U diag(S) Vt, or S alone without compute_uv.");
   la.def("eigh",
          [](const ArrayLike& a, const std::string& uplo, StreamOrDevice s) { return linalg::eigh(to_array(a), uplo, s); },

@@ -31,7 +31,9 @@ namespace nanobind::detail {
 
 template <>
 struct type_caster<tessera::StreamOrDevice> {
-  NB_TYPE_CASTER(tessera::StreamOrDevice, const_name("Stream | Device | DeviceType | None"))
+  NB_TYPE_CASTER(tessera::StreamOrDevice, make_caster<tessera::Stream>::Name + const_name(" | ") +
+                                              make_caster<tessera::Device>::Name + const_name(" | ") +
+                                              make_caster<tessera::Device::DeviceType>::Name)
   bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
     if (src.is_none()) {
       value = {};
@@ -62,7 +64,7 @@ struct type_caster<tessera::StreamOrDevice> {
 
 template <>
 struct type_caster<ArrayLike> {
-  NB_TYPE_CASTER(ArrayLike, const_name("array | bool | int | float | complex | list | tuple"))
+  NB_TYPE_CASTER(ArrayLike, make_caster<tessera::array>::Name + const_name(" | bool | int | float | complex | list | tuple"))
   bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
     if (src.is_none()) return false;
     value.obj = nb::borrow(src);
