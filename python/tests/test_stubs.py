@@ -9,7 +9,8 @@ import tessera.core as tx
 
 def find_stub_dir():
     pkg = pathlib.Path(tessera.__file__).resolve().parent
-    candidates = [pkg / "core", pathlib.Path(tx.__file__).resolve().parent / "stubs" / "core"]
+    ext = pathlib.Path(tx.__file__).resolve().parent  # editable installs keep the module elsewhere
+    candidates = [pkg / "core", ext / "core", ext / "stubs" / "core"]
     for c in candidates:
         if (c / "__init__.pyi").exists():
             return c
