@@ -22,6 +22,81 @@ Shape shape_from_args(const nb::args& args) {
   return nb::cast<Shape>(args);
 }
 
+// Buffer protocol (memoryview(a), bytes(a), ...): the evaluated data, shared, with strides.
+struct BufferInfo {
+  array a;
+  std::string format;
+  std::vector<Py_ssize_t> shape, strides;
+};
+
+const char* buffer_format(Dtype d) {
+  switch (d.val) {
+    case Dtype::Val::bool_: return "?";
+    case Dtype::Val::uint8: return "B";
+    case Dtype::Val::uint16: return "H";
+    case Dtype::Val::uint32: return "I";
+    case Dtype::Val::uint64: return "Q";
+    case Dtype::Val::int8: return "b";
+    case Dtype::Val::int16: return "h";
+    case Dtype::Val::int32: return "i";
+    case Dtype::Val::int64: return "q";
+    case Dtype::Val::float16: return "e";
+    case Dtype::Val::float32: return "f";
+    case Dtype::Val::float64: return "d";
+    case Dtype::Val::complex64: return "Zf";
+    default: return nullptr;
+  }
+}
+
+int array_getbuffer(PyObject* exporter, Py_buffer* view, int flags) {
+  try {
+    array a = nb::cast<array>(nb::handle(exporter));
+    const char* fmt = buffer_format(a.dtype());
+    if (!fmt) {
+      PyErr_SetString(PyExc_BufferError, "[buffer] bfloat16 has no buffer format; convert with astype first.");
+      return -1;
+    }
+    txpy::eval_arrays({a});
+    bool want_c = (flags & PyBUF_C_CONTIGUOUS) == PyBUF_C_CONTIGUOUS || !(flags & PyBUF_STRIDES);
+    if ((want_c && !a.flags().row_contiguous) || (flags & PyBUF_ANY_CONTIGUOUS) == PyBUF_ANY_CONTIGUOUS ||
+        (flags & PyBUF_F_CONTIGUOUS) == PyBUF_F_CONTIGUOUS) {
+      if (!a.flags().row_contiguous) {
+        a = contiguous(a);
+        txpy::eval_arrays({a});
+      }
+    }
+    auto* info = new BufferInfo{a, fmt, {}, {}};
+    for (int i = 0; i < a.ndim(); ++i) {
+      info->shape.push_back(a.shape(i));
+      info->strides.push_back(static_cast<Py_ssize_t>(a.strides(i) * static_cast<int64_t>(a.itemsize())));
+    }
+    view->obj = exporter;
+    Py_INCREF(exporter);
+    view->buf = a.size() ? info->a.data<void>() : nullptr;
+    view->len = static_cast<Py_ssize_t>(a.nbytes());
+    view->readonly = 0;
+    view->itemsize = static_cast<Py_ssize_t>(a.itemsize());
+    view->format = (flags & PyBUF_FORMAT) ? info->format.data() : nullptr;
+    view->ndim = a.ndim();
+    view->shape = info->shape.data();
+    view->strides = (flags & PyBUF_STRIDES) ? info->strides.data() : nullptr;
+    view->suboffsets = nullptr;
+    view->internal = info;
+    return 0;
+  } catch (nb::python_error& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_BufferError, e.what());
+  }
+  return -1;
+}
+
+void array_releasebuffer(PyObject*, Py_buffer* view) { delete static_cast<BufferInfo*>(view->internal); }
+
+PyType_Slot array_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(array_getbuffer)},
+                             {Py_bf_releasebuffer, reinterpret_cast<void*>(array_releasebuffer)},
+                             {0, nullptr}};
+
 }  // namespace
 
 #define TX_BINOP(PY, FN)                                                                      \
@@ -70,7 +145,7 @@ void init_array(nb::module_& m) {
   m.attr("bool_") = bool_;
   m.def("promote_types", &promote_types, "a"_a, "b"_a, "The dtype two dtypes promote to (NumPy rules).");
 
-  nb::class_<array> cls(m, "array", "A lazy n-dimensional array.");
+  nb::class_<array> cls(m, "array", nb::type_slots(array_slots), "A lazy n-dimensional array.");
   cls.def(
          "__init__",
          [](array* self, nb::object val, std::optional<Dtype> dtype) { new (self) array(to_array(val, dtype)); },
@@ -213,7 +288,9 @@ void init_array(nb::module_& m) {
       .def("__float__", [](const array& a) { return nb::float_(txpy::to_item(a)); })
       .def("__index__",
            [](const array& a) {
-             if (!is_integral(a.dtype())) throw nb::type_error("only integer arrays can be used as an index");
+             if (!is_integral(a.dtype()) || a.size() != 1) {
+               throw nb::type_error("only integer scalar arrays can be converted to a scalar index");
+             }
              return nb::int_(txpy::to_item(a));
            })
       .def("__hash__", [](const array& a) { return static_cast<Py_ssize_t>(a.id()); })

@@ -93,3 +93,16 @@ def test_torch_interop():
     bf = tx.array([1.0, 2.0], tx.bfloat16)
     assert torch.from_dlpack(bf).dtype == torch.bfloat16
     assert tx.array(torch.tensor([1.5], dtype=torch.bfloat16)).dtype == tx.bfloat16
+
+
+def test_buffer_protocol():
+    a = tx.arange(6).reshape(2, 3)
+    m = memoryview(a)
+    assert m.format == "i" and m.shape == (2, 3) and m.tolist() == [[0, 1, 2], [3, 4, 5]]
+    t = memoryview(a.T)  # strided view, shared
+    assert t.shape == (3, 2) and t.tolist() == [[0, 3], [1, 4], [2, 5]]
+    assert bytes(tx.array([1, 2], tx.uint8)) == b"\x01\x02"
+    h = memoryview(tx.array([1.5], tx.float16))
+    assert h.format == "e" and np.asarray(h).tolist() == [1.5]
+    with pytest.raises(BufferError):
+        memoryview(tx.array([1.0], tx.bfloat16))
