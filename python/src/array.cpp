@@ -1,161 +1,329 @@
-// Bindings for tessera/array.h and dtypes: construction from Python/NumPy, attributes, conversion.
-#include <nanobind/nanobind.h>
+// Bindings for tessera/array.h and tessera/dtype.h: the array class, its operators and methods.
 #include <nanobind/ndarray.h>
-#include <nanobind/stl/string.h>
-#include <nanobind/stl/vector.h>
 
-#include <nanobind/stl/optional.h>
+#include "utils.h"
 
-#include <cstring>
-#include <optional>
-#include <sstream>
-
-#include "tessera/tessera.h"
-
-namespace nb = nanobind;
 using namespace tessera;
+using txpy::to_array;
+using txpy::to_arrays;
 
 namespace {
 
-Dtype dtype_from_numpy(const nb::dlpack::dtype& dt) {
-  using C = nb::dlpack::dtype_code;
-  auto code = static_cast<C>(dt.code);
-  switch (code) {
-    case C::Bool: return bool_;
-    case C::Int: return dt.bits == 8 ? int8 : dt.bits == 16 ? int16 : dt.bits == 32 ? int32 : int64;
-    case C::UInt: return dt.bits == 8 ? uint8 : dt.bits == 16 ? uint16 : dt.bits == 32 ? uint32 : uint64;
-    case C::Float: return dt.bits == 16 ? float16 : dt.bits == 32 ? float32 : float64;
-    case C::Bfloat: return bfloat16;
-    case C::Complex:
-      if (dt.bits == 64) return complex64;
-      break;
-    default: break;
+using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
+
+array binop(BinaryFn f, const array& a, nb::handle b, bool reflected) {
+  auto [x, y] = reflected ? to_arrays(b, nb::cast(a)) : to_arrays(nb::cast(a), b);
+  return f(x, y, {});
+}
+
+// Shape given as f(2, 3) or f((2, 3)) / f([2, 3]).
+Shape shape_from_args(const nb::args& args) {
+  if (args.size() == 1 && !nb::isinstance<nb::int_>(args[0])) return nb::cast<Shape>(args[0]);
+  return nb::cast<Shape>(args);
+}
+
+// Buffer protocol (memoryview(a), bytes(a), ...): the evaluated data, shared, with strides.
+struct BufferInfo {
+  array a;
+  std::string format;
+  std::vector<Py_ssize_t> shape, strides;
+};
+
+const char* buffer_format(Dtype d) {
+  switch (d.val) {
+    case Dtype::Val::bool_: return "?";
+    case Dtype::Val::uint8: return "B";
+    case Dtype::Val::uint16: return "H";
+    case Dtype::Val::uint32: return "I";
+    case Dtype::Val::uint64: return "Q";
+    case Dtype::Val::int8: return "b";
+    case Dtype::Val::int16: return "h";
+    case Dtype::Val::int32: return "i";
+    case Dtype::Val::int64: return "q";
+    case Dtype::Val::float16: return "e";
+    case Dtype::Val::float32: return "f";
+    case Dtype::Val::float64: return "d";
+    case Dtype::Val::complex64: return "Zf";
+    default: return nullptr;
   }
-  throw nb::type_error("[array] unsupported NumPy dtype.");
 }
 
-nb::dlpack::dtype dlpack_dtype(Dtype d) {
-  using C = nb::dlpack::dtype_code;
-  C code = C::Float;
-  switch (kind(d)) {
-    case Dtype::Kind::b: code = C::Bool; break;
-    case Dtype::Kind::u: code = C::UInt; break;
-    case Dtype::Kind::i: code = C::Int; break;
-    case Dtype::Kind::f: code = C::Float; break;
-    case Dtype::Kind::V: code = C::Bfloat; break;
-    case Dtype::Kind::c: code = C::Complex; break;
+int array_getbuffer(PyObject* exporter, Py_buffer* view, int flags) {
+  try {
+    array a = nb::cast<array>(nb::handle(exporter));
+    const char* fmt = buffer_format(a.dtype());
+    if (!fmt) {
+      PyErr_SetString(PyExc_BufferError, "[buffer] bfloat16 has no buffer format; convert with astype first.");
+      return -1;
+    }
+    txpy::eval_arrays({a});
+    bool want_c = (flags & PyBUF_C_CONTIGUOUS) == PyBUF_C_CONTIGUOUS || !(flags & PyBUF_STRIDES);
+    if ((want_c && !a.flags().row_contiguous) || (flags & PyBUF_ANY_CONTIGUOUS) == PyBUF_ANY_CONTIGUOUS ||
+        (flags & PyBUF_F_CONTIGUOUS) == PyBUF_F_CONTIGUOUS) {
+      if (!a.flags().row_contiguous) {
+        a = contiguous(a);
+        txpy::eval_arrays({a});
+      }
+    }
+    auto* info = new BufferInfo{a, fmt, {}, {}};
+    for (int i = 0; i < a.ndim(); ++i) {
+      info->shape.push_back(a.shape(i));
+      info->strides.push_back(static_cast<Py_ssize_t>(a.strides(i) * static_cast<int64_t>(a.itemsize())));
+    }
+    view->obj = exporter;
+    Py_INCREF(exporter);
+    view->buf = a.size() ? info->a.data<void>() : nullptr;
+    view->len = static_cast<Py_ssize_t>(a.nbytes());
+    view->readonly = 0;
+    view->itemsize = static_cast<Py_ssize_t>(a.itemsize());
+    view->format = (flags & PyBUF_FORMAT) ? info->format.data() : nullptr;
+    view->ndim = a.ndim();
+    view->shape = info->shape.data();
+    view->strides = (flags & PyBUF_STRIDES) ? info->strides.data() : nullptr;
+    view->suboffsets = nullptr;
+    view->internal = info;
+    return 0;
+  } catch (nb::python_error& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_BufferError, e.what());
   }
-  return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(d.size * 8), 1};
+  return -1;
 }
 
-array from_ndarray(nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu> a, std::optional<Dtype> dtype) {
-  Shape shape(a.shape_ptr(), a.shape_ptr() + a.ndim());
-  Dtype src = dtype_from_numpy(a.dtype());
-  // tessera owns a copy (NumPy may free or mutate its buffer later).
-  auto* raw = static_cast<char*>(std::malloc(std::max<size_t>(a.nbytes(), 1)));
-  std::memcpy(raw, a.data(), a.nbytes());
-  array out(raw, shape, src, [](void* p) { std::free(p); });
-  return dtype && *dtype != src ? astype(out, *dtype) : out;
-}
+void array_releasebuffer(PyObject*, Py_buffer* view) { delete static_cast<BufferInfo*>(view->internal); }
 
-// Nested Python lists/scalars -> array (via NumPy, which defines the inference rules users expect;
-// Python floats become float32 and ints int32, as in MLX).
-array from_python(nb::handle obj, std::optional<Dtype> dtype) {
-  if (nb::isinstance<array>(obj)) {
-    auto a = nb::cast<array>(obj);
-    return dtype ? astype(a, *dtype) : a;
-  }
-  if (nb::isinstance<nb::bool_>(obj)) return array(nb::cast<bool>(obj), dtype.value_or(bool_));
-  if (nb::isinstance<nb::int_>(obj)) return astype(array(nb::cast<int64_t>(obj), int64), dtype.value_or(int32));
-  if (nb::isinstance<nb::float_>(obj)) return astype(array(nb::cast<double>(obj), float64), dtype.value_or(float32));
-  auto np = nb::module_::import_("numpy");
-  nb::object arr = np.attr("ascontiguousarray")(obj);
-  std::string kind_char = nb::cast<std::string>(arr.attr("dtype").attr("kind"));
-  bool from_list = !nb::hasattr(obj, "dtype");
-  if (from_list && kind_char == "f") arr = arr.attr("astype")("float32");
-  if (from_list && kind_char == "i") arr = arr.attr("astype")("int32");
-  if (from_list && kind_char == "c") arr = arr.attr("astype")("complex64");
-  return from_ndarray(nb::cast<nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>>(arr), dtype);
-}
-
-// The other operand of a binary operator: Python scalars take the array's dtype where they fit
-// (MLX's rule: scalars never upcast arrays), arrays and sequences convert as usual.
-array operand(const array& a, nb::handle b) {
-  if (nb::isinstance<nb::bool_>(b)) return from_python(b, std::nullopt);
-  if (nb::isinstance<nb::int_>(b)) return from_python(b, a.dtype() == bool_ ? int32 : a.dtype());
-  if (nb::isinstance<nb::float_>(b)) return from_python(b, is_inexact(a.dtype()) ? a.dtype() : float32);
-  return from_python(b, std::nullopt);
-}
-
-nb::object to_numpy(array& a) {
-  auto c = contiguous(a);
-  eval(c);
-  std::vector<size_t> shape(c.shape().begin(), c.shape().end());
-  auto* holder = new array(c);
-  nb::capsule owner(holder, [](void* p) noexcept { delete static_cast<array*>(p); });
-  auto nd = nb::ndarray<nb::numpy>(holder->data<void>(), shape.size(), shape.data(), owner, nullptr,
-                                   dlpack_dtype(c.dtype()));
-  return nb::cast(nd, nb::rv_policy::reference);
-}
+PyType_Slot array_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(array_getbuffer)},
+                             {Py_bf_releasebuffer, reinterpret_cast<void*>(array_releasebuffer)},
+                             {0, nullptr}};
 
 }  // namespace
+
+#define TX_BINOP(PY, FN)                                                                      \
+  .def("__" PY "__", [](const array& a, nb::object b) { return binop(FN, a, b, false); })   \
+      .def("__r" PY "__", [](const array& a, nb::object b) { return binop(FN, a, b, true); }) \
+      .def("__i" PY "__", [](nb::handle self, nb::object b) {                                   \
+        array& a = nb::cast<array&>(self);                                                      \
+        a = binop(FN, a, b, false);                                                             \
+        return nb::borrow(self);                                                                \
+      })
+
+#define TX_CMP(PY, FN)                                                           \
+  .def("__" PY "__", [](const array& a, nb::object b) -> nb::object {             \
+    if (b.is_none()) return nb::borrow(Py_NotImplemented);                        \
+    return nb::cast(binop(FN, a, b, false));                                      \
+  }, "other"_a.none())
+
+#define TX_UNARY_METHOD(NAME, DOC) \
+  .def(#NAME, [](const array& a, StreamOrDevice s) { return NAME(a, s); }, TX_STREAM, DOC)
+
+#define TX_REDUCE_METHOD(NAME)                                                                                 \
+  .def(#NAME,                                                                                                   \
+       [](const array& a, OptAxes axis, bool keepdims, StreamOrDevice s) {                                      \
+         return txpy::reduce_op(#NAME, a, axis, keepdims, s);                                                   \
+       },                                                                                                       \
+       "axis"_a = nb::none(), "keepdims"_a = false, TX_STREAM, "See :func:`" #NAME "`.")
+
+#define TX_SCAN_METHOD(NAME)                                                                         \
+  .def(#NAME,                                                                                         \
+       [](const array& a, std::optional<int> axis, bool reverse, bool inclusive, StreamOrDevice s) { \
+         return txpy::scan_op(#NAME, a, axis, reverse, inclusive, s);                                 \
+       },                                                                                             \
+       "axis"_a = nb::none(), nb::kw_only(), "reverse"_a = false, "inclusive"_a = true, "stream"_a = nb::none(), \
+       "See :func:`" #NAME "`.")
 
 void init_array(nb::module_& m) {
   nb::class_<Dtype>(m, "Dtype", "An array element type.")
       .def_prop_ro("size", [](const Dtype& d) { return d.size; }, "Bytes per element.")
       .def("__repr__", [](const Dtype& d) { return "tessera.core." + dtype_name(d); })
-      .def("__eq__", [](const Dtype& a, const Dtype& b) { return a == b; })
+      .def("__eq__", [](const Dtype& a, nb::handle b) { return nb::isinstance<Dtype>(b) && a == nb::cast<Dtype>(b); })
       .def("__hash__", [](const Dtype& d) { return static_cast<int>(d.val); });
   for (int i = 0; i < num_dtypes; ++i) {
     Dtype d = dtype_from_index(i);
     m.attr(dtype_name(d).c_str()) = d;
   }
+  m.attr("bool_") = bool_;
+  m.def("promote_types", &promote_types, "a"_a, "b"_a, "The dtype two dtypes promote to (NumPy rules).");
 
-  nb::class_<array>(m, "array", "A lazy n-dimensional array.")
-      .def(
-          "__init__",
-          [](array* self, nb::object val, std::optional<Dtype> dtype) { new (self) array(from_python(val, dtype)); },
-          nb::arg("val"), nb::arg("dtype") = nb::none(), "Creates an array from a scalar, nested list or NumPy array.")
+  nb::class_<array> cls(m, "array", nb::type_slots(array_slots), "A lazy n-dimensional array.");
+  cls.def(
+         "__init__",
+         [](array* self, nb::object val, std::optional<Dtype> dtype) { new (self) array(to_array(val, dtype)); },
+         "val"_a, "dtype"_a = nb::none(),
+         nb::sig("def __init__(self, val: array | bool | int | float | complex | list | tuple | object, "
+                 "dtype: Dtype | None = None) -> None"),
+         "Creates an array from a scalar, nested list, NumPy array, buffer or DLPack object (copying the data).")
       .def_prop_ro("shape", [](const array& a) { return nb::tuple(nb::cast(a.shape())); }, "The shape as a tuple.")
       .def_prop_ro("dtype", &array::dtype, "The element type.")
       .def_prop_ro("ndim", &array::ndim, "Number of dimensions.")
       .def_prop_ro("size", &array::size, "Number of elements.")
       .def_prop_ro("itemsize", &array::itemsize, "Bytes per element.")
       .def_prop_ro("nbytes", &array::nbytes, "Bytes of all elements.")
-      .def("item", [](array& a) { return to_numpy(a).attr("item")(); }, "The value of a size-1 array as a Python scalar.")
-      .def("tolist", [](array& a) { return to_numpy(a).attr("tolist")(); }, "Nested Python lists of the values.")
-      .def("numpy", [](array& a) { return to_numpy(a); }, "A NumPy array sharing (or copying) the data.")
-      .def("__array__", [](array& a, nb::kwargs) { return to_numpy(a); })
-      .def("astype", [](const array& a, Dtype d) { return astype(a, d); }, nb::arg("dtype"), "Casts to dtype.")
-      .def("reshape", [](const array& a, const Shape& s) { return reshape(a, s); }, nb::arg("shape"), "Reshapes.")
-      .def_prop_ro("T", [](const array& a) { return transpose(a); }, "The transpose.")
-      .def("__len__", [](const array& a) {
-        if (a.ndim() == 0) throw nb::type_error("len() of a 0-d array");
-        return a.shape(0);
-      })
-      .def("__add__", [](const array& a, nb::object b) { return add(a, operand(a, b)); })
-      .def("__radd__", [](const array& a, nb::object b) { return add(operand(a, b), a); })
-      .def("__sub__", [](const array& a, nb::object b) { return subtract(a, operand(a, b)); })
-      .def("__rsub__", [](const array& a, nb::object b) { return subtract(operand(a, b), a); })
-      .def("__mul__", [](const array& a, nb::object b) { return multiply(a, operand(a, b)); })
-      .def("__rmul__", [](const array& a, nb::object b) { return multiply(operand(a, b), a); })
-      .def("__truediv__", [](const array& a, nb::object b) { return divide(a, operand(a, b)); })
+      .def_prop_ro("T", [](const array& a) { return transpose(a); }, "The transpose (axes reversed).")
+      .def("item", [](const array& a) { return txpy::to_item(a); }, "The value of a size-1 array as a Python scalar.")
+      .def("tolist", [](const array& a) { return txpy::to_list(a); }, "Nested Python lists of the values.")
+      .def("numpy", [](const array& a) { return txpy::to_numpy(a); },
+           "A NumPy array sharing the evaluated data (zero-copy; writes show through).")
+      .def(
+          "__array__",
+          [](const array& a, nb::object dtype, nb::object copy) {
+            nb::object out = txpy::to_numpy(a);
+            if (!dtype.is_none()) out = out.attr("astype")(dtype);
+            if (!copy.is_none() && nb::cast<bool>(copy)) out = out.attr("copy")();
+            return out;
+          },
+          "dtype"_a = nb::none(), "copy"_a = nb::none(), "NumPy conversion (zero-copy unless asked).")
+      .def(
+          "__dlpack__",
+          [](const array& a, nb::kwargs) { return txpy::to_dlpack(a); },
+          "A DLPack capsule for the evaluated array (CPU memory, shared).")
+      .def("__dlpack_device__", [](const array&) { return std::make_tuple(1, 0); }, "(kDLCPU, 0).")
+      .def("astype", [](const array& a, Dtype d, StreamOrDevice s) { return astype(a, d, s); }, "dtype"_a, TX_STREAM,
+           "Casts to ``dtype``.")
+      .def(
+          "reshape",
+          [](const array& a, nb::args shape, StreamOrDevice s) { return reshape(a, shape_from_args(shape), s); },
+          "shape"_a, "stream"_a = nb::none(), nb::sig("def reshape(self, *shape: int | list[int] | tuple[int, ...], stream: Stream | Device | None = None) -> array"),
+          "Reshapes: ``a.reshape(2, 3)`` or ``a.reshape((2, 3))``.")
+      .def(
+          "transpose",
+          [](const array& a, nb::args axes, StreamOrDevice s) {
+            if (axes.size() == 0) return transpose(a, s);
+            Shape ax = shape_from_args(axes);
+            return transpose(a, std::vector<int>(ax.begin(), ax.end()), s);
+          },
+          "axes"_a, "stream"_a = nb::none(), nb::sig("def transpose(self, *axes: int | list[int] | tuple[int, ...], stream: Stream | Device | None = None) -> array"),
+          "Permutes the axes (reverses them without arguments).")
+      .def("swapaxes", [](const array& a, int a1, int a2, StreamOrDevice s) { return swapaxes(a, a1, a2, s); },
+           "axis1"_a, "axis2"_a, TX_STREAM, "Swaps two axes.")
+      .def("moveaxis", [](const array& a, int src, int dst, StreamOrDevice s) { return moveaxis(a, src, dst, s); },
+           "source"_a, "destination"_a, TX_STREAM, "Moves an axis.")
+      .def("flatten", [](const array& a, int sa, int ea, StreamOrDevice s) { return flatten(a, sa, ea, s); },
+           "start_axis"_a = 0, "end_axis"_a = -1, TX_STREAM, "Flattens axes start_axis..end_axis into one.")
+      .def(
+          "squeeze",
+          [](const array& a, OptAxes axis, StreamOrDevice s) {
+            return axis ? squeeze(a, txpy::to_vec(*axis), s) : squeeze(a, s);
+          },
+          "axis"_a = nb::none(), TX_STREAM, "Removes size-1 axes.")
+      .def("split",
+           [](const array& a, IntOrVec sections, int axis, StreamOrDevice s) {
+             return txpy::split_op(a, sections, axis, s);
+           },
+           "indices_or_sections"_a, "axis"_a = 0, TX_STREAM, "See :func:`split`.")
+      .def("diag", [](const array& a, int k, StreamOrDevice s) { return diag(a, k, s); }, "k"_a = 0, TX_STREAM,
+           "See :func:`diag`.")
+      .def("diagonal",
+           [](const array& a, int offset, int a1, int a2, StreamOrDevice s) { return diagonal(a, offset, a1, a2, s); },
+           "offset"_a = 0, "axis1"_a = 0, "axis2"_a = 1, TX_STREAM, "See :func:`diagonal`.")
+      .def("round", [](const array& a, int decimals, StreamOrDevice s) { return round(a, decimals, s); },
+           "decimals"_a = 0, TX_STREAM, "Rounds half to even at ``decimals`` digits.")
+      .def("conj", [](const array& a, StreamOrDevice s) { return conjugate(a, s); }, TX_STREAM, "Complex conjugate.")
+      .def_prop_ro("real", [](const array& a) { return real(a); }, "The real part.")
+      .def_prop_ro("imag", [](const array& a) { return imag(a); }, "The imaginary part.")
+      TX_UNARY_METHOD(abs, "Absolute value.")
+      TX_UNARY_METHOD(exp, "Exponential.")
+      TX_UNARY_METHOD(log, "Natural logarithm.")
+      TX_UNARY_METHOD(log1p, "log(1 + a).")
+      TX_UNARY_METHOD(log2, "Base-2 logarithm.")
+      TX_UNARY_METHOD(log10, "Base-10 logarithm.")
+      TX_UNARY_METHOD(sqrt, "Square root.")
+      TX_UNARY_METHOD(rsqrt, "Reciprocal square root.")
+      TX_UNARY_METHOD(square, "Square.")
+      TX_UNARY_METHOD(reciprocal, "1 / a.")
+      TX_UNARY_METHOD(sin, "Sine.")
+      TX_UNARY_METHOD(cos, "Cosine.")
+      TX_REDUCE_METHOD(sum)
+      TX_REDUCE_METHOD(prod)
+      TX_REDUCE_METHOD(max)
+      TX_REDUCE_METHOD(min)
+      TX_REDUCE_METHOD(mean)
+      TX_REDUCE_METHOD(all)
+      TX_REDUCE_METHOD(any)
+      TX_REDUCE_METHOD(logsumexp)
+      .def("var",
+           [](const array& a, OptAxes axis, bool keepdims, int ddof, StreamOrDevice s) {
+             return txpy::var_op(false, a, axis, keepdims, ddof, s);
+           },
+           "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, TX_STREAM, "See :func:`var`.")
+      .def("std",
+           [](const array& a, OptAxes axis, bool keepdims, int ddof, StreamOrDevice s) {
+             return txpy::var_op(true, a, axis, keepdims, ddof, s);
+           },
+           "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, TX_STREAM, "See :func:`std`.")
+      .def("argmax",
+           [](const array& a, std::optional<int> axis, bool keepdims, StreamOrDevice s) {
+             return txpy::arg_reduce_op(true, a, axis, keepdims, s);
+           },
+           "axis"_a = nb::none(), "keepdims"_a = false, TX_STREAM, "See :func:`argmax`.")
+      .def("argmin",
+           [](const array& a, std::optional<int> axis, bool keepdims, StreamOrDevice s) {
+             return txpy::arg_reduce_op(false, a, axis, keepdims, s);
+           },
+           "axis"_a = nb::none(), "keepdims"_a = false, TX_STREAM, "See :func:`argmin`.")
+      TX_SCAN_METHOD(cumsum)
+      TX_SCAN_METHOD(cumprod)
+      TX_SCAN_METHOD(cummax)
+      TX_SCAN_METHOD(cummin)
+      .def("__len__",
+           [](const array& a) {
+             if (a.ndim() == 0) throw nb::type_error("len() of unsized array");
+             return a.shape(0);
+           })
+      .def("__iter__",
+           [](const array& a) {
+             if (a.ndim() == 0) throw nb::type_error("iteration over a 0-d array");
+             nb::list rows;
+             for (int i = 0; i < a.shape(0); ++i) rows.append(take(a, i, 0));
+             return nb::iter(rows);
+           })
+      .def("__bool__",
+           [](const array& a) {
+             if (a.size() != 1) {
+               throw std::invalid_argument("The truth value of an array with more than one element is ambiguous.");
+             }
+             return nb::cast<bool>(txpy::to_item(astype(a, bool_)));
+           })
+      .def("__int__", [](const array& a) { return nb::int_(txpy::to_item(a)); })
+      .def("__float__", [](const array& a) { return nb::float_(txpy::to_item(a)); })
+      .def("__index__",
+           [](const array& a) {
+             if (!is_integral(a.dtype()) || a.size() != 1) {
+               throw nb::type_error("only integer scalar arrays can be converted to a scalar index");
+             }
+             return nb::int_(txpy::to_item(a));
+           })
+      .def("__hash__", [](const array& a) { return static_cast<Py_ssize_t>(a.id()); })
+      .def("__repr__", [](const array& a) { return txpy::array_repr(a); })
+      .def("__copy__", [](const array& a) { return copy(a); })
+      .def("__deepcopy__", [](const array& a, nb::handle) { return copy(a); }, "memo"_a)
+      .def("__getitem__", [](const array& a, nb::handle idx) { return txpy::getitem(a, idx); }, "idx"_a.none())
+      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) { a = txpy::setitem(a, idx, v); }, "idx"_a.none(),
+           "value"_a)
+      .def("__array_namespace__", [](const array&, nb::kwargs) { return nb::module_::import_("tessera.core"); },
+           "The array API namespace (tessera.core).")
+      // Arithmetic (Python scalars take the array's dtype; `a += b` rebinds `a` as in MLX).
+      TX_BINOP("add", add)
+      TX_BINOP("sub", subtract)
+      TX_BINOP("mul", multiply)
+      TX_BINOP("truediv", divide)
+      TX_BINOP("floordiv", floor_divide)
+      TX_BINOP("mod", remainder)
+      TX_BINOP("pow", power)
+      TX_BINOP("matmul", matmul)
+      TX_BINOP("and", bitwise_and)
+      TX_BINOP("or", bitwise_or)
+      TX_BINOP("xor", bitwise_xor)
+      TX_BINOP("lshift", left_shift)
+      TX_BINOP("rshift", right_shift)
+      TX_CMP("eq", equal)
+      TX_CMP("ne", not_equal)
+      TX_CMP("lt", less)
+      TX_CMP("le", less_equal)
+      TX_CMP("gt", greater)
+      TX_CMP("ge", greater_equal)
       .def("__neg__", [](const array& a) { return negative(a); })
-      .def("__repr__", [](array& a) {
-        std::ostringstream os;
-        auto np = to_numpy(a);
-        os << "array(" << nb::cast<std::string>(nb::str(np.attr("tolist")())) << ", dtype=" << dtype_name(a.dtype())
-           << ")";
-        return os.str();
-      });
-
-  m.def("eval", [](nb::args args) {
-    std::vector<array> outs;
-    for (auto h : args) outs.push_back(nb::cast<array>(h));
-    nb::gil_scoped_release release;
-    eval(outs);
-  }, "Evaluates the given arrays.");
-  m.def("exp", [](const array& a) { return exp(a); }, nb::arg("a"), "Elementwise exponential.");
-  m.def("arange", [](double start, double stop, double step) { return arange(start, stop, step); }, nb::arg("start"),
-        nb::arg("stop"), nb::arg("step") = 1.0, "Evenly spaced float32 values in [start, stop).");
+      .def("__pos__", [](const array& a) { return a; })
+      .def("__abs__", [](const array& a) { return abs(a); })
+      .def("__invert__", [](const array& a) { return bitwise_invert(a); });
 }

@@ -1,13 +1,37 @@
-// The tessera.core extension module: calls each area's init_* (one .cpp per C++ header).
+// The tessera.core extension module: calls each area's init_* (one .cpp per C++ area).
 #include <nanobind/nanobind.h>
 
 namespace nb = nanobind;
 
+void init_device(nb::module_& m);
 void init_array(nb::module_& m);
+void init_convert(nb::module_& m);
 void init_memory(nb::module_& m);
+void init_creation(nb::module_& m);
+void init_elementwise(nb::module_& m);
+void init_reduce(nb::module_& m);
+void init_shape(nb::module_& m);
+void init_indexing(nb::module_& m);
+void init_sort(nb::module_& m);
+void init_conv(nb::module_& m);
+void init_linalg(nb::module_& m);
+void init_fast(nb::module_& m);
+void init_random(nb::module_& m);
 
 NB_MODULE(core, m) {
   m.doc() = "tessera.core: lazy arrays on CPU and CUDA with MLX's API.";
+  init_device(m);
   init_array(m);
+  init_convert(m);
   init_memory(m);
+  init_creation(m);
+  init_elementwise(m);
+  init_reduce(m);
+  init_shape(m);
+  init_indexing(m);
+  init_sort(m);
+  init_conv(m);
+  init_linalg(m);
+  init_fast(m);
+  init_random(m);
 }

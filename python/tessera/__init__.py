@@ -1,4 +1,15 @@
-"""tessera: lazy arrays, function transforms and an LLM toolkit for x86 CPUs and NVIDIA GPUs."""
+"""tessera: lazy arrays, function transforms and an LLM toolkit for x86 CPUs and NVIDIA GPUs.
+
+``tessera.core`` (the nanobind extension, MLX's ``mlx.core`` API) holds arrays, dtypes, ops,
+devices/streams, memory functions and the submodules ``random``, ``linalg`` and ``fast``. Each area
+is bound by one file in ``python/src/`` (``init_<area>`` called from ``module.cpp``); new areas
+(transforms, io, nn, optimizers) add a binding file there or a Python module next to this one.
+
+NumPy interop: ``tx.array(x)`` copies; ``np.asarray(a)`` / ``a.numpy()`` / ``np.from_dlpack(a)``
+share the evaluated array's memory (writes show through, as with MLX's zero-copy views), while
+``np.array(a)`` copies. ``bfloat16`` has no NumPy dtype: converting it raises ``TypeError`` (use
+``a.astype(tessera.core.float32)`` or DLPack, which carries bfloat16).
+"""
 
 from . import core
 
