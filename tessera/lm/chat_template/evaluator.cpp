@@ -166,19 +166,20 @@ void Evaluator::exec_for(const Stmt& s, std::string& out) {
     frames_.push_back(std::make_shared<Frame>());
     assign(*s.target, items[size_t(k)]);
     Value loop = Value::new_dict();
-    auto& d = *loop.dict;
-    d.set("index", Value::integer(k + 1));
-    d.set("index0", Value::integer(k));
-    d.set("revindex", Value::integer(n - k));
-    d.set("revindex0", Value::integer(n - k - 1));
-    d.set("first", Value::boolean(k == 0));
-    d.set("last", Value::boolean(k == n - 1));
-    d.set("length", Value::integer(n));
-    d.set("depth", Value::integer(1));
-    d.set("depth0", Value::integer(0));
-    if (k > 0) d.set("previtem", items[size_t(k - 1)]);
-    if (k + 1 < n) d.set("nextitem", items[size_t(k + 1)]);
-    d.set("cycle", Value::function("cycle", [k](Evaluator& ev, CallArgs& a) {
+    auto& d = loop.dict->items;
+    d.reserve(12);
+    d.emplace_back("index", Value::integer(k + 1));
+    d.emplace_back("index0", Value::integer(k));
+    d.emplace_back("revindex", Value::integer(n - k));
+    d.emplace_back("revindex0", Value::integer(n - k - 1));
+    d.emplace_back("first", Value::boolean(k == 0));
+    d.emplace_back("last", Value::boolean(k == n - 1));
+    d.emplace_back("length", Value::integer(n));
+    d.emplace_back("depth", Value::integer(1));
+    d.emplace_back("depth0", Value::integer(0));
+    if (k > 0) d.emplace_back("previtem", items[size_t(k - 1)]);
+    if (k + 1 < n) d.emplace_back("nextitem", items[size_t(k + 1)]);
+    d.emplace_back("cycle", Value::function("cycle", [k](Evaluator& ev, CallArgs& a) {
       if (a.args.empty()) ev.error("no items for cycling given");
       return a.args[size_t(k) % a.args.size()];
     }));

@@ -24,7 +24,7 @@ class TemplateRaisedError : public std::runtime_error {
 };
 
 struct Limits {
-  size_t max_steps = 20'000'000;     // statements + loop iterations + calls per render
+  size_t max_steps = 2'000'000;      // statements + loop iterations + calls per render
   size_t max_output = 64u << 20;     // bytes of rendered text (also caps string/list growth)
   int max_call_depth = 100;          // nested macro calls
 };
