@@ -53,4 +53,15 @@ class Primitive {
 #define TESSERA_NAME(NAME) \
   const char* name() const override { return #NAME; }
 
+// Declares a primitive's vjp and jvp overrides (rules live in tessera/transforms/grad_*.cpp).
+#define TESSERA_GRAD_RULES                                                                               \
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,       \
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;  \
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,         \
+                         const std::vector<int>& argnums) override;
+// Declares a primitive's vmap override (rules live in tessera/transforms/vmap_*.cpp).
+#define TESSERA_VMAP_RULE                                                                                \
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,               \
+                                                       const std::vector<int>& axes) override;
+
 }  // namespace tessera

@@ -9,3 +9,4 @@
 #include "tessera/ops.h"
 #include "tessera/random.h"
 #include "tessera/scheduler.h"
+#include "tessera/transforms.h"

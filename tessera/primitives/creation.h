@@ -11,6 +11,7 @@ class Full : public Primitive {
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Full)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -19,6 +20,7 @@ class Arange : public Primitive {
   Arange(Stream s, double start, double stop, double step) : Primitive(s), start_(start), stop_(stop), step_(step) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Arange)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:

@@ -12,6 +12,8 @@ namespace tessera {
     explicit NAME(Stream s) : Primitive(s) {}                                                   \
     void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;     \
     TESSERA_NAME(NAME)                                                                          \
+    TESSERA_GRAD_RULES                                                                          \
+    TESSERA_VMAP_RULE                                                                           \
     bool is_equivalent(const Primitive&) const override { return true; }                       \
   };
 

@@ -11,6 +11,8 @@ class RMSNorm : public Primitive {
   RMSNorm(Stream s, float eps, bool has_weight) : Primitive(s), eps_(eps), has_weight_(has_weight) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(RMSNorm)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -25,6 +27,8 @@ class LayerNorm : public Primitive {
       : Primitive(s), eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(LayerNorm)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -39,6 +43,8 @@ class RoPE : public Primitive {
       : Primitive(s), dims_(dims), traditional_(traditional), base_(base), scale_(scale), has_freqs_(has_freqs) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(RoPE)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -56,6 +62,8 @@ class ScaledDotProductAttention : public Primitive {
       : Primitive(s), scale_(scale), causal_(causal), has_mask_(has_mask) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(ScaledDotProductAttention)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

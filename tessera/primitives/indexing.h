@@ -16,6 +16,8 @@ class Gather : public Primitive {
       : Primitive(s), axes_(std::move(axes)), slice_sizes_(std::move(slice_sizes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Gather)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -31,6 +33,7 @@ class Scatter : public Primitive {
       : Primitive(s), axes_(std::move(axes)), reduce_(reduce) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Scatter)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -44,6 +47,8 @@ class GatherAxis : public Primitive {
   GatherAxis(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(GatherAxis)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -56,6 +61,7 @@ class ScatterAxis : public Primitive {
   ScatterAxis(Stream s, int axis, ScatterReduce reduce) : Primitive(s), axis_(axis), reduce_(reduce) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(ScatterAxis)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -70,6 +76,7 @@ class SliceUpdate : public Primitive {
   SliceUpdate(Stream s, Shape start, Shape strides) : Primitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(SliceUpdate)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -83,6 +90,7 @@ class DynamicSlice : public Primitive {
   DynamicSlice(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(DynamicSlice)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -95,6 +103,7 @@ class DynamicSliceUpdate : public Primitive {
   DynamicSliceUpdate(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(DynamicSliceUpdate)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:

@@ -13,6 +13,8 @@ class Matmul : public Primitive {
   explicit Matmul(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Matmul)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -22,6 +24,8 @@ class AddMM : public Primitive {
   AddMM(Stream s, float alpha, float beta) : Primitive(s), alpha_(alpha), beta_(beta) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(AddMM)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -35,6 +39,7 @@ class LinalgNorm : public Primitive {
   LinalgNorm(Stream s, Kind kind, double p) : Primitive(s), kind_(kind), p_(p) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(LinalgNorm)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -48,6 +53,7 @@ class Inverse : public Primitive {
   explicit Inverse(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Inverse)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -57,6 +63,7 @@ class Solve : public Primitive {
   explicit Solve(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Solve)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -65,6 +72,7 @@ class Cholesky : public Primitive {
   Cholesky(Stream s, bool upper) : Primitive(s), upper_(upper) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Cholesky)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:

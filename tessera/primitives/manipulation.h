@@ -11,6 +11,8 @@ class Concatenate : public Primitive {
   Concatenate(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Concatenate)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
   int axis() const { return axis_; }
 
@@ -24,6 +26,8 @@ class Diagonal : public Primitive {
   Diagonal(Stream s, int offset, int axis1, int axis2) : Primitive(s), offset_(offset), axis1_(axis1), axis2_(axis2) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Diagonal)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -36,6 +40,8 @@ class TriMask : public Primitive {
   TriMask(Stream s, int k, bool lower) : Primitive(s), k_(k), lower_(lower) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(TriMask)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

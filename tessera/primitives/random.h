@@ -12,6 +12,7 @@ class RandomBits : public Primitive {
   RandomBits(Stream s, int width) : Primitive(s), width_(width) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(RandomBits)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -29,6 +30,7 @@ class RandomMap : public Primitive {
       : Primitive(s), kind_(kind), loc_(loc), scale_(scale) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   const char* name() const override;
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -43,6 +45,7 @@ class Categorical : public Primitive {
   Categorical(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Categorical)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -56,6 +59,7 @@ class Permutation : public Primitive {
   Permutation(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Permutation)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:

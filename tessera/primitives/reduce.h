@@ -14,6 +14,8 @@ class Reduce : public Primitive {
   Reduce(Stream s, ReduceType t, std::vector<int> axes) : Primitive(s), type_(t), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Reduce)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
   ReduceType type() const { return type_; }
   const std::vector<int>& axes() const { return axes_; }
@@ -30,6 +32,8 @@ class ArgReduce : public Primitive {
   ArgReduce(Stream s, ReduceType t, int axis) : Primitive(s), type_(t), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(ArgReduce)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -45,6 +49,8 @@ class Scan : public Primitive {
       : Primitive(s), type_(t), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Scan)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -60,6 +66,8 @@ class Variance : public Primitive {
   Variance(Stream s, int ddof, bool take_sqrt) : Primitive(s), ddof_(ddof), sqrt_(take_sqrt) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Variance)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -73,6 +81,8 @@ class LogSumExp : public Primitive {
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(LogSumExp)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -83,6 +93,8 @@ class Softmax : public Primitive {
   Softmax(Stream s, bool precise, bool log) : Primitive(s), precise_(precise), log_(log) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Softmax)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

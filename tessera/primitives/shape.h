@@ -10,6 +10,8 @@ class AsType : public Primitive {
   AsType(Stream s, Dtype d) : Primitive(s), dtype_(d) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(AsType)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -22,6 +24,8 @@ class Copy : public Primitive {
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Copy)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -30,6 +34,8 @@ class Reshape : public Primitive {
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Reshape)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
   // Strides for viewing `in` with `shape` without a copy, if possible (empty otherwise).
   static Strides view_strides(const array& in, const Shape& shape);
@@ -43,6 +49,8 @@ class Broadcast : public Primitive {
   Broadcast(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Broadcast)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -54,6 +62,8 @@ class Transpose : public Primitive {
   Transpose(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Transpose)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -67,6 +77,8 @@ class Slice : public Primitive {
       : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Slice)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
   const Shape& start() const { return start_; }
   const Shape& strides() const { return strides_; }

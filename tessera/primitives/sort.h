@@ -11,6 +11,7 @@ class Sort : public Primitive {
   Sort(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Sort)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -23,6 +24,7 @@ class ArgSort : public Primitive {
   ArgSort(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(ArgSort)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -36,6 +38,7 @@ class Partition : public Primitive {
   Partition(Stream s, int kth, int axis) : Primitive(s), kth_(kth), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Partition)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -48,6 +51,7 @@ class ArgPartition : public Primitive {
   ArgPartition(Stream s, int kth, int axis) : Primitive(s), kth_(kth), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(ArgPartition)
+  TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
  private:
