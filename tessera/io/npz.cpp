@@ -185,6 +185,7 @@ std::unordered_map<std::string, array> load_npz(const std::string& path) {
 }
 
 std::unordered_map<std::string, array> load_npz(const uint8_t* data, size_t size) {
+  if (size == 0) fail("empty file is not a zip archive.");
   zip_error_t ze;
   zip_error_init(&ze);
   zip_source_t* src = zip_source_buffer_create(data, size, 0, &ze);
