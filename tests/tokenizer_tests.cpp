@@ -85,3 +85,71 @@ TEST(TokenizerVectors, Llama2SentencePieceMatchesLlamaCpp) {
   auto tok = load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model");
   check_vectors(*tok, kData + "/vocab/ggml-vocab-llama-spm.gguf");
 }
+
+namespace {
+
+const std::string kFixtures = std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/tokenizers";
+
+const nlohmann::json& fixtures() {
+  static const nlohmann::json j = nlohmann::json::parse(slurp(kFixtures + "/tokenizer_fixtures.json"));
+  return j;
+}
+
+std::string show(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof(b), "\\x%02x", c);
+      o += b;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o;
+}
+
+// Checks ids with and without special tokens, decode of the plain ids, and (HF) decode with skip_special_tokens.
+void check_fixture(const Tokenizer& tok, const nlohmann::json& cases, bool hf) {
+  ASSERT_GE(cases.size(), 40u);
+  for (const auto& c : cases) {
+    std::string text = c["text"].get<std::string>();
+    auto ids = c["ids"].get<std::vector<int32_t>>();
+    EXPECT_EQ(tok.encode(text, false), ids) << "text: '" << show(text) << "'";
+    EXPECT_EQ(tok.encode(text, true), c["ids_special"].get<std::vector<int32_t>>()) << "text: '" << show(text) << "'";
+    EXPECT_EQ(tok.decode(ids, false), c["decoded"].get<std::string>()) << "text: '" << show(text) << "'";
+    if (hf) {
+      EXPECT_EQ(tok.decode(c["ids_special"].get<std::vector<int32_t>>(), true), c["decoded_skip"].get<std::string>())
+          << "text: '" << show(text) << "'";
+    }
+    // Round trip wherever the reference itself round-trips.
+    if (c["decoded"].get<std::string>() == text) EXPECT_EQ(tok.decode(tok.encode(text, false)), text);
+  }
+}
+
+}  // namespace
+
+TEST(TokenizerFixtures, Llama3TokenizerJson) {
+  check_fixture(*load_tokenizer(kData + "/tokenizers/llama3"), fixtures()["hf"]["llama3"], true);
+}
+TEST(TokenizerFixtures, Qwen25TokenizerJson) {
+  check_fixture(*load_tokenizer(kData + "/tokenizers/qwen2.5"), fixtures()["hf"]["qwen2.5"], true);
+}
+TEST(TokenizerFixtures, GemmaTokenizerJson) {
+  check_fixture(*load_tokenizer(kData + "/tokenizers/gemma"), fixtures()["hf"]["gemma"], true);
+}
+TEST(TokenizerFixtures, UnigramTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/unigram_tiny.json"), fixtures()["hf"]["unigram_tiny"], true);
+}
+TEST(TokenizerFixtures, Llama2SentencePiece) {
+  check_fixture(*load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model"), fixtures()["sp"]["llama2"], false);
+}
+TEST(TokenizerFixtures, MistralV1SentencePiece) {
+  check_fixture(*load_tokenizer(kData + "/tokenizers/mistral-v1"), fixtures()["sp"]["mistral-v1"], false);
+}
+TEST(TokenizerFixtures, MistralV3SentencePiece) {
+  check_fixture(*load_tokenizer(kData + "/tokenizers/mistral-v3/tokenizer.model"), fixtures()["sp"]["mistral-v3"], false);
+}
+TEST(TokenizerFixtures, SentencePieceUnigramWithCharsmap) {
+  check_fixture(*load_tokenizer(kFixtures + "/sp_unigram_tiny.model"), fixtures()["sp"]["sp_unigram_tiny"], false);
+}

@@ -41,11 +41,13 @@ std::string UnigramModel::id_to_token(int32_t id) const {
   return pieces_[static_cast<size_t>(id)].first;
 }
 
+// Path scores accumulate in float as sentencepiece does, so near-ties resolve as in the references (earliest
+// start wins an exact tie).
 void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) const {
   const size_t n = text.size();
   if (n == 0) return;
-  constexpr double kNone = -std::numeric_limits<double>::infinity();
-  std::vector<double> best(n + 1, kNone);
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  std::vector<float> best(n + 1, kNone);
   std::vector<int64_t> from(n + 1, -1);
   std::vector<int32_t> tok(n + 1, -1);  // -1: unknown character node
   best[0] = 0;
@@ -58,7 +60,7 @@ void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) co
         auto it = lattice_vocab_.find(text.substr(i, e - i));
         if (it != lattice_vocab_.end()) {
           if (e == i + clen) single = true;
-          double sc = best[i] + pieces_[static_cast<size_t>(it->second)].second;
+          float sc = best[i] + static_cast<float>(pieces_[static_cast<size_t>(it->second)].second);
           if (sc > best[e]) {
             best[e] = sc;
             from[e] = static_cast<int64_t>(i);
@@ -68,7 +70,7 @@ void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) co
         if (e == n) break;
       }
       if (!single) {
-        double sc = best[i] + unk_score_;
+        float sc = best[i] + static_cast<float>(unk_score_);
         if (sc > best[i + clen]) {
           best[i + clen] = sc;
           from[i + clen] = static_cast<int64_t>(i);
