@@ -200,6 +200,7 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view input, bool
 
 std::string SentencePieceTokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
   std::string out, bytes;
+  // Byte pieces that do not form valid UTF-8 give one U+FFFD per byte (as sentencepiece does).
   auto flush = [&] {
     for (size_t i = 0; i < bytes.size();) {
       size_t n = tok::utf8_valid_len(bytes, i);

@@ -68,6 +68,27 @@ bool utf8_is_valid(std::string_view s) {
   return true;
 }
 
+size_t invalid_subpart_len(std::string_view s, size_t i) {
+  // The maximal prefix of a well-formed sequence (Unicode's "maximal subpart"), at least one byte.
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  unsigned char c = p[i];
+  size_t need = (c >= 0xC2 && c <= 0xDF) ? 1 : (c >= 0xE0 && c <= 0xEF) ? 2 : (c >= 0xF0 && c <= 0xF4) ? 3 : 0;
+  size_t k = 1;
+  for (size_t j = 1; j <= need && i + j < s.size(); ++j) {
+    unsigned char d = p[i + j];
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (j == 1) {
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    if (d < lo || d > hi) break;
+    k = j + 1;
+  }
+  return k;
+}
+
 std::string utf8_repair(std::string_view s) {
   if (utf8_is_valid(s)) return std::string(s);
   std::string out;
@@ -76,7 +97,7 @@ std::string utf8_repair(std::string_view s) {
     size_t n = utf8_valid_len(s, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
-      i += 1;
+      i += invalid_subpart_len(s, i);
     } else {
       out.append(s.substr(i, n));
       i += n;

@@ -24,7 +24,10 @@ void utf8_append(std::string& out, char32_t cp);
 
 bool utf8_is_valid(std::string_view s);
 
-// Replaces every invalid byte with U+FFFD (as Python's errors="replace" / Rust's from_utf8_lossy do).
+// Bytes to skip for one U+FFFD at an invalid position i (the maximal subpart of a truncated sequence).
+size_t invalid_subpart_len(std::string_view s, size_t i);
+
+// Replaces invalid sequences with U+FFFD, one per maximal subpart (as Python's errors="replace" / Rust's from_utf8_lossy do).
 std::string utf8_repair(std::string_view s);
 
 // Unicode White_Space (as Rust's char::is_whitespace).

@@ -62,7 +62,7 @@ std::shared_ptr<Tokenizer> make_tokenizer_from_vocab(const VocabSpec& spec) {
     merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
   }
   tok::BpeOptions opts;
-  opts.ignore_merges = false;
+  opts.ignore_merges = spec.ignore_merges;
   auto model = std::make_unique<tok::BpeModel>(std::move(vocab), merges, opts);
   std::vector<std::unique_ptr<tok::PreTokenizer>> pre;
   pre.push_back(tok::make_split_pre_tokenizer(

@@ -20,6 +20,8 @@ struct VocabSpec {
   std::vector<std::string> merges;  // byte-level BPE: "a b" in rank order
   // Byte-level BPE: the pre-tokenizer regex (empty: the GPT-2 pattern).
   std::string pre_tokenizer_regex;
+  // Byte-level BPE: a word that is itself in the vocabulary is not split (Llama-3's `ignore_merges`).
+  bool ignore_merges = false;
   std::optional<int32_t> bos_id, eos_id, unk_id, pad_id;
   std::vector<int32_t> extra_eos_ids;  // e.g. end-of-turn tokens
   bool add_bos = true;
