@@ -141,6 +141,15 @@ TEST(TokenizerFixtures, GemmaTokenizerJson) {
 TEST(TokenizerFixtures, UnigramTokenizerJson) {
   check_fixture(*load_tokenizer(kFixtures + "/unigram_tiny.json"), fixtures()["hf"]["unigram_tiny"], true);
 }
+TEST(TokenizerFixtures, BpeMetaspaceByteFallbackTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/bpe_metaspace_tiny.json"), fixtures()["hf"]["bpe_metaspace_tiny"], true);
+}
+TEST(TokenizerFixtures, ByteLevelRobertaTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/bytelevel_tiny.json"), fixtures()["hf"]["bytelevel_tiny"], true);
+}
+TEST(TokenizerFixtures, WordPieceBertTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/wordpiece_tiny.json"), fixtures()["hf"]["wordpiece_tiny"], true);
+}
 TEST(TokenizerFixtures, Llama2SentencePiece) {
   check_fixture(*load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model"), fixtures()["sp"]["llama2"], false);
 }
