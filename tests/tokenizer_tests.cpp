@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -27,6 +28,14 @@ std::string slurp(const std::string& p) {
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// Large tokenizers are loaded once per test run (loading is tested by every first use).
+std::shared_ptr<Tokenizer> cached_load(const std::string& path) {
+  static std::map<std::string, std::shared_ptr<Tokenizer>> cache;
+  auto& t = cache[path];
+  if (!t) t = load_tokenizer(path);
+  return t;
 }
 
 // llama.cpp test vectors. The .inp file holds texts, each followed by "\n__ggml_vocab_test__\n" (so a text's own
@@ -72,17 +81,17 @@ void check_vectors(const Tokenizer& tok, const std::string& base) {
 }  // namespace
 
 TEST(TokenizerVectors, Llama3MatchesLlamaCpp) {
-  auto tok = load_tokenizer(kData + "/tokenizers/llama3");
+  auto tok = cached_load(kData + "/tokenizers/llama3");
   check_vectors(*tok, kData + "/vocab/ggml-vocab-llama-bpe.gguf");
 }
 
 TEST(TokenizerVectors, Qwen25MatchesLlamaCpp) {
-  auto tok = load_tokenizer(kData + "/tokenizers/qwen2.5/tokenizer.json");
+  auto tok = cached_load(kData + "/tokenizers/qwen2.5/tokenizer.json");
   check_vectors(*tok, kData + "/vocab/ggml-vocab-qwen2.gguf");
 }
 
 TEST(TokenizerVectors, Llama2SentencePieceMatchesLlamaCpp) {
-  auto tok = load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model");
+  auto tok = cached_load(kData + "/tokenizers/llama2/tokenizer.model");
   check_vectors(*tok, kData + "/vocab/ggml-vocab-llama-spm.gguf");
 }
 
@@ -130,37 +139,37 @@ void check_fixture(const Tokenizer& tok, const nlohmann::json& cases, bool hf) {
 }  // namespace
 
 TEST(TokenizerFixtures, Llama3TokenizerJson) {
-  check_fixture(*load_tokenizer(kData + "/tokenizers/llama3"), fixtures()["hf"]["llama3"], true);
+  check_fixture(*cached_load(kData + "/tokenizers/llama3"), fixtures()["hf"]["llama3"], true);
 }
 TEST(TokenizerFixtures, Qwen25TokenizerJson) {
-  check_fixture(*load_tokenizer(kData + "/tokenizers/qwen2.5"), fixtures()["hf"]["qwen2.5"], true);
+  check_fixture(*cached_load(kData + "/tokenizers/qwen2.5"), fixtures()["hf"]["qwen2.5"], true);
 }
 TEST(TokenizerFixtures, GemmaTokenizerJson) {
-  check_fixture(*load_tokenizer(kData + "/tokenizers/gemma"), fixtures()["hf"]["gemma"], true);
+  check_fixture(*cached_load(kData + "/tokenizers/gemma"), fixtures()["hf"]["gemma"], true);
 }
 TEST(TokenizerFixtures, UnigramTokenizerJson) {
-  check_fixture(*load_tokenizer(kFixtures + "/unigram_tiny.json"), fixtures()["hf"]["unigram_tiny"], true);
+  check_fixture(*cached_load(kFixtures + "/unigram_tiny.json"), fixtures()["hf"]["unigram_tiny"], true);
 }
 TEST(TokenizerFixtures, BpeMetaspaceByteFallbackTokenizerJson) {
-  check_fixture(*load_tokenizer(kFixtures + "/bpe_metaspace_tiny.json"), fixtures()["hf"]["bpe_metaspace_tiny"], true);
+  check_fixture(*cached_load(kFixtures + "/bpe_metaspace_tiny.json"), fixtures()["hf"]["bpe_metaspace_tiny"], true);
 }
 TEST(TokenizerFixtures, ByteLevelRobertaTokenizerJson) {
-  check_fixture(*load_tokenizer(kFixtures + "/bytelevel_tiny.json"), fixtures()["hf"]["bytelevel_tiny"], true);
+  check_fixture(*cached_load(kFixtures + "/bytelevel_tiny.json"), fixtures()["hf"]["bytelevel_tiny"], true);
 }
 TEST(TokenizerFixtures, WordPieceBertTokenizerJson) {
-  check_fixture(*load_tokenizer(kFixtures + "/wordpiece_tiny.json"), fixtures()["hf"]["wordpiece_tiny"], true);
+  check_fixture(*cached_load(kFixtures + "/wordpiece_tiny.json"), fixtures()["hf"]["wordpiece_tiny"], true);
 }
 TEST(TokenizerFixtures, Llama2SentencePiece) {
-  check_fixture(*load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model"), fixtures()["sp"]["llama2"], false);
+  check_fixture(*cached_load(kData + "/tokenizers/llama2/tokenizer.model"), fixtures()["sp"]["llama2"], false);
 }
 TEST(TokenizerFixtures, MistralV1SentencePiece) {
-  check_fixture(*load_tokenizer(kData + "/tokenizers/mistral-v1"), fixtures()["sp"]["mistral-v1"], false);
+  check_fixture(*cached_load(kData + "/tokenizers/mistral-v1"), fixtures()["sp"]["mistral-v1"], false);
 }
 TEST(TokenizerFixtures, MistralV3SentencePiece) {
-  check_fixture(*load_tokenizer(kData + "/tokenizers/mistral-v3/tokenizer.model"), fixtures()["sp"]["mistral-v3"], false);
+  check_fixture(*cached_load(kData + "/tokenizers/mistral-v3/tokenizer.model"), fixtures()["sp"]["mistral-v3"], false);
 }
 TEST(TokenizerFixtures, SentencePieceUnigramWithCharsmap) {
-  check_fixture(*load_tokenizer(kFixtures + "/sp_unigram_tiny.model"), fixtures()["sp"]["sp_unigram_tiny"], false);
+  check_fixture(*cached_load(kFixtures + "/sp_unigram_tiny.model"), fixtures()["sp"]["sp_unigram_tiny"], false);
 }
 
 namespace {
@@ -212,11 +221,11 @@ TEST(TokenizerSpeed, Llama3WarAndPeace) {
 // the result must still equal the reference's whole-text encoding.
 TEST(TokenizerSpeed, GemmaAndLlama2WholeBookMatchReference) {
   std::string book = slurp(kData + "/corpora/war-and-peace.txt");
-  auto gemma = load_tokenizer(kData + "/tokenizers/gemma");
+  auto gemma = cached_load(kData + "/tokenizers/gemma");
   auto ids = gemma->encode(book, false);
   expect_reference_summary(ids, "gemma");
   EXPECT_EQ(gemma->decode(ids), book);
-  auto llama2 = load_tokenizer(kData + "/tokenizers/llama2");
+  auto llama2 = cached_load(kData + "/tokenizers/llama2");
   ids = llama2->encode(book, false);
   expect_reference_summary(ids, "llama2");
   EXPECT_EQ(llama2->decode(ids), book);
@@ -249,7 +258,7 @@ TEST(TokenizerSpecial, AddedTokensInTextAndSplitOption) {
 }
 
 TEST(TokenizerSpecial, SentencePieceControlTokensStayText) {
-  auto tok = load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model");
+  auto tok = cached_load(kData + "/tokenizers/llama2/tokenizer.model");
   EXPECT_EQ(tok->bos_id(), std::optional<int32_t>(1));
   EXPECT_EQ(tok->eos_ids(), std::vector<int32_t>{2});
   auto ids = tok->encode("<s>", false);
@@ -266,18 +275,18 @@ TEST(TokenizerInvalidUtf8, RepairedToReplacementCharacter) {
   const std::string bad = "ab\xFF\xC3(\xE2\x82 z\xED\xA0\x80";
   const std::string fixed = "ab\xEF\xBF\xBD\xEF\xBF\xBD(\xEF\xBF\xBD z\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD";
   for (const char* name : {"llama3", "gemma", "llama2"}) {
-    auto tok = load_tokenizer(kData + "/tokenizers/" + name);
+    auto tok = cached_load(kData + "/tokenizers/" + name);
     auto ids = tok->encode(bad, false);
     EXPECT_EQ(ids, tok->encode(fixed, false)) << name;
     EXPECT_EQ(tok->decode(ids), fixed) << name;
   }
   // Decoding ids that form invalid UTF-8 (half of a multi-byte character) gives U+FFFD, never a crash.
-  auto l3 = load_tokenizer(kData + "/tokenizers/llama3");
+  auto l3 = cached_load(kData + "/tokenizers/llama3");
   auto ids = l3->encode("\xF0\x9F\x98\x80", false);  // one emoji: several byte-level tokens
   ASSERT_GE(ids.size(), 2u);
   ids.pop_back();
   EXPECT_NE(l3->decode(ids).find("\xEF\xBF\xBD"), std::string::npos);
-  auto l2 = load_tokenizer(kData + "/tokenizers/llama2");
+  auto l2 = cached_load(kData + "/tokenizers/llama2");
   EXPECT_EQ(l2->decode({0xF0 + 3}), "\xEF\xBF\xBD");  // <0xF0> alone
   EXPECT_EQ(l2->decode({-5, 1 << 30}), "");             // out-of-range ids are ignored
 }
@@ -295,7 +304,7 @@ TEST(TokenizerVocab, SentencePieceFromVectorsMatchesModelFile) {
   spec.eos_id = 2;
   spec.unk_id = 0;
   auto from_vec = tessera::lm::make_tokenizer_from_vocab(spec);
-  auto from_file = load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model");
+  auto from_file = cached_load(kData + "/tokenizers/llama2/tokenizer.model");
   auto v = read_vectors(kData + "/vocab/ggml-vocab-llama-spm.gguf");
   for (const auto& t : v.texts) EXPECT_EQ(from_vec->encode(t, true), from_file->encode(t, true)) << t;
   EXPECT_EQ(from_vec->decode(from_vec->encode("Hello\n world"), true), "Hello\n world");

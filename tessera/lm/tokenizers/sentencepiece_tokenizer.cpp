@@ -80,7 +80,10 @@ std::string SentencePieceTokenizer::normalize(std::string_view text) const {
     s = std::move(t);
   }
   if (s.empty()) return s;
-  if (m_.add_dummy_prefix) s = m_.treat_whitespace_as_suffix ? s + " " : " " + s;
+  if (m_.add_dummy_prefix) {
+    if (m_.treat_whitespace_as_suffix) s.push_back(' ');
+    else s.insert(s.begin(), ' ');
+  }
   if (m_.escape_whitespaces) {
     std::string t;
     t.reserve(s.size() + 16);
@@ -261,9 +264,14 @@ std::string SentencePieceTokenizer::decode(const std::vector<int32_t>& ids, bool
     if (first && m_.add_dummy_prefix && !m_.treat_whitespace_as_suffix && piece.compare(0, kSpace.size(), kSpace) == 0)
       piece = piece.substr(kSpace.size());
     first = false;
-    size_t pos = 0;
-    while ((pos = piece.find(kSpace, pos)) != std::string::npos) piece.replace(pos, kSpace.size(), " ");
-    out += piece;
+    for (size_t pos = 0; pos < piece.size();) {
+      if (piece.compare(pos, kSpace.size(), kSpace) == 0) {
+        out += ' ';
+        pos += kSpace.size();
+      } else {
+        out += piece[pos++];
+      }
+    }
   }
   flush();
   return out;
