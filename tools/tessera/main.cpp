@@ -4,19 +4,28 @@
 #include <exception>
 #include <string>
 
+#include "commands.h"
 #include "tessera/tessera.h"
 
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::printf("usage: tessera <command> [options]\n\ncommands:\n  version   print the version\n");
+    std::printf(
+        "usage: tessera <command> [options]\n\ncommands:\n"
+        "  generate  generate text from a model (tessera generate --help)\n"
+        "  version   print the version\n");
     return argc < 2 ? 1 : 0;
   }
   std::string cmd = argv[1];
   try {
     if (cmd == "version") {
+      if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
+        std::printf("usage: tessera version\n\nPrints the version of tessera.\n");
+        return 0;
+      }
       std::printf("tessera 0.1.0\n");
       return 0;
     }
+    if (cmd == "generate") return tessera::cli::generate_main(argc - 1, argv + 1);
     std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -1,0 +1,101 @@
+// Key/value cache: per-layer (B, H, capacity, D) buffers written in place with slice_update.
+#include "tessera/lm/kv_cache.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "tessera/ops.h"
+
+namespace tessera::lm {
+
+KVCache::KVCache(int num_layers, int max_len, int step)
+    : layers_(num_layers), max_len_(max_len), step_(step) {
+  if (num_layers <= 0) throw std::invalid_argument("[kv_cache] num_layers must be positive.");
+  if (max_len < 0) throw std::invalid_argument("[kv_cache] max_len must be >= 0.");
+  if (step <= 0) throw std::invalid_argument("[kv_cache] step must be positive.");
+}
+
+void KVCache::reserve(Layer& layer, const array& keys, const array& values, int needed) {
+  int cap = layer.keys ? layer.keys->shape(2) : 0;
+  if (layer.keys && (layer.keys->shape(0) != keys.shape(0) || layer.keys->shape(1) != keys.shape(1) ||
+                     layer.keys->shape(3) != keys.shape(3) || layer.values->shape(3) != values.shape(3))) {
+    throw std::invalid_argument("[kv_cache] keys " + shape_str(keys.shape()) + " do not match the cache " +
+                                shape_str(layer.keys->shape()) + ".");
+  }
+  if (needed <= cap) return;
+  int new_cap;
+  if (max_len_ > 0) {
+    if (needed > max_len_) {
+      throw std::out_of_range("[kv_cache] " + std::to_string(needed) + " positions exceed max_len " +
+                              std::to_string(max_len_) + ".");
+    }
+    new_cap = max_len_;
+  } else {
+    new_cap = (needed + step_ - 1) / step_ * step_;
+  }
+  Shape ks{keys.shape(0), keys.shape(1), new_cap, keys.shape(3)};
+  Shape vs{values.shape(0), values.shape(1), new_cap, values.shape(3)};
+  array nk = zeros(ks, keys.dtype());
+  array nv = zeros(vs, values.dtype());
+  if (layer.keys && layer.offset > 0) {
+    // Carry over the stored positions.
+    nk = slice_update(nk, slice(*layer.keys, {0, 0, 0, 0}, {ks[0], ks[1], layer.offset, ks[3]}), {0, 0, 0, 0},
+                      {ks[0], ks[1], layer.offset, ks[3]});
+    nv = slice_update(nv, slice(*layer.values, {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]}),
+                      {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]});
+  }
+  layer.keys = nk;
+  layer.values = nv;
+}
+
+std::pair<array, array> KVCache::update_and_fetch(int layer_index, const array& keys, const array& values) {
+  if (layer_index < 0 || layer_index >= num_layers()) {
+    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
+  }
+  if (keys.ndim() != 4 || values.ndim() != 4 || keys.shape(0) != values.shape(0) ||
+      keys.shape(1) != values.shape(1) || keys.shape(2) != values.shape(2)) {
+    throw std::invalid_argument("[kv_cache] keys and values must be (B, H, L, D), got " +
+                                shape_str(keys.shape()) + " and " + shape_str(values.shape()) + ".");
+  }
+  Layer& layer = layers_[layer_index];
+  int start = layer.offset;
+  int end = start + keys.shape(2);
+  reserve(layer, keys, values, end);
+  int B = keys.shape(0), H = keys.shape(1);
+  // Assigning the result over the member leaves the old buffer referenced only by the new node,
+  // so slice_update can write in place.
+  layer.keys = slice_update(*layer.keys, keys, {0, 0, start, 0}, {B, H, end, keys.shape(3)});
+  layer.values = slice_update(*layer.values, values, {0, 0, start, 0}, {B, H, end, values.shape(3)});
+  layer.offset = end;
+  return {slice(*layer.keys, {0, 0, 0, 0}, {B, H, end, keys.shape(3)}),
+          slice(*layer.values, {0, 0, 0, 0}, {B, H, end, values.shape(3)})};
+}
+
+int KVCache::offset() const {
+  int off = layers_[0].offset;
+  for (const auto& l : layers_) off = std::min(off, l.offset);
+  return off;
+}
+
+int KVCache::capacity() const { return layers_[0].keys ? layers_[0].keys->shape(2) : 0; }
+
+int KVCache::trim(int n) {
+  n = std::max(0, std::min(n, offset()));
+  for (auto& l : layers_) l.offset -= n;
+  return n;
+}
+
+void KVCache::reset() {
+  for (auto& l : layers_) l.offset = 0;
+}
+
+size_t KVCache::nbytes() const {
+  size_t n = 0;
+  for (const auto& l : layers_) {
+    if (l.keys) n += l.keys->nbytes() + l.values->nbytes();
+  }
+  return n;
+}
+
+}  // namespace tessera::lm

@@ -1,0 +1,81 @@
+// The Llama decoder (Llama 1/2/3, TinyLlama, llama2.c models) built from tessera ops, with HF weight names.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tessera/array.h"
+
+namespace tessera::lm {
+
+class KVCache;
+
+// Hyperparameters under Hugging Face config.json names.
+struct LlamaConfig {
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_hidden_layers = 0;
+  int num_attention_heads = 0;
+  int num_key_value_heads = 0;  // 0: same as num_attention_heads
+  int vocab_size = 0;
+  float rms_norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  int max_position_embeddings = 2048;
+  bool tie_word_embeddings = false;
+  int head_dim = 0;  // 0: hidden_size / num_attention_heads
+  // RoPE on adjacent pairs (x[2i], x[2i+1]) instead of HF's halves (x[i], x[i + d/2]). HF checkpoints
+  // and llama2.c checkpoints (whose q/k rows are permuted at load) both use false.
+  bool rope_traditional = false;
+
+  int kv_heads() const { return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads; }
+  int head_dim_or_default() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
+  // Throws "[llama] ..." when the numbers are inconsistent.
+  void validate() const;
+};
+
+// Reads the fields above from a Hugging Face config.json text (absent ones keep their defaults;
+// num_key_value_heads defaults to num_attention_heads). Throws "[llama] ..." on malformed JSON, a
+// model_type other than "llama" or a rope_scaling this model does not implement yet.
+LlamaConfig llama_config_from_json(const std::string& json_text);
+
+// Weights keyed by Hugging Face names (model.embed_tokens.weight, model.layers.{i}.self_attn.q_proj.weight,
+// ...). Linear weights are (out_features, in_features) as in PyTorch.
+using WeightMap = std::unordered_map<std::string, array>;
+
+class Llama {
+ public:
+  // Takes the weights it needs from `weights`; throws "[llama] ..." on a missing or misshapen one.
+  Llama(LlamaConfig config, const WeightMap& weights);
+
+  // tokens: (B, L) int32. cache: nullptr for a full-sequence pass, else positions start at
+  // cache->offset() and the cache grows by L. Returns logits (B, L, vocab_size) float32 (lazy).
+  array forward(const array& tokens, KVCache* cache = nullptr) const;
+  array operator()(const array& tokens, KVCache* cache = nullptr) const { return forward(tokens, cache); }
+
+  const LlamaConfig& config() const { return config_; }
+  int num_layers() const { return config_.num_hidden_layers; }
+
+ private:
+  // Linear weights are kept as transposed (in, out) views of the (out, in) checkpoint tensors.
+  struct Layer {
+    array input_layernorm;           // (hidden,)
+    array q_proj, k_proj, v_proj;    // (hidden, heads * head_dim), (hidden, kv_heads * head_dim) x2
+    array o_proj;                    // (heads * head_dim, hidden)
+    array post_attention_layernorm;  // (hidden,)
+    array gate_proj, up_proj;        // (hidden, intermediate)
+    array down_proj;                 // (intermediate, hidden)
+  };
+
+  array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
+  array mlp(const array& x, const Layer& layer) const;
+  array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
+
+  LlamaConfig config_;
+  array embed_tokens_;  // (vocab, hidden)
+  std::vector<Layer> layers_;
+  array norm_;     // (hidden,)
+  array lm_head_;  // (hidden, vocab) view; of the embedding when tied
+};
+
+}  // namespace tessera::lm

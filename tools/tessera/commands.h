@@ -1,0 +1,9 @@
+// The `tessera` subcommands, one per file; main.cpp dispatches to them.
+#pragma once
+
+namespace tessera::cli {
+
+// argv[0] is the subcommand's name. Return the process exit code.
+int generate_main(int argc, char** argv);
+
+}  // namespace tessera::cli
