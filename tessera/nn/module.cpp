@@ -47,7 +47,7 @@ void Module::erase(const std::string& name) {
   no_grad_.erase(name);
 }
 
-const array& Module::get_array(const std::string& name) const {
+array Module::get_array(const std::string& name) const {
   auto* e = find(name);
   if (!e || !std::holds_alternative<array>(*e)) {
     throw std::out_of_range("[Module] " + this->name() + " has no array \"" + name + "\".");

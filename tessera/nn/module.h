@@ -46,7 +46,7 @@ class Module {
   void erase(const std::string& name);
   const std::vector<std::pair<std::string, Entry>>& entries() const { return entries_; }
   // The array / module registered under name; throws std::out_of_range "[Module] ..." otherwise.
-  const array& get_array(const std::string& name) const;
+  array get_array(const std::string& name) const;
   ModulePtr get_module(const std::string& name) const;
 
   // All parameters as a tree {"name": array, "child": {...}, "layers": [{...}, ...]}.
