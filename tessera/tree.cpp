@@ -107,12 +107,16 @@ Tree listify(Tree t) {
   if (!all_idx) return t;
   std::map<size_t, Tree*> by_index;
   for (auto& [k, v] : d) by_index[std::stoul(k)] = &v;
-  if (by_index.rbegin()->first + 1 != by_index.size()) {
-    throw std::invalid_argument("[tree_unflatten] list indices are not 0.." + std::to_string(by_index.size() - 1) +
-                                ".");
+  if (by_index.rbegin()->first > 4 * by_index.size() + 1024) {
+    throw std::invalid_argument("[tree_unflatten] list index " + std::to_string(by_index.rbegin()->first) +
+                                " is too sparse.");
   }
+  // Missing indices become empty dicts (as MLX: e.g. layers without parameters).
   Tree::List l;
-  for (auto& [i, v] : by_index) l.push_back(std::move(*v));
+  for (auto& [i, v] : by_index) {
+    while (l.size() < i) l.push_back(Tree::dict());
+    l.push_back(std::move(*v));
+  }
   return Tree(std::move(l));
 }
 }  // namespace

@@ -58,8 +58,9 @@ using FlatTree = std::vector<std::pair<std::string, array>>;
 // (dotted key, array) pairs in depth-first order: {"layers": [{"weight": w}]} -> ("layers.0.weight", w).
 // `prefix` is prepended as "prefix.key". None nodes are skipped.
 FlatTree tree_flatten(const Tree& tree, const std::string& prefix = "");
-// Inverse of tree_flatten: a dict whose levels with all-integer keys become lists (indices 0..n-1).
-// An empty list gives an empty dict. Throws "[tree_unflatten] ..." on conflicting keys.
+// Inverse of tree_flatten: a dict whose levels with all-integer keys become lists (missing indices
+// become empty dicts, as MLX). An empty list gives an empty dict. Throws "[tree_unflatten] ..." on
+// conflicting or empty key components.
 Tree tree_unflatten(const FlatTree& flat);
 
 // A tree of the same structure with fn applied to every array.

@@ -29,7 +29,7 @@ std::function<std::pair<std::vector<array>, Tree>(const std::vector<array>&)> va
       if (n == 0) {
         result.first = loss_fn(args);
       } else {
-        result = value_and_grad(inner, argnums)(primals);
+        result = tessera::value_and_grad(inner, argnums)(primals);
       }
     } catch (...) {
       m->update(params, false);
