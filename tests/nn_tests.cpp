@@ -1,5 +1,6 @@
 // Tests of tessera::nn and the tree utilities: parameter trees, module state, layers against float64
 // references, initializers, losses, nn::value_and_grad.
+#include <filesystem>
 #include <cmath>
 #include <map>
 #include <numbers>
@@ -190,6 +191,17 @@ TEST(NnModule, UpdateAndLoadWeights) {
   nn::Sequential other({std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::Linear>(2, 1)});
   other.load_weights("a.memtest");
   EXPECT_TRUE(all_close(other.layers()[1]->get_array("bias"), {0.5}));
+  // Built-in formats: safetensors and npz files round trip through tessera/io.
+  for (std::string ext : {".safetensors", ".npz"}) {
+    auto path = (std::filesystem::temp_directory_path() / ("nn_weights_test" + ext)).string();
+    seq.save_weights(path);
+    nn::Sequential from_file({std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::Linear>(2, 1)});
+    from_file.load_weights(path);
+    EXPECT_TRUE(all_close(from_file.layers()[1]->get_array("bias"), {0.5})) << ext;
+    EXPECT_TRUE(all_close(from_file.layers()[0]->get_array("weight"), vals(seq.layers()[0]->get_array("weight"))))
+        << ext;
+    std::filesystem::remove(path);
+  }
   msg = error_message([&] { other.load_weights("w.unknownformat"); });
   EXPECT_EQ(msg.rfind("[Module]", 0), 0u) << msg;
 

@@ -1,9 +1,14 @@
 // Registry of weight-file formats by extension.
 #include "tessera/nn/weights_io.h"
 
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <stdexcept>
+
+#include "tessera/io/npz.h"
+#include "tessera/io/safetensors.h"
 
 namespace tessera::nn {
 
@@ -16,8 +21,24 @@ std::mutex& registry_mutex() {
   static std::mutex m;
   return m;
 }
+FlatTree sorted_flat(const std::unordered_map<std::string, array>& m) {
+  FlatTree flat(m.begin(), m.end());
+  std::sort(flat.begin(), flat.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  return flat;
+}
+std::unordered_map<std::string, array> to_map(const FlatTree& flat) { return {flat.begin(), flat.end()}; }
+
+// Built-in formats: safetensors (memory-mapped) and npz, as MLX's load_weights/save_weights.
+std::map<std::string, Format> builtin_formats() {
+  std::map<std::string, Format> r;
+  r[".safetensors"] = Format{[](const std::string& p) { return sorted_flat(load_safetensors(p).first); },
+                             [](const std::string& p, const FlatTree& w) { save_safetensors(p, to_map(w)); }};
+  r[".npz"] = Format{[](const std::string& p) { return sorted_flat(load_npz(p)); },
+                     [](const std::string& p, const FlatTree& w) { savez(p, to_map(w)); }};
+  return r;
+}
 std::map<std::string, Format>& registry() {
-  static std::map<std::string, Format> r;
+  static std::map<std::string, Format> r = builtin_formats();
   return r;
 }
 Format lookup(const std::string& path) {

@@ -1,5 +1,5 @@
-// Weight-file formats for Module::load_weights/save_weights, registered by extension (the io layer
-// plugs safetensors / npz in here; nn does not parse files itself).
+// Weight-file formats for Module::load_weights/save_weights by extension: .safetensors and .npz built in
+// (tessera/io), others registered by the user.
 #pragma once
 
 #include <functional>
