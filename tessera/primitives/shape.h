@@ -1,6 +1,7 @@
 // Primitives that change layout: views (reshape, broadcast, transpose, slice, as_strided) and copies.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -9,6 +10,7 @@ class AsType : public Primitive {
  public:
   AsType(Stream s, Dtype d) : Primitive(s), dtype_(d) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(AsType)
   bool is_equivalent(const Primitive& o) const override;
 
@@ -21,6 +23,7 @@ class Copy : public Primitive {
  public:
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Copy)
   bool is_equivalent(const Primitive&) const override { return true; }
 };
@@ -29,6 +32,7 @@ class Reshape : public Primitive {
  public:
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Reshape)
   bool is_equivalent(const Primitive& o) const override;
   // Strides for viewing `in` with `shape` without a copy, if possible (empty otherwise).
