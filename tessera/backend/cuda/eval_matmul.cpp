@@ -1,5 +1,7 @@
 // eval_gpu of Matmul through cuBLAS (cublasGemmStridedBatchedEx, float32 accumulation): row- or
 // column-major operands (transposed views) are used in place, batches by one stride (0 = broadcast).
+#include <optional>
+
 #include "tessera/backend/cuda/eval_utils.h"
 #include "tessera/primitives/linalg.h"
 
@@ -10,7 +12,7 @@ using namespace cuda;
 namespace {
 
 struct Operand {
-  array holder;  // keeps a contiguous copy alive
+  std::optional<array> holder;  // the operand or a contiguous copy of it
   const void* ptr{nullptr};
   bool col_major{false};
   int64_t ld{0};
@@ -73,18 +75,18 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   Operand a, b;
   if (!plan(inputs[0], M, K, a)) {
     a.holder = contiguous_gpu(inputs[0], d);
-    plan(a.holder, M, K, a);
+    plan(*a.holder, M, K, a);
   } else {
     a.holder = inputs[0];
   }
   if (!plan(inputs[1], K, N, b)) {
     b.holder = contiguous_gpu(inputs[1], d);
-    plan(b.holder, K, N, b);
+    plan(*b.holder, K, N, b);
   } else {
     b.holder = inputs[1];
   }
-  a.ptr = a.holder.device_data();
-  b.ptr = b.holder.device_data();
+  a.ptr = a.holder->device_data();
+  b.ptr = b.holder->device_data();
   // Column-major view: C^T (N x M) = B^T (N x K) * A^T (K x M).
   float alpha = 1.0f, beta = 0.0f;
   auto t = cuda_type(d);
