@@ -55,6 +55,7 @@ class DeviceAllocator {
     size_t cls = size_class(size);
     int s = cuda::current_stream_index();
     std::unique_lock lk(mu_);
+    if (active_ + cls > limit_) throw_over_limit(size);  // the limit bounds live buffers, cached or not
     auto it = free_.find(cls);
     if (it != free_.end()) {
       auto& v = it->second;
@@ -70,11 +71,7 @@ class DeviceAllocator {
     }
     if (active_ + cls > limit_) {
       release_cache();
-      if (active_ + cls > limit_) {
-        throw OutOfMemory("[malloc] Attempting to allocate " + human(size) +
-                          " on the GPU which would exceed the memory limit of " + human(limit_) + " (" +
-                          human(active_) + " in use). Free arrays or raise it with set_memory_limit.");
-      }
+      if (active_ + cls > limit_) throw_over_limit(size);
     }
     void* p = nullptr;
     if (cudaMalloc(&p, cls) != cudaSuccess) {
@@ -88,6 +85,12 @@ class DeviceAllocator {
     }
     add_active(cls);
     return p;
+  }
+
+  [[noreturn]] void throw_over_limit(size_t size) {
+    throw OutOfMemory("[malloc] Attempting to allocate " + human(size) +
+                      " on the GPU which would exceed the memory limit of " + human(limit_) + " (" +
+                      human(active_) + " in use). Free arrays or raise it with set_memory_limit.");
   }
 
   void free(void* p, size_t size) {

@@ -24,7 +24,10 @@ __device__ __forceinline__ float unary_f(int op, float x) {
     case u_cos: return cosf(x);
     case u_tan: return tanf(x);
     case u_tanh: return tanhf(x);
-    case u_sigmoid: return 1.0f / (1.0f + expf(-x));
+    case u_sigmoid: {
+      float e = expf(-fabsf(x));  // never overflows; small results keep their precision
+      return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    }
     case u_erf: return erff(x);
     case u_floor: return floorf(x);
     case u_ceil: return ceilf(x);
@@ -129,12 +132,6 @@ __global__ void binary_kernel(int op, const T* a, T av, const T* b, T bv, void* 
     }
   }
 }
-
-template <int Size>
-struct Bytes {
-  using type = std::conditional_t<Size == 1, uint8_t, std::conditional_t<Size == 2, uint16_t,
-               std::conditional_t<Size == 4, uint32_t, uint64_t>>>;
-};
 
 template <typename T>
 __global__ void select_kernel(const bool* c, const T* x, const T* y, T* out, Strided s, int64_t n) {

@@ -40,7 +40,9 @@ void Reshape::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   if ((st.size() == out.shape().size() && (out.ndim() > 0 || in.size() == 1)) || too_many_dims(in)) {
     return eval_cpu(inputs, outputs);  // a view: moves no data
   }
-  copy_gpu(in, out);
+  // Row-major copy: the destination strides follow the input's shape (same element order).
+  void* p = alloc_out(out);
+  copy_into(in, p, out.dtype(), row_major_strides(in.shape()), 0);
 }
 
 void Full::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -51,7 +53,7 @@ void Full::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
     fill(p, out.itemsize(), in.data<char>(), out.size(), current_stream());
     return;
   }
-  if (too_many_dims(in)) return Primitive::eval_gpu(inputs, outputs);
+  if (too_many_dims(in) || in.shape() != out.shape()) return Primitive::eval_gpu(inputs, outputs);
   copy_gpu(in, out);
 }
 
