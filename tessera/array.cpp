@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "tessera/backend/gpu.h"
 #include "tessera/primitive.h"
 #include "tessera/scheduler.h"
 
@@ -38,11 +39,33 @@ std::string shape_str(const Shape& shape) {
 }
 
 array::Data::~Data() {
+  if (device_ptr) gpu::free(device_ptr, buffer.size);
   if (deleter) {
     deleter(ptr);
   } else {
     allocator::free(buffer);
   }
+}
+
+void array::Data::sync_to_host() {
+  std::lock_guard lk(mu);
+  if (host_valid.load(std::memory_order_relaxed)) return;
+  if (!ptr && buffer.size > 0) {
+    buffer = allocator::malloc(buffer.size);
+    ptr = buffer.ptr;
+  }
+  if (buffer.size > 0) gpu::copy_to_host(ptr, device_ptr, buffer.size);
+  host_valid.store(true, std::memory_order_release);
+}
+
+void* array::Data::to_device() {
+  std::lock_guard lk(mu);
+  if (!device_valid) {
+    if (!device_ptr && buffer.size > 0) device_ptr = gpu::malloc(buffer.size);
+    if (buffer.size > 0) gpu::copy_to_device(device_ptr, ptr, buffer.size);
+    device_valid = true;
+  }
+  return device_ptr;
 }
 
 array::ArrayDesc::ArrayDesc(Shape s, Dtype d)
@@ -175,6 +198,29 @@ void array::wait() const {
 
 void array::set_data(allocator::Buffer buf) {
   desc_->data = std::make_shared<Data>(buf);
+  set_row_contiguous_layout();
+}
+
+void array::set_device_data(void* device_ptr) {
+  desc_->data = std::make_shared<Data>(Data::DeviceOnly{}, device_ptr, nbytes());
+  set_row_contiguous_layout();
+}
+
+void* array::device_data() const {
+  return static_cast<char*>(desc_->data->to_device()) + desc_->offset;
+}
+
+bool array::is_donatable_device() const {
+  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 && !desc_->data->deleter &&
+         desc_->flags.row_contiguous && desc_->data_size == desc_->size;
+}
+
+void array::mark_device_written() const {
+  std::lock_guard lk(desc_->data->mu);
+  desc_->data->host_valid.store(false, std::memory_order_release);
+}
+
+void array::set_row_contiguous_layout() {
   desc_->offset = 0;
   desc_->data_size = size();
   desc_->strides = row_major_strides(desc_->shape);
@@ -210,7 +256,7 @@ void array::copy_shared_buffer(const array& other) {
 bool array::is_donatable() const {
   // Held only by this handle (the graph edge being consumed) and its buffer by this array only.
   return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 && !desc_->data->deleter &&
-         desc_->flags.row_contiguous && desc_->data_size == desc_->size;
+         !desc_->data->device_ptr && desc_->flags.row_contiguous && desc_->data_size == desc_->size;
 }
 
 void array::init_from_host(const void* src, Dtype src_dtype, size_t n) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,13 +81,20 @@ class array {
   template <typename T>
   std::vector<T> to_vector();  // all values in row-major logical order, converted to T
 
-  // Raw data: valid once evaluated; respects offset (views) but not strides.
+  // Raw data on the host: valid once evaluated; respects offset (views) but not strides. In CUDA
+  // builds a buffer whose valid copy lives on the GPU is copied back first (once, thread-safe).
   template <typename T>
   T* data() {
+#ifdef TESSERA_CUDA
+    if (!desc_->data->host_valid.load(std::memory_order_acquire)) [[unlikely]] desc_->data->sync_to_host();
+#endif
     return reinterpret_cast<T*>(static_cast<char*>(desc_->data->ptr) + desc_->offset);
   }
   template <typename T>
   const T* data() const {
+#ifdef TESSERA_CUDA
+    if (!desc_->data->host_valid.load(std::memory_order_acquire)) [[unlikely]] desc_->data->sync_to_host();
+#endif
     return reinterpret_cast<const T*>(static_cast<char*>(desc_->data->ptr) + desc_->offset);
   }
   const void* raw_data() const { return data<char>(); }
@@ -132,19 +140,39 @@ class array {
   void copy_shared_buffer(const array& other, const Strides& strides, Flags flags,
                           size_t data_size, int64_t offset = 0);
   void copy_shared_buffer(const array& other);
-  // Reuse `other`'s buffer for this output when `other` is about to be freed (donation).
+  // Reuse `other`'s buffer for this output when `other` is about to be freed (donation). A buffer
+  // with a device copy is not donated to host kernels (the device copy would go stale).
   bool is_donatable() const;
 
-  // Holds the bytes behind one or more arrays.
+  // For the GPU backend (CUDA builds). Device pointer of the data (offset applied), made valid on
+  // the device first (one upload per change of side).
+  void* device_data() const;
+  // Gives the array a fresh row-contiguous buffer of nbytes() that lives only on the device.
+  void set_device_data(void* device_ptr);
+  // Donation for GPU kernels: this handle is the only user of the array and its buffer.
+  bool is_donatable_device() const;
+  // After a GPU kernel wrote into this array's existing buffer: the host copy is stale.
+  void mark_device_written() const;
+
+  // Holds the bytes behind one or more arrays: a host side and, in CUDA builds, a device side,
+  // each with a validity flag. Host readers go through data(), GPU kernels through device_data().
   struct Data {
-    allocator::Buffer buffer;
+    allocator::Buffer buffer;  // host block (ptr null while only the device copy exists)
     void* ptr{nullptr};
     std::function<void(void*)> deleter;  // empty: return to the allocator
+    void* device_ptr{nullptr};           // device block of buffer.size bytes, or null
+    std::atomic<bool> host_valid{true};
+    bool device_valid{false};  // guarded by mu
+    std::mutex mu;
     explicit Data(allocator::Buffer b) : buffer(b), ptr(b.ptr) {}
     Data(void* p, size_t n, std::function<void(void*)> d) : buffer{p, n}, ptr(p), deleter(std::move(d)) {}
+    struct DeviceOnly {};
+    Data(DeviceOnly, void* dptr, size_t n) : buffer{nullptr, n}, device_ptr(dptr), host_valid(false), device_valid(true) {}
     Data(const Data&) = delete;
     Data& operator=(const Data&) = delete;
     ~Data();
+    void sync_to_host();  // slow path of data(): copies the device side back
+    void* to_device();    // uploads the host side if the device side is stale; returns device_ptr
   };
   const std::shared_ptr<Data>& data_shared_ptr() const { return desc_->data; }
 
@@ -176,6 +204,7 @@ class array {
   template <typename DescPtr>
   friend void break_sibling_cycle(DescPtr& d, long extra);
   void init_from_host(const void* src, Dtype src_dtype, size_t n);
+  void set_row_contiguous_layout();
   std::shared_ptr<ArrayDesc> desc_;
 };
 

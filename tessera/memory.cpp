@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tessera/backend/gpu.h"
+
 namespace tessera {
 
 namespace {
@@ -123,32 +125,45 @@ Buffer malloc(size_t size) {
 void free(Buffer b) { cpu_allocator().free(b); }
 }  // namespace allocator
 
-size_t get_active_memory() {
+namespace {
+bool gpu_default() { return default_device().type == Device::gpu; }
+}  // namespace
+
+size_t get_active_memory_on(const Device& d) {
+  if (d.type == Device::gpu) return gpu::memory_info().active;
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   return a.active_;
 }
-size_t get_peak_memory() {
+size_t get_peak_memory_on(const Device& d) {
+  if (d.type == Device::gpu) return gpu::memory_info().peak;
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   return a.peak_;
 }
-void reset_peak_memory() {
-  auto& a = cpu_allocator();
-  std::lock_guard lk(a.mu_);
-  a.peak_ = a.active_;
-}
-size_t get_cache_memory() {
+size_t get_cache_memory_on(const Device& d) {
+  if (d.type == Device::gpu) return gpu::memory_info().cache;
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   return a.cache_;
 }
+size_t get_active_memory() { return get_active_memory_on(default_device()); }
+size_t get_peak_memory() { return get_peak_memory_on(default_device()); }
+size_t get_cache_memory() { return get_cache_memory_on(default_device()); }
+void reset_peak_memory() {
+  if (gpu_default()) return gpu::reset_peak_memory();
+  auto& a = cpu_allocator();
+  std::lock_guard lk(a.mu_);
+  a.peak_ = a.active_;
+}
 size_t get_memory_limit() {
+  if (gpu_default()) return gpu::memory_info().limit;
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   return a.limit_;
 }
 size_t set_memory_limit(size_t limit) {
+  if (gpu_default()) return gpu::set_memory_limit(limit);
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   size_t old = a.limit_;
@@ -156,6 +171,7 @@ size_t set_memory_limit(size_t limit) {
   return old;
 }
 size_t set_cache_limit(size_t limit) {
+  if (gpu_default()) return gpu::set_cache_limit(limit);
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   size_t old = a.cache_limit_;
@@ -164,6 +180,7 @@ size_t set_cache_limit(size_t limit) {
   return old;
 }
 void clear_cache() {
+  gpu::clear_cache();
   auto& a = cpu_allocator();
   std::lock_guard lk(a.mu_);
   a.release_cache();

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tessera/device.h"
+
 namespace tessera {
 
 // Thrown when an allocation would pass the memory limit or the system has no memory left.
@@ -28,6 +30,9 @@ void free(Buffer b);         // returns the block to the cache (or the system pa
 
 }  // namespace allocator
 
+// The memory functions speak of the default device: with a GPU as default device they report and
+// limit the device pool (GPU buffers and device copies of host arrays); with the CPU as default,
+// host buffers. The _on variants ask one side explicitly. clear_cache empties both caches.
 size_t get_active_memory();   // bytes held by live buffers
 size_t get_peak_memory();     // highest active since start or the last reset
 void reset_peak_memory();
@@ -36,5 +41,8 @@ size_t get_memory_limit();
 size_t set_memory_limit(size_t limit);  // returns the previous limit
 size_t set_cache_limit(size_t limit);   // returns the previous limit; 0 disables caching
 void clear_cache();
+size_t get_active_memory_on(const Device& d);
+size_t get_peak_memory_on(const Device& d);
+size_t get_cache_memory_on(const Device& d);
 
 }  // namespace tessera

@@ -3,7 +3,9 @@
 
 namespace tessera {
 
-// Until a primitive has a CUDA kernel it runs its CPU code on host memory (buffers are host-side).
+// CPU fallback for primitives without a CUDA kernel: the CPU code reads its inputs through
+// array::data(), which copies device-only buffers to the host first (views never touch data, so
+// they move nothing); its outputs are host buffers that GPU kernels upload when they read them.
 void Primitive::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   eval_cpu(inputs, outputs);
 }

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "tessera/backend/cpu/threading.h"
+#include "tessera/backend/gpu.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -110,6 +111,9 @@ void run_primitive(array& node) {
     if (st != array::Status::available) wait_for(in);
   }
   if (prim.device() == Device::gpu) {
+    // Kernels go to this stream's CUDA stream, asynchronously; run_segment synchronizes before
+    // another stream or the host may read the results.
+    gpu::set_stream(prim.stream().index);
     prim.eval_gpu(node.inputs(), outputs);
   } else {
     prim.eval_cpu(node.inputs(), outputs);
@@ -127,17 +131,37 @@ void mark_done(array& node, array::Status st, std::exception_ptr err, const std:
 }
 
 // Runs one stream's share of a tape, in order.
+// GPU segments: a node read by another stream waits for its stream's queue before its event fires,
+// and the whole queue is finished before the segment's event fires.
 void run_segment(std::vector<array>& tape, std::shared_ptr<Event> done) {
+  int gpu_stream = -1;
   for (auto& slot : tape) {
     array node = std::move(slot);  // our handle dies at the end of the iteration: intermediates free early
+    bool on_gpu = node.primitive().device() == Device::gpu;
+    if (on_gpu) gpu_stream = node.primitive().stream().index;
     try {
       run_primitive(node);
+      if (on_gpu) {
+        for (auto& o : node.outputs()) {
+          if (o.event() && o.event() != done) {
+            gpu::synchronize_stream(gpu_stream);
+            break;
+          }
+        }
+      }
       mark_done(node, array::Status::available, nullptr, done);
     } catch (...) {
       mark_done(node, array::Status::failed, std::current_exception(), done);
     }
   }
   tape.clear();
+  if (gpu_stream >= 0) {
+    try {
+      gpu::synchronize_stream(gpu_stream);
+    } catch (...) {
+      // A failed kernel surfaces here after its node was marked done; the next CUDA call reports it.
+    }
+  }
   done->signal();
 }
 

@@ -1,6 +1,27 @@
-// Built when CUDA is off: the GPU is never available and every primitive runs on the CPU.
+// Built when CUDA is off: the GPU is never available, every primitive runs on the CPU, and no
+// buffer has a device side (the gpu:: hooks are never reached).
+#include <stdexcept>
+
+#include "tessera/backend/gpu.h"
 #include "tessera/backend/gpu_available.h"
 
 namespace tessera {
 bool gpu_is_available() { return false; }
+
+namespace gpu {
+namespace {
+[[noreturn]] void no_gpu() { throw std::runtime_error("[gpu] tessera was built without CUDA."); }
+}  // namespace
+void* malloc(size_t) { no_gpu(); }
+void free(void*, size_t) {}
+MemoryInfo memory_info() { return {}; }
+void reset_peak_memory() {}
+size_t set_memory_limit(size_t) { return 0; }
+size_t set_cache_limit(size_t) { return 0; }
+void clear_cache() {}
+void copy_to_host(void*, const void*, size_t) { no_gpu(); }
+void copy_to_device(void*, const void*, size_t) { no_gpu(); }
+void set_stream(int) {}
+void synchronize_stream(int) {}
+}  // namespace gpu
 }  // namespace tessera

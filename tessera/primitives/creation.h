@@ -1,6 +1,7 @@
 // Primitives that create arrays: filled and ranged.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -10,6 +11,7 @@ class Full : public Primitive {
  public:
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Full)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }

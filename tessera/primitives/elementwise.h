@@ -1,6 +1,7 @@
 // Elementwise primitives: unary math, binary arithmetic/comparison, and ternary select.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -11,6 +12,7 @@ namespace tessera {
    public:                                                                                      \
     explicit NAME(Stream s) : Primitive(s) {}                                                   \
     void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;     \
+    TESSERA_GPU_EVAL                                                                            \
     TESSERA_NAME(NAME)                                                                          \
     TESSERA_GRAD_RULES                                                                          \
     TESSERA_VMAP_RULE                                                                           \

@@ -1,6 +1,7 @@
 // Primitives of the fused fast ops: RMSNorm, LayerNorm, RoPE, ScaledDotProductAttention.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera::fast {
@@ -10,6 +11,7 @@ class RMSNorm : public Primitive {
  public:
   RMSNorm(Stream s, float eps, bool has_weight) : Primitive(s), eps_(eps), has_weight_(has_weight) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(RMSNorm)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -42,6 +44,7 @@ class RoPE : public Primitive {
   RoPE(Stream s, int dims, bool traditional, float base, float scale, bool has_freqs)
       : Primitive(s), dims_(dims), traditional_(traditional), base_(base), scale_(scale), has_freqs_(has_freqs) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(RoPE)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -61,6 +64,7 @@ class ScaledDotProductAttention : public Primitive {
   ScaledDotProductAttention(Stream s, float scale, bool causal, bool has_mask)
       : Primitive(s), scale_(scale), causal_(causal), has_mask_(has_mask) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(ScaledDotProductAttention)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

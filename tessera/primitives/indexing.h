@@ -1,6 +1,7 @@
 // Primitives of indexing: gather/scatter (MLX's model), along-axis variants, slice updates.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -15,6 +16,7 @@ class Gather : public Primitive {
   Gather(Stream s, std::vector<int> axes, Shape slice_sizes)
       : Primitive(s), axes_(std::move(axes)), slice_sizes_(std::move(slice_sizes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Gather)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -75,6 +77,7 @@ class SliceUpdate : public Primitive {
  public:
   SliceUpdate(Stream s, Shape start, Shape strides) : Primitive(s), start_(std::move(start)), strides_(std::move(strides)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(SliceUpdate)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

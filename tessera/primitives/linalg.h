@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -12,6 +13,7 @@ class Matmul : public Primitive {
  public:
   explicit Matmul(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Matmul)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

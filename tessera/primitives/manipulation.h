@@ -1,6 +1,7 @@
 // Primitives of array manipulation: concatenation, diagonal views and triangular masks.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -10,6 +11,7 @@ class Concatenate : public Primitive {
  public:
   Concatenate(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Concatenate)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

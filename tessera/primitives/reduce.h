@@ -1,6 +1,7 @@
 // Reduction primitives: axis reductions, arg-reductions, scans, variance, logsumexp and softmax.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -13,6 +14,7 @@ class Reduce : public Primitive {
   enum ReduceType { And, Or, Sum, Prod, Min, Max, Mean };
   Reduce(Stream s, ReduceType t, std::vector<int> axes) : Primitive(s), type_(t), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Reduce)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -31,6 +33,7 @@ class ArgReduce : public Primitive {
   enum ReduceType { ArgMin, ArgMax };
   ArgReduce(Stream s, ReduceType t, int axis) : Primitive(s), type_(t), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(ArgReduce)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -92,6 +95,7 @@ class Softmax : public Primitive {
  public:
   Softmax(Stream s, bool precise, bool log) : Primitive(s), precise_(precise), log_(log) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Softmax)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

@@ -1,6 +1,7 @@
 // Primitives that change layout: views (reshape, broadcast, transpose, slice, as_strided) and copies.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -9,6 +10,7 @@ class AsType : public Primitive {
  public:
   AsType(Stream s, Dtype d) : Primitive(s), dtype_(d) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(AsType)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -23,6 +25,7 @@ class Copy : public Primitive {
  public:
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Copy)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -33,6 +36,7 @@ class Reshape : public Primitive {
  public:
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Reshape)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

@@ -1,0 +1,135 @@
+// eval_gpu of elementwise primitives: unary math, binary arithmetic/comparisons (broadcast by
+// strides, host scalars passed by value) and select; other ops and dtypes use the CPU fallback.
+#include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/primitives/elementwise.h"
+
+namespace tessera {
+
+using namespace cuda;
+
+namespace {
+
+void run_unary(Primitive& p, int op, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  if (inputs[0].dtype() != out.dtype() || !unary_supported(op, dt(out.dtype())) || inputs[0].ndim() > kMaxDims) {
+    return p.Primitive::eval_gpu(inputs, outputs);
+  }
+  array x = contiguous_gpu(inputs[0], out.dtype());
+  void* o = alloc_out(out);
+  unary(op, dt(out.dtype()), x.device_data(), o, out.size(), current_stream());
+}
+
+void run_binary(Primitive& p, int op, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& a = inputs[0];
+  auto& b = inputs[1];
+  auto& out = outputs[0];
+  Strided s;
+  if (a.dtype() != b.dtype() || !binary_supported(op, dt(a.dtype())) ||
+      !make_strided(out.shape(), {&a.strides(), &b.strides()}, s)) {
+    return p.Primitive::eval_gpu(inputs, outputs);
+  }
+  double av = 0, bv = 0;
+  bool as = host_scalar(a, &av), bs = host_scalar(b, &bv);
+  void* o = alloc_out(out);
+  binary(op, dt(a.dtype()), as ? nullptr : a.device_data(), av, bs ? nullptr : b.device_data(), bv, o, s,
+         out.size(), current_stream());
+}
+
+}  // namespace
+
+#define TESSERA_GPU_UNARY(NAME, OP)                                                        \
+  void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
+    run_unary(*this, OP, inputs, outputs);                                                \
+  }
+#define TESSERA_GPU_BINARY(NAME, OP)                                                       \
+  void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
+    run_binary(*this, OP, inputs, outputs);                                               \
+  }
+#define TESSERA_GPU_FALLBACK(NAME)                                                         \
+  void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
+    Primitive::eval_gpu(inputs, outputs);                                                 \
+  }
+
+TESSERA_GPU_UNARY(Abs, u_abs)
+TESSERA_GPU_UNARY(Negative, u_neg)
+TESSERA_GPU_UNARY(Sign, u_sign)
+TESSERA_GPU_UNARY(Square, u_square)
+TESSERA_GPU_UNARY(Exp, u_exp)
+TESSERA_GPU_UNARY(Expm1, u_expm1)
+TESSERA_GPU_UNARY(Log, u_log)
+TESSERA_GPU_UNARY(Log1p, u_log1p)
+TESSERA_GPU_UNARY(Log2, u_log2)
+TESSERA_GPU_UNARY(Log10, u_log10)
+TESSERA_GPU_UNARY(Sqrt, u_sqrt)
+TESSERA_GPU_UNARY(Rsqrt, u_rsqrt)
+TESSERA_GPU_UNARY(Reciprocal, u_recip)
+TESSERA_GPU_UNARY(Sin, u_sin)
+TESSERA_GPU_UNARY(Cos, u_cos)
+TESSERA_GPU_UNARY(Tan, u_tan)
+TESSERA_GPU_UNARY(Tanh, u_tanh)
+TESSERA_GPU_UNARY(Sigmoid, u_sigmoid)
+TESSERA_GPU_UNARY(Erf, u_erf)
+TESSERA_GPU_UNARY(Floor, u_floor)
+TESSERA_GPU_UNARY(Ceil, u_ceil)
+TESSERA_GPU_UNARY(Sinh, u_sinh)
+TESSERA_GPU_UNARY(Cosh, u_cosh)
+TESSERA_GPU_UNARY(ArcTan, u_arctan)
+TESSERA_GPU_FALLBACK(ArcSin)
+TESSERA_GPU_FALLBACK(ArcCos)
+TESSERA_GPU_FALLBACK(ArcSinh)
+TESSERA_GPU_FALLBACK(ArcCosh)
+TESSERA_GPU_FALLBACK(ArcTanh)
+TESSERA_GPU_FALLBACK(ErfInv)
+TESSERA_GPU_FALLBACK(Round)
+TESSERA_GPU_FALLBACK(IsNan)
+TESSERA_GPU_FALLBACK(IsInf)
+TESSERA_GPU_FALLBACK(IsPosInf)
+TESSERA_GPU_FALLBACK(IsNegInf)
+TESSERA_GPU_FALLBACK(IsFinite)
+TESSERA_GPU_FALLBACK(LogicalNot)
+TESSERA_GPU_FALLBACK(BitwiseInvert)
+TESSERA_GPU_FALLBACK(Real)
+TESSERA_GPU_FALLBACK(Imag)
+TESSERA_GPU_FALLBACK(Conjugate)
+
+TESSERA_GPU_BINARY(Add, b_add)
+TESSERA_GPU_BINARY(Subtract, b_sub)
+TESSERA_GPU_BINARY(Multiply, b_mul)
+TESSERA_GPU_BINARY(Divide, b_div)
+TESSERA_GPU_BINARY(Maximum, b_max)
+TESSERA_GPU_BINARY(Minimum, b_min)
+TESSERA_GPU_BINARY(Power, b_pow)
+TESSERA_GPU_BINARY(Equal, b_eq)
+TESSERA_GPU_BINARY(NotEqual, b_ne)
+TESSERA_GPU_BINARY(Less, b_lt)
+TESSERA_GPU_BINARY(LessEqual, b_le)
+TESSERA_GPU_BINARY(Greater, b_gt)
+TESSERA_GPU_BINARY(GreaterEqual, b_ge)
+TESSERA_GPU_FALLBACK(FloorDivide)
+TESSERA_GPU_FALLBACK(Remainder)
+TESSERA_GPU_FALLBACK(LogAddExp)
+TESSERA_GPU_FALLBACK(ArcTan2)
+TESSERA_GPU_FALLBACK(LogicalAnd)
+TESSERA_GPU_FALLBACK(LogicalOr)
+TESSERA_GPU_FALLBACK(BitwiseAnd)
+TESSERA_GPU_FALLBACK(BitwiseOr)
+TESSERA_GPU_FALLBACK(BitwiseXor)
+TESSERA_GPU_FALLBACK(LeftShift)
+TESSERA_GPU_FALLBACK(RightShift)
+
+void Select::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& c = inputs[0];
+  auto& x = inputs[1];
+  auto& y = inputs[2];
+  auto& out = outputs[0];
+  Strided s;
+  if (c.dtype() != bool_ || x.dtype() != out.dtype() || y.dtype() != out.dtype() ||
+      !make_strided(out.shape(), {&c.strides(), &x.strides(), &y.strides()}, s)) {
+    return Primitive::eval_gpu(inputs, outputs);
+  }
+  void* o = alloc_out(out);
+  select(static_cast<const bool*>(c.device_data()), x.device_data(), y.device_data(), o,
+         static_cast<int>(out.itemsize()), s, out.size(), current_stream());
+}
+
+}  // namespace tessera

@@ -1,0 +1,34 @@
+// CUDA runtime helpers of the backend: checked calls (file:line in errors), the CUDA stream and
+// cuBLAS handle of the calling thread's tessera stream.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+namespace tessera::cuda {
+
+[[noreturn]] void throw_cuda_error(cudaError_t err, const char* expr, const char* file, int line);
+[[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* expr, const char* file, int line);
+
+#define TESSERA_CUDA_CHECK(expr)                                                              \
+  do {                                                                                        \
+    cudaError_t tessera_err_ = (expr);                                                        \
+    if (tessera_err_ != cudaSuccess) ::tessera::cuda::throw_cuda_error(tessera_err_, #expr, __FILE__, __LINE__); \
+  } while (0)
+#define TESSERA_CUBLAS_CHECK(expr)                                                            \
+  do {                                                                                        \
+    cublasStatus_t tessera_st_ = (expr);                                                      \
+    if (tessera_st_ != CUBLAS_STATUS_SUCCESS) ::tessera::cuda::throw_cublas_error(tessera_st_, #expr, __FILE__, __LINE__); \
+  } while (0)
+// After a kernel launch: reports launch errors (bad configuration) at once.
+#define TESSERA_CUDA_LAUNCH_CHECK() TESSERA_CUDA_CHECK(cudaGetLastError())
+
+// The CUDA stream of the tessera stream set by gpu::set_stream on this thread (created on first
+// use, blocking with respect to the legacy default stream, which host copies use).
+cudaStream_t current_stream();
+// The cuBLAS handle bound to current_stream().
+cublasHandle_t cublas_handle();
+// Tessera stream index of this thread (-1 outside GPU workers).
+int current_stream_index();
+
+}  // namespace tessera::cuda
