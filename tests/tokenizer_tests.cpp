@@ -141,6 +141,15 @@ TEST(TokenizerFixtures, GemmaTokenizerJson) {
 TEST(TokenizerFixtures, UnigramTokenizerJson) {
   check_fixture(*load_tokenizer(kFixtures + "/unigram_tiny.json"), fixtures()["hf"]["unigram_tiny"], true);
 }
+TEST(TokenizerFixtures, BpeMetaspaceByteFallbackTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/bpe_metaspace_tiny.json"), fixtures()["hf"]["bpe_metaspace_tiny"], true);
+}
+TEST(TokenizerFixtures, ByteLevelRobertaTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/bytelevel_tiny.json"), fixtures()["hf"]["bytelevel_tiny"], true);
+}
+TEST(TokenizerFixtures, WordPieceBertTokenizerJson) {
+  check_fixture(*load_tokenizer(kFixtures + "/wordpiece_tiny.json"), fixtures()["hf"]["wordpiece_tiny"], true);
+}
 TEST(TokenizerFixtures, Llama2SentencePiece) {
   check_fixture(*load_tokenizer(kData + "/tokenizers/llama2/tokenizer.model"), fixtures()["sp"]["llama2"], false);
 }
@@ -154,6 +163,18 @@ TEST(TokenizerFixtures, SentencePieceUnigramWithCharsmap) {
   check_fixture(*load_tokenizer(kFixtures + "/sp_unigram_tiny.model"), fixtures()["sp"]["sp_unigram_tiny"], false);
 }
 
+namespace {
+// Same count and position-weighted checksum as the reference implementation (see make_fixtures.py).
+void expect_reference_summary(const std::vector<int32_t>& ids, const std::string& name) {
+  const auto& ref = fixtures()["war_and_peace"][name];
+  EXPECT_EQ(ids.size(), ref["count"].get<size_t>()) << name;
+  const unsigned __int128 mod = (uint64_t{1} << 61) - 1;
+  unsigned __int128 sum = 0;
+  for (size_t i = 0; i < ids.size(); ++i) sum = (sum + (i + 1) * static_cast<unsigned __int128>(ids[i])) % mod;
+  EXPECT_EQ(static_cast<uint64_t>(sum), ref["checksum"].get<uint64_t>()) << name;
+}
+}  // namespace
+
 TEST(TokenizerSpeed, Llama3WarAndPeace) {
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
@@ -165,13 +186,7 @@ TEST(TokenizerSpeed, Llama3WarAndPeace) {
   auto t2 = clock::now();
   auto ids2 = tok->encode(book, false);  // warm word cache
   auto t3 = clock::now();
-  // Same count and position-weighted checksum as the reference `tokenizers` (see make_fixtures.py).
-  const auto& ref = fixtures()["war_and_peace_llama3"];
-  EXPECT_EQ(ids.size(), ref["count"].get<size_t>());
-  const unsigned __int128 mod = (uint64_t{1} << 61) - 1;
-  unsigned __int128 sum = 0;
-  for (size_t i = 0; i < ids.size(); ++i) sum = (sum + (i + 1) * static_cast<unsigned __int128>(ids[i])) % mod;
-  EXPECT_EQ(static_cast<uint64_t>(sum), ref["checksum"].get<uint64_t>());
+  expect_reference_summary(ids, "llama3");
   EXPECT_EQ(ids, ids2);
   EXPECT_EQ(tok->decode(ids), book);
 
@@ -191,6 +206,20 @@ TEST(TokenizerSpeed, Llama3WarAndPeace) {
   double mb = static_cast<double>(book.size()) / 1e6;
   std::printf("[tokenizer] llama3 load %.2f s; encode %.2f MB: cold %.2f MB/s, warm %.2f MB/s, batch of %zu lines %.2f MB/s\n",
               secs(t0, t1), mb, mb / secs(t1, t2), mb / secs(t2, t3), lines.size(), mb / secs(t4, t5));
+}
+
+// Whole-book encodes without a pre-tokenizer (Gemma) and with SentencePiece BPE (Llama-2) merge chunk by chunk;
+// the result must still equal the reference's whole-text encoding.
+TEST(TokenizerSpeed, GemmaAndLlama2WholeBookMatchReference) {
+  std::string book = slurp(kData + "/corpora/war-and-peace.txt");
+  auto gemma = load_tokenizer(kData + "/tokenizers/gemma");
+  auto ids = gemma->encode(book, false);
+  expect_reference_summary(ids, "gemma");
+  EXPECT_EQ(gemma->decode(ids), book);
+  auto llama2 = load_tokenizer(kData + "/tokenizers/llama2");
+  ids = llama2->encode(book, false);
+  expect_reference_summary(ids, "llama2");
+  EXPECT_EQ(llama2->decode(ids), book);
 }
 
 // ---- special tokens, options, invalid input, plain-vector construction, errors ----
@@ -369,4 +398,20 @@ TEST(TokenizerModels, WordPieceGreedyLongestMatch) {
   auto tok = tessera::lm::HfTokenizer::from_json(j);
   EXPECT_EQ(tok->encode("UnAffable affable! xyz", true), (std::vector<int32_t>{2, 4, 5, 6, 7, 8, 0, 3}));
   EXPECT_EQ(tok->decode({4, 5, 6, 7, 8}), "unaffable affable!");
+}
+
+TEST(TokenizerModels, UnigramNearTieFollowsSerdeJsonRounding) {
+  // `tokenizers` reads JSON floats with serde_json's default (two-rounding) parser; with these scores the two
+  // segmentations of "▁---" differ by one ulp or tie depending on it. Expected ids are what `tokenizers` 0.23.3
+  // returns for Tokenizer.from_str(<this JSON>).encode(text).ids.
+  auto make = [](const std::string& a) {
+    return tessera::lm::HfTokenizer::from_json(
+        R"({"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["\u2581", )" + a +
+        R"(], ["-", -6.703884110664366], ["--", -6.443298969276074]]}})");
+  };
+  auto t1 = make("-3.1932574830059846"), t2 = make("-3.1932574830059837");
+  EXPECT_EQ(t1->encode("\xE2\x96\x81---"), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(t1->encode("\xE2\x96\x81-----"), (std::vector<int32_t>{1, 3, 3, 2}));
+  EXPECT_EQ(t2->encode("\xE2\x96\x81---"), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(t2->encode("\xE2\x96\x81-----"), (std::vector<int32_t>{1, 2, 3, 3}));
 }

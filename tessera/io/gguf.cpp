@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "tessera/io/ggml_quants.h"
+#include "tessera/memory.h"
 #include "tessera/ops.h"
 
 namespace tessera {
@@ -351,17 +352,18 @@ array gguf_to_array(const GGUFTensor& t, Dtype dtype) {
     fail("block types dequantize to float32, float16 or bfloat16, not " + dtype_name(dtype) + ".");
   }
   size_t n = shape_size(t.shape);
-  void* out = std::malloc(std::max<size_t>(1, n * dtype.size));
-  if (!out) throw std::bad_alloc();
+  // From tessera's allocator (its cache is reused, and counted in its memory statistics).
+  allocator::Buffer buf = allocator::malloc(std::max<size_t>(1, n * dtype.size));
+  void* out = buf.ptr;
   try {
     if (dtype == float32) io::dequantize_blocks(t.type, src, n, static_cast<float*>(out));
     else if (dtype == float16) io::dequantize_blocks(t.type, src, n, static_cast<float16_t*>(out));
     else io::dequantize_blocks(t.type, src, n, static_cast<bfloat16_t*>(out));
   } catch (...) {
-    std::free(out);
+    allocator::free(buf);
     throw;
   }
-  return array(out, t.shape, dtype, [](void* p) { std::free(p); });
+  return array(out, t.shape, dtype, [buf](void*) { allocator::free(buf); });
 }
 
 GGUFLoad load_gguf(const std::string& path, Dtype dtype) {
@@ -394,7 +396,9 @@ void save_gguf(const std::string& path, const std::unordered_map<std::string, ar
     if (!sorted.count(name)) fail("a type is given for '" + name + "', which is not among the arrays.");
   }
   std::vector<Pending> pending;
-  for (const auto& [name, a] : sorted) {
+  for (const auto& entry : sorted) {
+    const std::string& name = entry.first;
+    const array& a = entry.second;
     GGMLType type;
     if (auto it = options.types.find(name); it != options.types.end()) {
       type = it->second;

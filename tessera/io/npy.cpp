@@ -181,7 +181,9 @@ array load_npy(std::shared_ptr<const io::Bytes> bytes, const std::string& area) 
   const char* hp = reinterpret_cast<const char*>(r.take(hlen, "header"));
   std::string hs(hp, hlen);
   Header h = DictParser(hs, area).parse();
-  auto [dtype, big] = parse_descr(h.descr, area);
+  auto parsed = parse_descr(h.descr, area);  // (no structured binding: lambdas below capture these)
+  Dtype dtype = parsed.first;
+  bool big = parsed.second;
   size_t n = 1, nbytes;
   for (auto d : h.shape) {
     if (!io::mul_ok(n, static_cast<size_t>(d), &n)) r.fail("absurd shape (element count overflows).");

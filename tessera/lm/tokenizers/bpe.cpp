@@ -49,6 +49,8 @@ BpeModel::BpeModel(VocabMap vocab, const std::vector<std::pair<std::string, std:
     auto it = vocab_.find(byte_piece(static_cast<unsigned char>(b)));
     byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
   }
+  if (opts_.continuing_subword_prefix.empty() && opts_.end_of_word_suffix.empty())
+    chunker_ = std::make_unique<SpaceChunker>(vocab_);
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
@@ -71,23 +73,28 @@ void BpeModel::tokenize(std::string_view piece, std::vector<int32_t>& out) const
       return;
     }
   }
-  if (piece.size() <= kCacheMaxWordBytes) {
-    {
-      std::shared_lock lock(cache_mutex_);
-      auto it = cache_.find(piece);
-      if (it != cache_.end()) {
-        out.insert(out.end(), it->second.begin(), it->second.end());
-        return;
-      }
-    }
-    std::vector<int32_t> ids;
-    merge_word(piece, ids);
-    out.insert(out.end(), ids.begin(), ids.end());
-    std::unique_lock lock(cache_mutex_);
-    if (cache_.size() < kCacheMaxEntries) cache_.emplace(std::string(piece), std::move(ids));
+  if (piece.size() > kCacheMaxWordBytes && chunker_ && chunker_->enabled()) {
+    for (auto [b, e] : chunker_->chunks(piece)) cached_merge(piece.substr(b, e - b), out);
     return;
   }
-  merge_word(piece, out);
+  cached_merge(piece, out);
+}
+
+void BpeModel::cached_merge(std::string_view piece, std::vector<int32_t>& out) const {
+  if (piece.size() > kCacheMaxWordBytes) return merge_word(piece, out);
+  {
+    std::shared_lock lock(cache_mutex_);
+    auto it = cache_.find(piece);
+    if (it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<int32_t> ids;
+  merge_word(piece, ids);
+  out.insert(out.end(), ids.begin(), ids.end());
+  std::unique_lock lock(cache_mutex_);
+  if (cache_.size() < kCacheMaxEntries) cache_.emplace(std::string(piece), std::move(ids));
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {

@@ -7,6 +7,7 @@
 #include <shared_mutex>
 
 #include "tessera/lm/tokenizers/model.h"
+#include "tessera/lm/tokenizers/space_chunker.h"
 
 namespace tessera::lm::tok {
 
@@ -31,6 +32,7 @@ class BpeModel : public Model {
 
  private:
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+  void cached_merge(std::string_view word, std::vector<int32_t>& out) const;
 
   VocabMap vocab_;
   std::vector<std::string> id_to_tok_;
@@ -38,6 +40,7 @@ class BpeModel : public Model {
   BpeOptions opts_;
   std::optional<int32_t> unk_id_;
   std::array<int32_t, 256> byte_ids_{};  // <0xXX> ids for byte_fallback, -1 when absent
+  std::unique_ptr<SpaceChunker> chunker_;  // long words ("▁"-joined text without a pre-tokenizer) merge per chunk
   mutable std::shared_mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };

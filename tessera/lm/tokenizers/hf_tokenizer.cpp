@@ -9,6 +9,7 @@
 
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/lm/tokenizers/bpe.h"
+#include "tessera/lm/tokenizers/serde_float.h"
 #include "tessera/lm/tokenizers/unigram.h"
 #include "tessera/lm/tokenizers/utf8.h"
 
@@ -189,7 +190,9 @@ std::unique_ptr<tok::Model> model_from_json(const json& m) {
   }
   if (type == "Unigram") {
     std::vector<std::pair<std::string, double>> pieces;
-    for (const auto& e : m.at("vocab")) pieces.emplace_back(e.at(0).get<std::string>(), e.at(1).get<double>());
+    // Scores rounded as serde_json reads them, so near-ties break as in `tokenizers`.
+    for (const auto& e : m.at("vocab"))
+      pieces.emplace_back(e.at(0).get<std::string>(), tok::serde_json_float(e.at(1).get<double>()));
     std::optional<int32_t> unk;
     if (m.contains("unk_id") && !m["unk_id"].is_null()) unk = m["unk_id"].get<int32_t>();
     return std::make_unique<tok::UnigramModel>(std::move(pieces), unk, m.value("byte_fallback", false));

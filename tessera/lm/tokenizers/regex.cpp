@@ -28,7 +28,14 @@ Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view text) const {
   std::vector<std::pair<size_t, size_t>> out;
   auto* code = static_cast<pcre2_code*>(code_);
-  thread_local pcre2_match_data* md = pcre2_match_data_create(4, nullptr);
+  // One match block per thread, freed when the thread ends.
+  struct MatchData {
+    pcre2_match_data* md = pcre2_match_data_create(4, nullptr);
+    ~MatchData() { pcre2_match_data_free(md); }
+  };
+  thread_local MatchData tls;
+  pcre2_match_data* md = tls.md;
+  if (!md) throw std::runtime_error("[tokenizer] out of memory for regex match data");
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0;
   while (pos <= text.size()) {

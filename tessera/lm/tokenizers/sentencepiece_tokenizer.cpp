@@ -53,8 +53,12 @@ SentencePieceTokenizer::SentencePieceTokenizer(SpmModel model) : m_(std::move(mo
   if (m_.model_type == SpmModel::kUnigram) {
     std::optional<int32_t> unk;
     if (m_.unk_id >= 0) unk = m_.unk_id;
-    unigram_ = std::make_unique<tok::UnigramModel>(std::move(uni), unk, m_.byte_fallback, std::move(in_lattice));
+    unigram_ = std::make_unique<tok::UnigramModel>(std::move(uni), unk, m_.byte_fallback, std::move(in_lattice), true);
   }
+  // User-defined pieces are whole symbols that never merge: any one containing the space marker disables chunking.
+  bool ud_space = false;
+  for (const auto& u : user_defined_) ud_space = ud_space || u.find(kSpace) != std::string::npos;
+  if (m_.model_type == SpmModel::kBpe && !ud_space) chunker_ = std::make_unique<tok::SpaceChunker>(pieces_, kSpace);
   if (!m_.precompiled_charsmap.empty()) charsmap_ = std::make_unique<tok::PrecompiledCharsmap>(m_.precompiled_charsmap);
 }
 
@@ -89,7 +93,7 @@ std::string SentencePieceTokenizer::normalize(std::string_view text) const {
   return s;
 }
 
-size_t SentencePieceTokenizer::match_user_defined(const std::string& s, size_t i) const {
+size_t SentencePieceTokenizer::match_user_defined(std::string_view s, size_t i) const {
   size_t best = 0;
   if (user_defined_.empty()) return 0;
   for (const auto& u : user_defined_)
@@ -122,7 +126,25 @@ void SentencePieceTokenizer::emit_piece(std::string_view piece, std::vector<int3
   out.push_back(m_.unk_id);
 }
 
-void SentencePieceTokenizer::encode_bpe(const std::string& s, std::vector<int32_t>& out) const {
+void SentencePieceTokenizer::encode_bpe_cached(std::string_view s, std::vector<int32_t>& out) const {
+  constexpr size_t kMaxCachedBytes = 256, kMaxEntries = 1 << 18;
+  if (s.size() > kMaxCachedBytes) return encode_bpe(s, out);
+  {
+    std::shared_lock lock(cache_mutex_);
+    auto it = cache_.find(s);
+    if (it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<int32_t> ids;
+  encode_bpe(s, ids);
+  out.insert(out.end(), ids.begin(), ids.end());
+  std::unique_lock lock(cache_mutex_);
+  if (cache_.size() < kMaxEntries) cache_.emplace(std::string(s), std::move(ids));
+}
+
+void SentencePieceTokenizer::encode_bpe(std::string_view s, std::vector<int32_t>& out) const {
   struct Sym {
     size_t begin, len;
     int32_t prev, next;
@@ -150,7 +172,7 @@ void SentencePieceTokenizer::encode_bpe(const std::string& s, std::vector<int32_
     if (a.next < 0 || a.fixed || a.len == 0) return;
     const Sym& b = sym[static_cast<size_t>(a.next)];
     if (b.fixed) return;
-    auto it = pieces_.find(std::string_view(s).substr(a.begin, a.len + b.len));
+    auto it = pieces_.find(s.substr(a.begin, a.len + b.len));
     if (it == pieces_.end()) return;
     heap.push({m_.pieces[static_cast<size_t>(it->second)].score, l, a.next, a.len + b.len});
   };
@@ -170,7 +192,7 @@ void SentencePieceTokenizer::encode_bpe(const std::string& s, std::vector<int32_
     consider(c.left);
   }
   for (const auto& x : sym)
-    if (x.len > 0) emit_piece(std::string_view(s).substr(x.begin, x.len), out);
+    if (x.len > 0) emit_piece(s.substr(x.begin, x.len), out);
 }
 
 std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view input, bool add_special_tokens) const {
@@ -192,6 +214,8 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view input, bool
       start = i;
     }
     unigram_->tokenize(std::string_view(text).substr(start), ids);
+  } else if (chunker_ && chunker_->enabled()) {
+    for (auto [b, e] : chunker_->chunks(text)) encode_bpe_cached(std::string_view(text).substr(b, e - b), ids);
   } else {
     encode_bpe(text, ids);
   }

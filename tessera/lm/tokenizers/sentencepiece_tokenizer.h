@@ -3,6 +3,8 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "tessera/lm/tokenizers/model.h"
 #include "tessera/lm/tokenizers/precompiled_charsmap.h"
 #include "tessera/lm/tokenizers/sentencepiece_model.h"
+#include "tessera/lm/tokenizers/space_chunker.h"
 #include "tessera/lm/tokenizers/unigram.h"
 
 namespace tessera::lm {
@@ -37,9 +40,10 @@ class SentencePieceTokenizer : public Tokenizer {
   const SpmModel& model() const { return m_; }
 
  private:
-  void encode_bpe(const std::string& s, std::vector<int32_t>& out) const;
+  void encode_bpe(std::string_view s, std::vector<int32_t>& out) const;
+  void encode_bpe_cached(std::string_view s, std::vector<int32_t>& out) const;
   void emit_piece(std::string_view piece, std::vector<int32_t>& out) const;
-  size_t match_user_defined(const std::string& s, size_t i) const;
+  size_t match_user_defined(std::string_view s, size_t i) const;
 
   SpmModel m_;
   tok::VocabMap pieces_;    // normal, user-defined and unused pieces (mergeable)
@@ -50,6 +54,9 @@ class SentencePieceTokenizer : public Tokenizer {
   std::vector<int16_t> byte_value_;  // per id: the byte of a <0xXX> piece, else -1
   std::unique_ptr<tok::UnigramModel> unigram_;
   std::unique_ptr<tok::PrecompiledCharsmap> charsmap_;
+  std::unique_ptr<tok::SpaceChunker> chunker_;  // BPE merges chunk by chunk (exact, see space_chunker.h)
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, tok::StringHash, std::equal_to<>> cache_;
 };
 
 }  // namespace tessera::lm

@@ -9,8 +9,8 @@
 namespace tessera::lm::tok {
 
 UnigramModel::UnigramModel(std::vector<std::pair<std::string, double>> pieces, std::optional<int32_t> unk_id,
-                           bool byte_fallback, std::vector<bool> in_lattice)
-    : pieces_(std::move(pieces)), unk_id_(unk_id), byte_fallback_(byte_fallback) {
+                           bool byte_fallback, std::vector<bool> in_lattice, bool float32_paths)
+    : pieces_(std::move(pieces)), unk_id_(unk_id), byte_fallback_(byte_fallback), float32_paths_(float32_paths) {
   if (unk_id_ && (*unk_id_ < 0 || static_cast<size_t>(*unk_id_) >= pieces_.size()))
     throw std::invalid_argument("[tokenizer] unigram unk id out of range");
   double min_score = std::numeric_limits<double>::max();
@@ -41,26 +41,26 @@ std::string UnigramModel::id_to_token(int32_t id) const {
   return pieces_[static_cast<size_t>(id)].first;
 }
 
-// Path scores accumulate in float as sentencepiece does, so near-ties resolve as in the references (earliest
-// start wins an exact tie).
-void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) const {
+// Best segmentation ending at each byte offset; an exact tie keeps the path whose last piece starts earliest (as
+// sentencepiece and `tokenizers` do). Real is the accumulation type of the reference (float or double).
+template <typename Real>
+void UnigramModel::viterbi(std::string_view text, std::vector<int64_t>& from, std::vector<int32_t>& tok) const {
   const size_t n = text.size();
-  if (n == 0) return;
-  constexpr float kNone = -std::numeric_limits<float>::infinity();
-  std::vector<float> best(n + 1, kNone);
-  std::vector<int64_t> from(n + 1, -1);
-  std::vector<int32_t> tok(n + 1, -1);  // -1: unknown character node
+  const Real none = -std::numeric_limits<Real>::infinity();
+  std::vector<Real> best(n + 1, none);
+  from.assign(n + 1, -1);
+  tok.assign(n + 1, -1);  // -1: unknown character node
   best[0] = 0;
   for (size_t i = 0; i < n;) {
     size_t clen = utf8_len(text, i);
-    if (best[i] != kNone) {
+    if (best[i] != none) {
       bool single = false;
       // Every piece starting at i: candidate ends at character boundaries up to the longest piece.
       for (size_t e = i + clen; e <= n && e - i <= max_piece_bytes_; e += utf8_len(text, e)) {
         auto it = lattice_vocab_.find(text.substr(i, e - i));
         if (it != lattice_vocab_.end()) {
           if (e == i + clen) single = true;
-          float sc = best[i] + static_cast<float>(pieces_[static_cast<size_t>(it->second)].second);
+          Real sc = best[i] + static_cast<Real>(pieces_[static_cast<size_t>(it->second)].second);
           if (sc > best[e]) {
             best[e] = sc;
             from[e] = static_cast<int64_t>(i);
@@ -70,7 +70,7 @@ void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) co
         if (e == n) break;
       }
       if (!single) {
-        float sc = best[i] + static_cast<float>(unk_score_);
+        Real sc = best[i] + static_cast<Real>(unk_score_);
         if (sc > best[i + clen]) {
           best[i + clen] = sc;
           from[i + clen] = static_cast<int64_t>(i);
@@ -80,6 +80,15 @@ void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) co
     }
     i += clen;
   }
+}
+
+void UnigramModel::tokenize(std::string_view text, std::vector<int32_t>& out) const {
+  const size_t n = text.size();
+  if (n == 0) return;
+  std::vector<int64_t> from;
+  std::vector<int32_t> tok;
+  if (float32_paths_) viterbi<float>(text, from, tok);
+  else viterbi<double>(text, from, tok);
   // Backtrack, then emit (consecutive unknowns fuse into one <unk>, or become bytes with byte_fallback).
   std::vector<std::pair<size_t, int32_t>> path;  // (begin, id or -1)
   for (size_t e = n; e > 0;) {

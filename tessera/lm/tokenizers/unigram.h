@@ -10,8 +10,9 @@ namespace tessera::lm::tok {
 class UnigramModel : public Model {
  public:
   // pieces[i] = (text, score) for id i; in_lattice[i]: the piece may be matched in text (empty = all pieces).
+  // float32_paths: accumulate path scores in float as sentencepiece does (`tokenizers` uses f64).
   UnigramModel(std::vector<std::pair<std::string, double>> pieces, std::optional<int32_t> unk_id, bool byte_fallback,
-               std::vector<bool> in_lattice = {});
+               std::vector<bool> in_lattice = {}, bool float32_paths = false);
 
   void tokenize(std::string_view piece, std::vector<int32_t>& out) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
@@ -27,6 +28,10 @@ class UnigramModel : public Model {
   double unk_score_ = 0;
   size_t max_piece_bytes_ = 1;
   std::array<int32_t, 256> byte_ids_{};
+  bool float32_paths_ = false;
+
+  template <typename Real>
+  void viterbi(std::string_view text, std::vector<int64_t>& from, std::vector<int32_t>& tok) const;
 };
 
 class WordPieceModel : public Model {
