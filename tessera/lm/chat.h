@@ -2,11 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tessera/lm/tokenizer.h"
 
@@ -17,8 +16,8 @@ namespace tessera::lm {
 std::string render_chat(const Tokenizer& tokenizer, const std::string& template_source,
                         const nlohmann::ordered_json& messages, bool add_generation_prompt = true);
 
-// Tokenizes text written by a chat template: special tokens spelled in the text (<|im_start|>, <s>, ...) become
-// their ids and the rest is encoded without adding BOS/EOS (the template writes those it wants).
+// Tokenizes text written by a chat template: special tokens spelled in the text (<|im_start|>, <s>, ...)
+// become their ids and the rest is encoded without adding BOS/EOS (the template writes those it wants).
 std::vector<int32_t> encode_chat_text(const Tokenizer& tokenizer, std::string_view text);
 
 }  // namespace tessera::lm

@@ -24,7 +24,8 @@ const GGUFValue& require(const GGUFMetadata& md, const std::string& key) {
 
 int positive_int(const GGUFValue& v, const std::string& key) {
   int64_t x = v.as_int();
-  if (x <= 0 || x > (int64_t{1} << 30)) throw std::invalid_argument("[gguf] " + key + " = " + std::to_string(x) + " is out of range");
+  if (x <= 0 || x > (int64_t{1} << 30))
+    throw std::invalid_argument("[gguf] " + key + " = " + std::to_string(x) + " is out of range");
   return static_cast<int>(x);
 }
 
@@ -33,7 +34,8 @@ int positive_int(const GGUFValue& v, const std::string& key) {
 LlamaConfig llama_config_from_gguf(const GGUFMetadata& md) {
   const std::string arch = require(md, "general.architecture").as_string();
   if (arch != "llama") {
-    throw std::invalid_argument("[gguf] general.architecture '" + arch + "' is not supported yet (llama only)");
+    throw std::invalid_argument("[gguf] general.architecture '" + arch +
+                                "' is not supported yet (llama only)");
   }
   const std::string p = arch + ".";
   auto req_int = [&](const std::string& k) { return positive_int(require(md, p + k), p + k); };
@@ -48,7 +50,8 @@ LlamaConfig llama_config_from_gguf(const GGUFMetadata& md) {
   } else if (const GGUFValue* t = find(md, "tokenizer.ggml.tokens")) {
     c.vocab_size = static_cast<int>(t->as_array().size());
   }
-  if (const GGUFValue* v = find(md, p + "attention.layer_norm_rms_epsilon")) c.rms_norm_eps = static_cast<float>(v->as_float());
+  if (const GGUFValue* v = find(md, p + "attention.layer_norm_rms_epsilon"))
+    c.rms_norm_eps = static_cast<float>(v->as_float());
   if (const GGUFValue* v = find(md, p + "rope.freq_base")) c.rope_theta = static_cast<float>(v->as_float());
   if (find(md, p + "context_length")) c.max_position_embeddings = req_int("context_length");
   if (find(md, p + "attention.key_length")) c.head_dim = req_int("attention.key_length");
@@ -58,14 +61,16 @@ LlamaConfig llama_config_from_gguf(const GGUFMetadata& md) {
   }
   if (const GGUFValue* v = find(md, p + "rope.dimension_count")) {
     if (v->as_int() != c.head_dim_or_default())
-      throw std::invalid_argument("[gguf] rope.dimension_count " + std::to_string(v->as_int()) +
-                                  " differs from the head dimension " + std::to_string(c.head_dim_or_default()) +
-                                  " (partial RoPE is not supported yet)");
+      throw std::invalid_argument(
+          "[gguf] rope.dimension_count " + std::to_string(v->as_int()) + " differs from the head dimension " +
+          std::to_string(c.head_dim_or_default()) + " (partial RoPE is not supported yet)");
   }
   for (const char* k : {"rope.scaling.type", "rope.scaling.factor"}) {
     if (const GGUFValue* v = find(md, p + k)) {
-      bool none = v->is_string() ? (v->as_string() == "none" || v->as_string().empty()) : v->as_float() == 1.0;
-      if (!none) throw std::invalid_argument(std::string("[gguf] ") + p + k + " (RoPE scaling) is not supported yet");
+      bool none =
+          v->is_string() ? (v->as_string() == "none" || v->as_string().empty()) : v->as_float() == 1.0;
+      if (!none)
+        throw std::invalid_argument(std::string("[gguf] ") + p + k + " (RoPE scaling) is not supported yet");
     }
   }
   c.rope_traditional = true;  // llama.cpp's q/k row order: adjacent pairs (see the header)
@@ -81,9 +86,15 @@ std::optional<std::string> hf_name_from_gguf(const std::string& n) {
   std::smatch m;
   if (!std::regex_match(n, m, blk)) return std::nullopt;
   static const std::pair<const char*, const char*> kParts[] = {
-      {"attn_q", "self_attn.q_proj"},    {"attn_k", "self_attn.k_proj"},       {"attn_v", "self_attn.v_proj"},
-      {"attn_output", "self_attn.o_proj"}, {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"},     {"attn_norm", "input_layernorm"},     {"ffn_norm", "post_attention_layernorm"},
+      {"attn_q", "self_attn.q_proj"},
+      {"attn_k", "self_attn.k_proj"},
+      {"attn_v", "self_attn.v_proj"},
+      {"attn_output", "self_attn.o_proj"},
+      {"ffn_gate", "mlp.gate_proj"},
+      {"ffn_up", "mlp.up_proj"},
+      {"ffn_down", "mlp.down_proj"},
+      {"attn_norm", "input_layernorm"},
+      {"ffn_norm", "post_attention_layernorm"},
   };
   for (const auto& [g, h] : kParts) {
     if (m[2] == g) return "model.layers." + m[1].str() + "." + h + ".weight";
@@ -100,7 +111,8 @@ array gguf_weight(const GGUFTensor& t, const std::string& hf_name, const GGUFMod
   return a;
 }
 
-WeightMap llama_weights_from_gguf(const GGUFFile& file, LlamaConfig& config, const GGUFModelOptions& options) {
+WeightMap llama_weights_from_gguf(const GGUFFile& file, LlamaConfig& config,
+                                  const GGUFModelOptions& options) {
   if (options.dtype != float32 && options.dtype != float16 && options.dtype != bfloat16)
     throw std::invalid_argument("[gguf] weights load as float32, float16 or bfloat16");
   WeightMap w;

