@@ -6,7 +6,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tessera/lm/gguf_model.h"
 #include "tessera/lm/llama2c.h"
+#include "tessera/lm/load_tokenizer.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
 
 namespace tessera::lm {
@@ -56,10 +58,17 @@ LoadedModel load(const std::string& path, const std::string& tokenizer_path) {
         ": model directories (Hugging Face config.json + safetensors) are not supported yet.");
   }
   auto ext = p.extension().string();
-  if (ext == ".safetensors" || ext == ".gguf" || ext == ".json" || ext == ".npz" || ext == ".pt" ||
+  if (ext == ".gguf") {
+    auto g = load_gguf_model(path);
+    LoadedModel out;
+    out.model = g.model;
+    out.tokenizer = tokenizer_path.empty() ? g.tokenizer : load_tokenizer(tokenizer_path);
+    return out;
+  }
+  if (ext == ".safetensors" || ext == ".json" || ext == ".npz" || ext == ".pt" ||
       ext == ".pth") {
     throw std::runtime_error("[load] " + path + ": the " + ext +
-                             " format is not supported yet (llama2.c .bin only).");
+                             " format is not supported yet (llama2.c .bin and .gguf only).");
   }
   auto ck = load_llama2c(path);
   LoadedModel out;

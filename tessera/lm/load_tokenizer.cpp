@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tessera/lm/gguf_tokenizer.h"
 #include "tessera/lm/tokenizers/hf_tokenizer.h"
 #include "tessera/lm/tokenizers/sentencepiece_tokenizer.h"
 
@@ -56,8 +57,7 @@ std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   size_t k = head.find_first_not_of(" \t\r\n");
   if (k != std::string::npos && head[k] == '{') return load_hf_tokenizer(p.string());
   if (head.rfind("GGUF", 0) == 0) {
-    // Hook: GGUF `tokenizer.ggml.*` metadata -> make_tokenizer_from_vocab (tokenizers/vocab_tokenizer.h).
-    throw std::invalid_argument("[tokenizer] GGUF tokenizers are not supported by load_tokenizer yet: " + path);
+    return load_gguf_tokenizer(p.string());  // tokenizer.ggml.* metadata
   }
   // Hook: llama2.c tokenizer.bin (.bin extension) would be dispatched here.
   if (p.extension() == ".model" || p.filename() == "tokenizer.model") return load_sentencepiece(p);

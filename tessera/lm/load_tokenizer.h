@@ -8,8 +8,8 @@
 
 namespace tessera::lm {
 
-// path: a directory (tokenizer.json preferred, else tokenizer.model), a tokenizer.json file, or a
-// SentencePiece .model file. Throws std::runtime_error / std::invalid_argument starting with "[tokenizer] ".
+// path: a directory (tokenizer.json preferred, else tokenizer.model), a tokenizer.json file, a
+// SentencePiece .model file, or a GGUF file (its tokenizer.ggml.* metadata). Throws std::runtime_error / std::invalid_argument starting with "[tokenizer] ".
 std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace tessera::lm

@@ -5,5 +5,6 @@ namespace tessera::cli {
 
 // argv[0] is the subcommand's name. Return the process exit code.
 int generate_main(int argc, char** argv);
+int chat_main(int argc, char** argv);
 
 }  // namespace tessera::cli

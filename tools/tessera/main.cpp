@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: tessera <command> [options]\n\ncommands:\n"
         "  generate  generate text from a model (tessera generate --help)\n"
+        "  chat      chat with an instruct model (tessera chat --help)\n"
         "  version   print the version\n");
     return argc < 2 ? 1 : 0;
   }
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "generate") return tessera::cli::generate_main(argc - 1, argv + 1);
+    if (cmd == "chat") return tessera::cli::chat_main(argc - 1, argv + 1);
     std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

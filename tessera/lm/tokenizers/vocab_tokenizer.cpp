@@ -65,8 +65,12 @@ std::shared_ptr<Tokenizer> make_tokenizer_from_vocab(const VocabSpec& spec) {
   opts.ignore_merges = spec.ignore_merges;
   auto model = std::make_unique<tok::BpeModel>(std::move(vocab), merges, opts);
   std::vector<std::unique_ptr<tok::PreTokenizer>> pre;
-  pre.push_back(tok::make_split_pre_tokenizer(
-      spec.pre_tokenizer_regex.empty() ? std::string(tok::kGpt2Pattern) : spec.pre_tokenizer_regex, "Isolated", false));
+  if (!spec.pre_tokenizer_regexes.empty()) {
+    for (const auto& re : spec.pre_tokenizer_regexes) pre.push_back(tok::make_split_pre_tokenizer(re, "Isolated", false));
+  } else {
+    pre.push_back(tok::make_split_pre_tokenizer(
+        spec.pre_tokenizer_regex.empty() ? std::string(tok::kGpt2Pattern) : spec.pre_tokenizer_regex, "Isolated", false));
+  }
   pre.push_back(tok::make_byte_level_pre_tokenizer(false, false));
   tok::PostProcessor post;
   if (spec.add_bos && spec.bos_id) post.prefix.push_back(*spec.bos_id);

