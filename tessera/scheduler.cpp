@@ -151,7 +151,7 @@ void mark_done(array& node, array::Status st, std::exception_ptr err, const std:
 }
 
 // Runs one stream's share of a tape, in order.
-void run_segment(std::vector<array>& tape, const std::shared_ptr<Event>& done) {
+void run_segment(std::deque<array>& tape, const std::shared_ptr<Event>& done) {
   std::vector<array> outputs;  // reused for every node
   for (auto& slot : tape) {
     array node = std::move(slot);  // our handle dies at the end of the iteration: intermediates free early
@@ -172,7 +172,7 @@ void run_segment(std::vector<array>& tape, const std::shared_ptr<Event>& done) {
 struct Segment {
   int stream;
   std::shared_ptr<Event> event;
-  std::vector<array> nodes;
+  std::deque<array> nodes;  // deques: no large reallocations (and frees) on big tapes
 };
 
 // Orders the unscheduled part of the graph behind `outputs` (post-order DFS without recursion)
@@ -201,7 +201,7 @@ std::vector<Segment> build_segments(const std::vector<array>& outputs) {
       o.set_status(array::Status::unscheduled);
     });
   };
-  std::vector<std::pair<array, size_t>> stack;  // (node, next input index)
+  std::deque<std::pair<array, size_t>> stack;  // (node, next input index)
   try {
     for (auto& out : outputs) {
       if (out.status() != array::Status::unscheduled) continue;
@@ -262,7 +262,7 @@ void schedule(const std::vector<array>& outputs, bool run_inline) {
     }
   }
   for (auto& seg : segs) {
-    auto nodes = std::make_shared<std::vector<array>>(std::move(seg.nodes));
+    auto nodes = std::make_shared<std::deque<array>>(std::move(seg.nodes));
     auto ev = seg.event;
     workers().get(seg.stream).submit([nodes, ev] { run_segment(*nodes, ev); });
   }
