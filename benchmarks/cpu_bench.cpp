@@ -30,7 +30,9 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // Median seconds of `reps` timed calls after `warmup` untimed ones.
 template <typename F>
@@ -90,8 +92,8 @@ void bench_gemm(int n) {
   eval(a, b);
   std::vector<float> cv(av.size());
   auto run_blas = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n,
-                0.0f, cv.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(),
+                n, 0.0f, cv.data(), n);
   };
   auto run_tessera = [&] {
     auto c = matmul(a, b);
@@ -114,14 +116,16 @@ void bench_gemm(int n) {
   auto c = matmul(a, b);
   eval(c);
   double maxdiff = 0;
-  for (size_t i = 0; i < cv.size(); ++i) maxdiff = std::max<double>(maxdiff, std::abs(c.data<float>()[i] - cv[i]));
+  for (size_t i = 0; i < cv.size(); ++i)
+    maxdiff = std::max<double>(maxdiff, std::abs(c.data<float>()[i] - cv[i]));
   double flops = 2.0 * n * n * n;
   double gt = flops / tt[2] * 1e-9, gb = flops / tb[2] * 1e-9;
-  std::printf("[gemm] %dx%dx%d f32: tessera::matmul %.1f GFLOP/s (%.2f ms), cblas_sgemm %.1f GFLOP/s (%.2f ms), "
-              "max|diff| %.2g\n",
-              n, n, n, gt, tt[2] * 1e3, gb, tb[2] * 1e3, maxdiff);
-  table.push_back({"f32 GEMM " + std::to_string(n) + "^3 (GFLOP/s)", fmt("%.1f", gt), fmt("%.1f (cblas_sgemm)", gb),
-                   ">= 0.95", fmt("%.3f", gt / gb)});
+  std::printf(
+      "[gemm] %dx%dx%d f32: tessera::matmul %.1f GFLOP/s (%.2f ms), cblas_sgemm %.1f GFLOP/s (%.2f ms), "
+      "max|diff| %.2g\n",
+      n, n, n, gt, tt[2] * 1e3, gb, tb[2] * 1e3, maxdiff);
+  table.push_back({"f32 GEMM " + std::to_string(n) + "^3 (GFLOP/s)", fmt("%.1f", gt),
+                   fmt("%.1f (cblas_sgemm)", gb), ">= 0.95", fmt("%.3f", gt / gb)});
 }
 
 void bench_elementwise(int threads) {
@@ -129,17 +133,22 @@ void bench_elementwise(int threads) {
   auto av = random_vector(n, 3), bv = random_vector(n, 4);
   // Bandwidth anchors on plain buffers, touched first so page faults are not timed.
   std::vector<float> x(av), y(bv), z(n, 0.0f);
-  double t_copy = median_seconds([&] {
-    split(n, threads, [&](size_t b, size_t e) { std::memcpy(z.data() + b, x.data() + b, (e - b) * sizeof(float)); });
-  }, 7);
-  double t_triad = median_seconds([&] {
-    split(n, threads, [&](size_t b, size_t e) {
-      const float* xp = x.data();
-      const float* yp = y.data();
-      float* zp = z.data();
-      for (size_t i = b; i < e; ++i) zp[i] = xp[i] + 3.0f * yp[i];
-    });
-  }, 7);
+  double t_copy = median_seconds(
+      [&] {
+        split(n, threads,
+              [&](size_t b, size_t e) { std::memcpy(z.data() + b, x.data() + b, (e - b) * sizeof(float)); });
+      },
+      7);
+  double t_triad = median_seconds(
+      [&] {
+        split(n, threads, [&](size_t b, size_t e) {
+          const float* xp = x.data();
+          const float* yp = y.data();
+          float* zp = z.data();
+          for (size_t i = b; i < e; ++i) zp[i] = xp[i] + 3.0f * yp[i];
+        });
+      },
+      7);
   double bytes = static_cast<double>(n * sizeof(float));
   double bw_copy = 2 * bytes / t_copy * 1e-9, bw_triad = 3 * bytes / t_triad * 1e-9;
   double bw = std::max(bw_copy, bw_triad);
@@ -148,14 +157,18 @@ void bench_elementwise(int threads) {
 
   array a(av, {static_cast<int>(n)}), b(bv, {static_cast<int>(n)});
   eval(a, b);
-  double t_add = median_seconds([&] {
-    auto c = add(a, b);
-    eval(c);
-  }, 7, 2);
-  double t_exp = median_seconds([&] {
-    auto c = exp(a);
-    eval(c);
-  }, 7, 2);
+  double t_add = median_seconds(
+      [&] {
+        auto c = add(a, b);
+        eval(c);
+      },
+      7, 2);
+  double t_exp = median_seconds(
+      [&] {
+        auto c = exp(a);
+        eval(c);
+      },
+      7, 2);
   {
     auto c = add(a, b), d = exp(a);
     eval(c, d);
@@ -170,8 +183,10 @@ void bench_elementwise(int threads) {
   std::printf("[elementwise] add %.2f ms = %.1f GB/s (%.0f%% of %.1f), exp %.2f ms = %.1f GB/s (%.0f%%)\n",
               t_add * 1e3, bw_add, 100 * bw_add / bw, bw, t_exp * 1e3, bw_exp, 100 * bw_exp / bw);
   std::string anchor = fmt("%.1f (max copy/triad)", bw);
-  table.push_back({"add 2x64 MiB f32 (GB/s)", fmt("%.1f", bw_add), anchor, ">= 0.70", fmt("%.2f", bw_add / bw)});
-  table.push_back({"exp 64 MiB f32 (GB/s)", fmt("%.1f", bw_exp), anchor, ">= 0.70", fmt("%.2f", bw_exp / bw)});
+  table.push_back(
+      {"add 2x64 MiB f32 (GB/s)", fmt("%.1f", bw_add), anchor, ">= 0.70", fmt("%.2f", bw_add / bw)});
+  table.push_back(
+      {"exp 64 MiB f32 (GB/s)", fmt("%.1f", bw_exp), anchor, ">= 0.70", fmt("%.2f", bw_exp / bw)});
 }
 
 void bench_rows() {
@@ -179,14 +194,18 @@ void bench_rows() {
   auto xv = random_vector(static_cast<size_t>(r) * d, 5), wv = random_vector(d, 6);
   array x(xv, {r, d}), w(wv, {d});
   eval(x, w);
-  double t_sm = median_seconds([&] {
-    auto y = softmax(x, -1);
-    eval(y);
-  }, 7, 2);
-  double t_rms = median_seconds([&] {
-    auto y = fast::rms_norm(x, w, 1e-5f);
-    eval(y);
-  }, 7, 2);
+  double t_sm = median_seconds(
+      [&] {
+        auto y = softmax(x, -1);
+        eval(y);
+      },
+      7, 2);
+  double t_rms = median_seconds(
+      [&] {
+        auto y = fast::rms_norm(x, w, 1e-5f);
+        eval(y);
+      },
+      7, 2);
   {
     auto y = softmax(x, -1);
     eval(y);
@@ -197,8 +216,9 @@ void bench_rows() {
   std::printf("[rows] (4096, 4096) f32: softmax %.2f ms, rms_norm %.2f ms\n", t_sm * 1e3, t_rms * 1e3);
   double np_sm = env_double("NUMPY_SOFTMAX_MS"), np_rms = env_double("NUMPY_RMS_NORM_MS");
   auto row = [&](const char* name, double ours, double ref) {
-    table.push_back({name, fmt("%.2f", ours * 1e3), ref > 0 ? fmt("%.2f (numpy)", ref) : "n/a (run numpy_ref.py)",
-                     "faster (ratio > 1)", ref > 0 ? fmt("%.2f", ref / (ours * 1e3)) : "n/a"});
+    table.push_back({name, fmt("%.2f", ours * 1e3),
+                     ref > 0 ? fmt("%.2f (numpy)", ref) : "n/a (run numpy_ref.py)", "faster (ratio > 1)",
+                     ref > 0 ? fmt("%.2f", ref / (ours * 1e3)) : "n/a"});
   };
   row("softmax (4096,4096) (ms)", t_sm, np_sm);
   row("rms_norm (4096,4096) (ms)", t_rms, np_rms);
@@ -238,12 +258,15 @@ void bench_graph(int n) {
     eval_cpu_s = tc[tc.size() / 2];
   };
   chain(x, one);
-  std::printf("[graph] chain of %d scalar adds: build %.2f ms, eval %.2f ms (thread CPU %.2f ms; %.2f us/op eval, "
-              "%.2f us/op total)\n",
-              n, build_s * 1e3, eval_s * 1e3, eval_cpu_s * 1e3, eval_s * 1e6 / n, (build_s + eval_s) * 1e6 / n);
+  std::printf(
+      "[graph] chain of %d scalar adds: build %.2f ms, eval %.2f ms (thread CPU %.2f ms; %.2f us/op eval, "
+      "%.2f us/op total)\n",
+      n, build_s * 1e3, eval_s * 1e3, eval_cpu_s * 1e3, eval_s * 1e6 / n, (build_s + eval_s) * 1e6 / n);
   chain(x4, one4);
-  std::printf("[graph] chain of %d 4-element adds: build %.2f ms, eval %.2f ms (thread CPU %.2f ms; %.2f us/op eval)\n",
-              n, build_s * 1e3, eval_s * 1e3, eval_cpu_s * 1e3, eval_s * 1e6 / n);
+  std::printf(
+      "[graph] chain of %d 4-element adds: build %.2f ms, eval %.2f ms (thread CPU %.2f ms; %.2f us/op "
+      "eval)\n",
+      n, build_s * 1e3, eval_s * 1e3, eval_cpu_s * 1e3, eval_s * 1e6 / n);
   double chain_eval = eval_s, chain_total = build_s + eval_s, chain_cpu = eval_cpu_s;
 
   // Independent: n separate adds evaluated together.
@@ -273,23 +296,27 @@ void bench_graph(int n) {
     t_ind_eval = te[te.size() / 2];
     t_ind_cpu = tc[tc.size() / 2];
   }
-  std::printf("[graph] %d independent 4-element adds: build %.2f ms, eval %.2f ms (thread CPU %.2f ms; %.2f us/op "
-              "eval)\n",
-              n, t_ind_build * 1e3, t_ind_eval * 1e3, t_ind_cpu * 1e3, t_ind_eval * 1e6 / n);
+  std::printf(
+      "[graph] %d independent 4-element adds: build %.2f ms, eval %.2f ms (thread CPU %.2f ms; %.2f us/op "
+      "eval)\n",
+      n, t_ind_build * 1e3, t_ind_eval * 1e3, t_ind_cpu * 1e3, t_ind_eval * 1e6 / n);
 
   // Eager style: eval after every op (latency of one eval call).
   const int m = 1000;
-  double t_eager = median_seconds([&] {
-    array y = x;
-    for (int i = 0; i < m; ++i) {
-      y = add(y, one);
-      eval(y);
-    }
-  }, 5);
+  double t_eager = median_seconds(
+      [&] {
+        array y = x;
+        for (int i = 0; i < m; ++i) {
+          y = add(y, one);
+          eval(y);
+        }
+      },
+      5);
   std::printf("[graph] eval after each of %d scalar adds: %.2f us per op+eval\n", m, t_eager * 1e6 / m);
 
   table.push_back({"graph: 10k-op chain eval (ms)", fmt("%.2f", chain_eval * 1e3),
-                   fmt("%.2f (thread CPU)", chain_cpu * 1e3), "well under 10 ms", fmt("%.2f us/op", chain_eval * 1e6 / n)});
+                   fmt("%.2f (thread CPU)", chain_cpu * 1e3), "well under 10 ms",
+                   fmt("%.2f us/op", chain_eval * 1e6 / n)});
   table.push_back({"graph: 10k-op chain build+eval (ms)", fmt("%.2f", chain_total * 1e3), "-", "-",
                    fmt("%.2f us/op", chain_total * 1e6 / n)});
   table.push_back({"graph: 10k independent ops eval (ms)", fmt("%.2f", t_ind_eval * 1e3),

@@ -213,7 +213,8 @@ std::vector<Segment> build_segments(const std::vector<array>& outputs) {
         if (i < node.inputs().size()) {
           const array& in = node.inputs()[i++];
           if (in.status() == array::Status::unscheduled) {
-            if (!in.has_primitive()) throw std::invalid_argument("[eval] input has neither data nor a primitive.");
+            if (!in.has_primitive())
+              throw std::invalid_argument("[eval] input has neither data nor a primitive.");
             stack.emplace_back(in, 0);  // invalidates node and i
             mark(stack.back().first);
           }
