@@ -84,7 +84,9 @@ inline constexpr size_t kStreamBytes = size_t(32) << 20;
 template <typename Op>
 inline void apply_block_stream(const float* src, float* dst, size_t n, Op op) {
   size_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0; ++i) dst[i] = static_cast<float>(op(src[i]));
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0; ++i) {
+    dst[i] = static_cast<float>(op(src[i]));  // until dst is 32-byte aligned
+  }
   alignas(32) float tmp[kBlock];
   while (n - i >= 8) {
     size_t m = std::min(kBlock, (n - i) & ~size_t(7));
