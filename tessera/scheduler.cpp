@@ -1,12 +1,13 @@
 // eval/async_eval: iterative topological ordering, one worker thread per stream, cross-stream
-// events, intermediates released as soon as their last consumer has run.
+// events, intermediates released as soon as their last consumer has run. A synchronous eval whose
+// graph lies on one CPU stream with an idle worker runs on the calling thread (no hand-off).
 #include "tessera/scheduler.h"
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/backend/gpu.h"
@@ -47,12 +48,15 @@ class StreamWorker {
     thread_.join();
   }
   void submit(std::function<void()> task) {
+    pending_.fetch_add(1, std::memory_order_acq_rel);
     {
       std::lock_guard lk(mu_);
       tasks_.push_back(std::move(task));
     }
     cv_.notify_all();
   }
+  // No task queued or running: work for this stream may run on the caller's thread.
+  bool idle() const { return pending_.load(std::memory_order_acquire) == 0; }
 
  private:
   void run() {
@@ -66,11 +70,13 @@ class StreamWorker {
         tasks_.pop_front();
       }
       task();
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
+  std::atomic<int> pending_{0};
   bool stop_{false};
   std::thread thread_;
 };
@@ -101,14 +107,32 @@ Workers& workers() {
   return *w;
 }
 
-void run_primitive(array& node) {
-  auto outputs = node.outputs();
+// Calls f on every output of node's primitive (node and its siblings), without allocating.
+template <typename F>
+void for_each_output(array& node, F&& f) {
+  f(node);
+  for (auto& s : node.siblings()) f(s);
+}
+
+// Fills outs with node's outputs in output order, reusing outs' storage.
+void gather_outputs(const array& node, std::vector<array>& outs) {
+  outs.clear();
+  if (node.siblings().empty()) {
+    outs.push_back(node);
+  } else {
+    outs = node.outputs();
+  }
+}
+
+void run_primitive(array& node, std::vector<array>& outputs) {
+  gather_outputs(node, outputs);
   auto& prim = node.primitive();
   // Inputs that failed make this node fail with the same error.
   for (auto& in : node.inputs()) {
     auto st = in.status();
+    if (st == array::Status::available) continue;
     if (st == array::Status::failed) std::rethrow_exception(in.error());
-    if (st != array::Status::available) wait_for(in);
+    wait_for(in);
   }
   if (prim.device() == Device::gpu) {
     // Kernels go to this stream's CUDA stream, asynchronously; run_segment synchronizes before
@@ -121,26 +145,28 @@ void run_primitive(array& node) {
 }
 
 void mark_done(array& node, array::Status st, std::exception_ptr err, const std::shared_ptr<Event>& segment) {
-  for (auto& o : node.outputs()) {
+  for_each_output(node, [&](array& o) {
     if (err) o.error() = err;
     o.set_status(st);
     // Nodes read by another stream have their own event; the rest share the segment's.
     if (o.event() && o.event() != segment) o.event()->signal();
-  }
+  });
   node.detach();
 }
 
 // Runs one stream's share of a tape, in order.
 // GPU segments: a node read by another stream waits for its stream's queue before its event fires,
 // and the whole queue is finished before the segment's event fires.
-void run_segment(std::vector<array>& tape, std::shared_ptr<Event> done) {
+void run_segment(std::deque<array>& tape, const std::shared_ptr<Event>& done) {
+  std::vector<array> outputs;  // reused for every node
   int gpu_stream = -1;
   for (auto& slot : tape) {
     array node = std::move(slot);  // our handle dies at the end of the iteration: intermediates free early
     bool on_gpu = node.primitive().device() == Device::gpu;
     if (on_gpu) gpu_stream = node.primitive().stream().index;
     try {
-      run_primitive(node);
+      run_primitive(node, outputs);
+      outputs.clear();
       if (on_gpu) {
         for (auto& o : node.outputs()) {
           if (o.event() && o.event() != done) {
@@ -151,6 +177,7 @@ void run_segment(std::vector<array>& tape, std::shared_ptr<Event> done) {
       }
       mark_done(node, array::Status::available, nullptr, done);
     } catch (...) {
+      outputs.clear();
       mark_done(node, array::Status::failed, std::current_exception(), done);
     }
   }
@@ -163,6 +190,107 @@ void run_segment(std::vector<array>& tape, std::shared_ptr<Event> done) {
     }
   }
   done->signal();
+}
+
+// A tape's share of one stream: its nodes in order and the event signalled when all are done.
+struct Segment {
+  int stream;
+  std::shared_ptr<Event> event;
+  std::deque<array> nodes;  // deques: no large reallocations (and frees) on big tapes
+};
+
+// Orders the unscheduled part of the graph behind `outputs` (post-order DFS without recursion)
+// into per-stream segments. Nodes are marked scheduled (with their segment's event) as they are
+// reached, so the status doubles as the visited mark; on error the marks are undone.
+std::vector<Segment> build_segments(const std::vector<array>& outputs) {
+  std::vector<Segment> segs;
+  auto find_segment = [&segs](int stream) -> Segment* {
+    for (auto& s : segs) {
+      if (s.stream == stream) return &s;
+    }
+    return nullptr;
+  };
+  auto mark = [&](array& node) {
+    int stream = node.primitive().stream().index;
+    Segment* seg = find_segment(stream);
+    if (!seg) seg = &segs.emplace_back(Segment{stream, std::make_shared<Event>(), {}});
+    for_each_output(node, [&](array& o) {
+      o.event() = seg->event;
+      o.set_status(array::Status::scheduled);
+    });
+  };
+  auto unmark = [](array& node) {
+    for_each_output(node, [](array& o) {
+      o.event() = nullptr;
+      o.set_status(array::Status::unscheduled);
+    });
+  };
+  std::deque<std::pair<array, size_t>> stack;  // (node, next input index)
+  try {
+    for (auto& out : outputs) {
+      if (out.status() != array::Status::unscheduled) continue;
+      if (!out.has_primitive()) throw std::invalid_argument("[eval] array has neither data nor a primitive.");
+      stack.emplace_back(out, 0);
+      mark(stack.back().first);
+      while (!stack.empty()) {
+        auto& [node, i] = stack.back();
+        if (i < node.inputs().size()) {
+          const array& in = node.inputs()[i++];
+          if (in.status() == array::Status::unscheduled) {
+            if (!in.has_primitive())
+              throw std::invalid_argument("[eval] input has neither data nor a primitive.");
+            stack.emplace_back(in, 0);  // invalidates node and i
+            mark(stack.back().first);
+          }
+          continue;
+        }
+        int s = node.primitive().stream().index;
+        if (segs.size() > 1) {
+          // Inputs made in this tape on another stream get their own event (their segment's
+          // event fires only when that whole segment is done).
+          for (auto& in : node.inputs()) {
+            if (in.status() != array::Status::scheduled || !in.has_primitive()) continue;
+            int is = in.primitive().stream().index;
+            Segment* other = is == s ? nullptr : find_segment(is);
+            if (!other || in.event() != other->event) continue;
+            auto own = std::make_shared<Event>();
+            for_each_output(in, [&](array& o) { o.event() = own; });
+          }
+        }
+        find_segment(s)->nodes.push_back(std::move(node));
+        stack.pop_back();
+      }
+    }
+  } catch (...) {
+    // Every marked node is on the stack or in a segment.
+    for (auto& [n, i] : stack) unmark(n);
+    for (auto& seg : segs) {
+      for (auto& n : seg.nodes) unmark(n);
+    }
+    throw;
+  }
+  return segs;
+}
+
+// Schedules the graph; with `run_inline`, a single-stream CPU graph whose worker is idle runs here.
+void schedule(const std::vector<array>& outputs, bool run_inline) {
+  auto segs = build_segments(outputs);
+  if (segs.empty()) return;
+  if (run_inline && segs.size() == 1) {
+    auto& seg = segs.front();
+    if (seg.nodes.front().primitive().device() == Device::cpu) {
+      auto& w = workers().get(seg.stream);
+      if (w.idle()) {
+        run_segment(seg.nodes, seg.event);
+        return;
+      }
+    }
+  }
+  for (auto& seg : segs) {
+    auto nodes = std::make_shared<std::deque<array>>(std::move(seg.nodes));
+    auto ev = seg.event;
+    workers().get(seg.stream).submit([nodes, ev] { run_segment(*nodes, ev); });
+  }
 }
 
 }  // namespace
@@ -180,73 +308,10 @@ void wait_for(const array& a) {
   }
 }
 
-void async_eval(std::vector<array> outputs) {
-  // Iterative post-order DFS over nodes that still need scheduling.
-  std::vector<array> tape;
-  std::unordered_set<uintptr_t> visited;
-  std::vector<std::pair<array, size_t>> stack;  // (node, next input index)
-  for (auto& out : outputs) {
-    if (out.status() != array::Status::unscheduled || visited.count(out.id())) continue;
-    if (!out.has_primitive()) {
-      throw std::invalid_argument("[eval] array has neither data nor a primitive.");
-    }
-    stack.emplace_back(out, 0);
-    visited.insert(out.id());
-    while (!stack.empty()) {
-      auto& [node, i] = stack.back();
-      if (i < node.inputs().size()) {
-        array in = node.inputs()[i++];
-        if (in.status() == array::Status::unscheduled && !visited.count(in.id())) {
-          if (!in.has_primitive()) throw std::invalid_argument("[eval] input has neither data nor a primitive.");
-          visited.insert(in.id());
-          for (auto& s : in.siblings()) visited.insert(s.id());
-          stack.emplace_back(std::move(in), 0);
-        }
-        continue;
-      }
-      for (auto& s : node.siblings()) visited.insert(s.id());
-      tape.push_back(std::move(node));
-      stack.pop_back();
-    }
-  }
-  if (tape.empty()) return;
-
-  // Split the tape per stream. Nodes read by another stream get their own event.
-  std::unordered_map<int, std::vector<array>> segments;
-  std::unordered_map<int, std::shared_ptr<Event>> seg_events;
-  std::vector<int> order;
-  for (auto& node : tape) {
-    int s = node.primitive().stream().index;
-    if (!segments.count(s)) {
-      order.push_back(s);
-      seg_events[s] = std::make_shared<Event>();
-    }
-    for (auto& in : node.inputs()) {
-      if (in.status() == array::Status::unscheduled && in.has_primitive() &&
-          in.primitive().stream().index != s && in.event() == seg_events[in.primitive().stream().index]) {
-        for (auto& o : in.outputs()) o.event() = std::make_shared<Event>();
-      }
-    }
-    for (auto& o : node.outputs()) {
-      o.event() = seg_events[s];
-    }
-    segments[s].push_back(node);
-  }
-  // Cross-stream inputs were given their own event above only if their producer was seen first,
-  // which topological order guarantees.
-  for (auto& node : tape) {
-    for (auto& o : node.outputs()) o.set_status(array::Status::scheduled);
-  }
-  tape.clear();
-  for (int s : order) {
-    auto seg = std::make_shared<std::vector<array>>(std::move(segments[s]));
-    auto ev = seg_events[s];
-    workers().get(s).submit([seg, ev] { run_segment(*seg, ev); });
-  }
-}
+void async_eval(std::vector<array> outputs) { schedule(outputs, false); }
 
 void eval(std::vector<array> outputs) {
-  async_eval(outputs);
+  schedule(outputs, true);
   for (auto& o : outputs) wait_for(o);
 }
 

@@ -11,7 +11,7 @@
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/backend/cpu/unary.h"
 
-#if defined(__F16C__) && defined(__AVX__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -74,6 +74,31 @@ inline void apply_block(const In* src, Out* dst, size_t n, Op op) {
   }
 }
 
+// float32 outputs at least this large are written with streaming stores: they cannot stay in the
+// last-level cache anyway, and skipping the read-for-ownership of the output saves a third of the
+// memory traffic of a unary op.
+inline constexpr size_t kStreamBytes = size_t(32) << 20;
+
+#if defined(__AVX__)
+// dst[i] = op(src[i]) for float32, computed in blocks into a stack buffer, then streamed to dst.
+template <typename Op>
+inline void apply_block_stream(const float* src, float* dst, size_t n, Op op) {
+  size_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0; ++i) {
+    dst[i] = static_cast<float>(op(src[i]));  // until dst is 32-byte aligned
+  }
+  alignas(32) float tmp[kBlock];
+  while (n - i >= 8) {
+    size_t m = std::min(kBlock, (n - i) & ~size_t(7));
+    for (size_t j = 0; j < m; ++j) tmp[j] = static_cast<float>(op(src[i + j]));
+    for (size_t j = 0; j < m; j += 8) _mm256_stream_ps(dst + i + j, _mm256_load_ps(tmp + j));
+    i += m;
+  }
+  for (; i < n; ++i) dst[i] = static_cast<float>(op(src[i]));
+  _mm_sfence();  // streaming stores are visible before the chunk counts as done
+}
+#endif
+
 // Runs op over `in` (any strides) into a fresh or donated buffer of `out`.
 template <typename In, typename Out, typename Op>
 void unary_run(const array& in, array& out, Op op) {
@@ -81,6 +106,15 @@ void unary_run(const array& in, array& out, Op op) {
     set_unary_output(in, out);
     const In* src = in.data<In>();
     Out* dst = out.data<Out>();
+#if defined(__AVX__)
+    if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+      if (in.data_size() * sizeof(float) >= kStreamBytes) {
+        parallel_for(in.data_size(), kGrain,
+                     [&](size_t b, size_t e) { apply_block_stream(src + b, dst + b, e - b, op); });
+        return;
+      }
+    }
+#endif
     parallel_for(in.data_size(), kGrain, [&](size_t b, size_t e) { apply_block(src + b, dst + b, e - b, op); });
     return;
   }

@@ -109,7 +109,7 @@ Pool& pool() {
 int pool_size() { return pool().size(); }
 void set_pool_size(int n) { pool().resize(n); }
 
-void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& f) {
+void parallel_for_pool(size_t n, size_t grain, const std::function<void(size_t, size_t)>& f) {
   if (n == 0) return;
   int threads = pool_size();
   grain = std::max<size_t>(grain, 1);
