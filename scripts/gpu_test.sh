@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ARCHS=${TESSERA_CUDA_ARCHS:-90}
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" ${TESSERA_CMAKE_ARGS:-} > build-gpu.log 2>&1 || { tail -40 build-gpu.log; exit 1; }
-ninja -C build-gpu tessera_tests tessera_gpu_tests tessera >> build-gpu.log 2>&1 || { tail -60 build-gpu.log; exit 1; }
+ninja -C build-gpu -k 0 tessera_tests tessera_gpu_tests tessera >> build-gpu.log 2>&1 || { grep -E "error|FAILED" build-gpu.log | head -40; exit 1; }
 ./build-gpu/tessera_tests --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter=$GTEST_FILTER}
 rc_all=$?
 ./build-gpu/tessera_gpu_tests --gtest_brief=1

@@ -2,6 +2,7 @@
 #include "tessera/lm/chat_template/lexer.h"
 
 #include <cctype>
+#include <cstdint>
 #include <stdexcept>
 
 namespace tessera::lm::jinja {
