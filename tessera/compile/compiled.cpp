@@ -160,9 +160,12 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
 array Compiled::expand(const std::vector<array>& inputs) const {
   std::vector<array> vals(inputs.begin(), inputs.end());
   for (auto& ins : instrs_) {
-    std::vector<array> args{vals[ins.a]};
-    if (static_cast<int>(ins.op) >= kFirstBinary) args.push_back(vals[ins.b]);
-    Shape s = args[0].shape();
+    const bool binary = static_cast<int>(ins.op) >= kFirstBinary;
+    std::vector<array> args;
+    args.reserve(2);
+    args.push_back(vals[ins.a]);
+    if (binary) args.push_back(vals[ins.b]);
+    Shape s = vals[ins.a].shape();
     vals.push_back(array(std::move(s), float32, ins.prim, std::move(args)));
   }
   return vals.back();
