@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tessera/array.h"
+#include "tessera/compile.h"
 #include "tessera/device.h"
 #include "tessera/dtype.h"
 #include "tessera/fast.h"
