@@ -57,10 +57,11 @@ std::optional<array> opt_array(const std::optional<ArrayLike>& a) {
   return txpy::to_array(*a);
 }
 
-// A learning rate from Python: a float or a callable step -> float.
+// A learning rate from Python: a float or a callable step -> float. The callable is borrowed (the Python
+// wrapper keeps it alive), so no reference cycle hides inside the C++ optimizer.
 opt::LearningRate to_lr(nb::handle h) {
   if (PyCallable_Check(h.ptr())) {
-    nb::object fn = nb::borrow(h);
+    nb::handle fn = h;
     return opt::Schedule([fn](int step) {
       nb::gil_scoped_acquire gil;
       return nb::cast<float>(nb::float_(fn(step)));
