@@ -17,6 +17,8 @@ class Optimizer:
 
     def __init__(self, impl):
         self._impl = impl
+        if not hasattr(self, "_lr_ref"):
+            self._lr_ref = None
 
     def _rate(self, learning_rate):
         # The C++ optimizer borrows a schedule's callable: keep it alive here.
@@ -50,6 +52,8 @@ class Optimizer:
 
     @property
     def learning_rate(self):
+        if isinstance(self._lr_ref, float):  # a fixed rate (possibly set after the last update)
+            return tx.array(self._lr_ref, dtype=tx.float32)
         return tx.array(self._impl.learning_rate, dtype=tx.float32)
 
     @learning_rate.setter
