@@ -1,0 +1,32 @@
+"""tessera.nn (MLX's mlx.nn): Module, layers, activations, losses, init, value_and_grad.
+
+Design ("one implementation"): the numerical pieces come from C++ — activations, losses and
+initializers are the C++ functions of tessera/nn/*.h bound in python/src/nn.cpp (as the private
+``tessera.core._nn``), and layers compute with tessera.core ops and the fused ``tessera.core.fast``
+kernels (rms_norm, layer_norm, rope, scaled_dot_product_attention). ``Module`` itself is written in
+Python as MLX's is (a dict subclass): Python subclasses must be able to set arrays, modules and
+lists/dicts of them as attributes and have them found as parameters, which a wrapper of the C++
+``nn::Module`` (a registry of named arrays) cannot offer without copying state back and forth. The
+layers are therefore thin Python Modules holding arrays, with the same parameter names and
+initializations as the C++ layers and MLX. ``value_and_grad`` calls C++ ``tessera::value_and_grad``
+over the flattened trainable parameters.
+"""
+
+from . import init, losses
+from .activations import *  # noqa: F401,F403
+from .activations import (  # noqa: F401
+    CELU, ELU, GELU, GLU, HardTanh, Hardswish, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SELU,
+    Sigmoid, SiLU, Softmax, Softplus, Softsign, Step, Tanh,
+)
+from .attention import MultiHeadAttention
+from .convolution import Conv1d, Conv2d
+from .layers import Dropout, Embedding, Identity, Linear, Sequential
+from .module import Module
+from .normalization import GroupNorm, LayerNorm, RMSNorm
+from .positional_encoding import RoPE
+from .utils import value_and_grad
+
+__all__ = [
+    "Module", "Linear", "Embedding", "Identity", "Dropout", "Sequential", "RMSNorm", "LayerNorm", "GroupNorm",
+    "Conv1d", "Conv2d", "RoPE", "MultiHeadAttention", "value_and_grad", "init", "losses",
+]
