@@ -50,9 +50,9 @@ void quantize_group(const float* w, int gs, int bits, uint8_t* out, float& scale
 template <int bits>
 void dequant_row_t(const uint8_t* w, const float* sc, const float* bi, int64_t K, int gs, float* dst) {
   for (int64_t g = 0; g < K / gs; ++g) {
-    v16f s = v16f{} + sc[g], b = v16f{} + bi[g];
-    for (int c = 0; c < gs; c += 16) {
-      store16(dst + g * gs + c, unpack16<bits>(w + (g * gs + c) * bits / 8) * s + b);
+    v8f s = v8f{} + sc[g], b = v8f{} + bi[g];
+    for (int c = 0; c < gs; c += 8) {
+      store8(dst + g * gs + c, unpack8<bits>(w + (g * gs + c) * bits / 8) * s + b);
     }
   }
 }

@@ -11,58 +11,33 @@
 
 namespace tessera::cpu::quant {
 
-// GCC vector types: one AVX-512 register, or two AVX2 registers (compile-time, -march=native).
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-typedef uint32_t v16u __attribute__((vector_size(64)));
-typedef uint8_t v16b __attribute__((vector_size(16)));
+// GCC vector types of 8 floats: one AVX2 register (with AVX-512 the compiler uses its 256-bit
+// forms). Arrays of these stay in registers, which 16-wide vectors split on AVX2 do not.
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
 
-inline v16f load16(const float* p) {
-  v16f v;
+inline v8f load8(const float* p) {
+  v8f v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-inline void store16(float* p, v16f v) { std::memcpy(p, &v, sizeof(v)); }
-inline float hsum(v16f v) {
-  float s = 0;
-  for (int i = 0; i < 16; ++i) s += v[i];
-  return s;
-}
+inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+inline float hsum(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 
-// 16 consecutive values of an LSB-first bit stream (value j at bits [j*bits, (j+1)*bits)), read from
-// the 2*bits bytes at p. This is MLX's packing for every supported width.
+// 8 consecutive values of an LSB-first bit stream (value j at bits [j*bits, (j+1)*bits)), read from
+// the `bits` bytes at p: MLX's packing for every supported width. The 8*bits bits are split into two
+// halves of 4 values that each fit a 32-bit lane, then shifted per lane and masked.
 template <int bits>
-inline v16f unpack16(const uint8_t* p) {
+inline v8f unpack8(const uint8_t* p) {
   constexpr uint32_t mask = (1u << bits) - 1;
-  if constexpr (bits == 8) {
-    v16b b;
-    std::memcpy(&b, p, 16);
-    return __builtin_convertvector(__builtin_convertvector(b, v16i), v16f);
-  } else if constexpr (bits == 2) {
-    uint32_t a;
-    std::memcpy(&a, p, 4);
-    v16u sh = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-    v16u v = (v16u{} + a) >> sh;
-    return __builtin_convertvector(reinterpret_cast<v16i>(v & mask), v16f);
-  } else if constexpr (bits == 4) {
-    uint64_t u;
-    std::memcpy(&u, p, 8);
-    uint32_t a = static_cast<uint32_t>(u), b = static_cast<uint32_t>(u >> 32);
-    v16u v = {a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b};
-    v16u sh = {0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28};
-    return __builtin_convertvector(reinterpret_cast<v16i>((v >> sh) & mask), v16f);
-  } else {
-    // 3, 5, 6 bits: two chunks of 8 values in `bits` bytes each, split into halves of 4 values.
-    uint64_t u0 = 0, u1 = 0;
-    std::memcpy(&u0, p, bits);
-    std::memcpy(&u1, p + bits, bits);
-    uint32_t a0 = static_cast<uint32_t>(u0), b0 = static_cast<uint32_t>(u0 >> (4 * bits));
-    uint32_t a1 = static_cast<uint32_t>(u1), b1 = static_cast<uint32_t>(u1 >> (4 * bits));
-    v16u v = {a0, a0, a0, a0, b0, b0, b0, b0, a1, a1, a1, a1, b1, b1, b1, b1};
-    constexpr uint32_t B = bits;
-    v16u sh = {0, B, 2 * B, 3 * B, 0, B, 2 * B, 3 * B, 0, B, 2 * B, 3 * B, 0, B, 2 * B, 3 * B};
-    return __builtin_convertvector(reinterpret_cast<v16i>((v >> sh) & mask), v16f);
-  }
+  constexpr uint32_t B = bits;
+  uint64_t u = 0;
+  std::memcpy(&u, p, bits);
+  uint32_t a = static_cast<uint32_t>(u), b = static_cast<uint32_t>(u >> (4 * bits));
+  v8u v = {a, a, a, a, b, b, b, b};
+  constexpr v8u sh = {0, B, 2 * B, 3 * B, 0, B, 2 * B, 3 * B};
+  return __builtin_convertvector(reinterpret_cast<v8i>((v >> sh) & mask), v8f);
 }
 
 // n values of a float16/bfloat16/float32 buffer as float.

@@ -158,13 +158,13 @@ void gguf_gemv(const float* x, const uint8_t* w, GGUFType t, int64_t K, int64_t 
   alignas(64) float buf[256];
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* wp = w + n * nb * bb;
-    v16f acc[MR];
-    for (int m = 0; m < MR; ++m) acc[m] = v16f{};
+    v8f acc[MR];
+    for (int m = 0; m < MR; ++m) acc[m] = v8f{};
     for (int64_t i = 0; i < nb; ++i) {
       dec(wp + i * bb, buf);
-      for (int c = 0; c < bs; c += 16) {
-        v16f v = load16(buf + c);
-        for (int m = 0; m < MR; ++m) acc[m] += v * load16(x + m * K + i * bs + c);
+      for (int c = 0; c < bs; c += 8) {
+        v8f v = load8(buf + c);
+        for (int m = 0; m < MR; ++m) acc[m] += v * load8(x + m * K + i * bs + c);
       }
     }
     for (int m = 0; m < MR; ++m) out[m * N + n] = hsum(acc[m]);

@@ -44,20 +44,20 @@ void gemv_t(const QMatArgs& a, int64_t n0, int64_t n1) {
       b = bi.data();
     }
     const uint8_t* wp = a.w + n * row_bytes;
-    v16f acc[MR];
+    v8f acc[MR];
     float bacc[MR];
     for (int m = 0; m < MR; ++m) {
-      acc[m] = v16f{};
+      acc[m] = v8f{};
       bacc[m] = 0;
     }
     for (int64_t g = 0; g < a.G; ++g) {
-      v16f gacc[MR];
-      for (int m = 0; m < MR; ++m) gacc[m] = v16f{};
+      v8f gacc[MR];
+      for (int m = 0; m < MR; ++m) gacc[m] = v8f{};
       const float* xg = a.x + g * a.gs;
-      for (int c = 0; c < a.gs; c += 16) {
-        v16f q = unpack16<bits>(wp);
-        wp += 2 * bits;
-        for (int m = 0; m < MR; ++m) gacc[m] += q * load16(xg + m * a.K + c);
+      for (int c = 0; c < a.gs; c += 8) {
+        v8f q = unpack8<bits>(wp);
+        wp += bits;
+        for (int m = 0; m < MR; ++m) gacc[m] += q * load8(xg + m * a.K + c);
       }
       for (int m = 0; m < MR; ++m) {
         acc[m] += s[g] * gacc[m];
