@@ -404,3 +404,36 @@ TEST(QuantizedTest, GGUFErrors) {
   EXPECT_EQ(msg.rfind("[gguf_dequantize]", 0), 0u) << msg;
   EXPECT_EQ(gguf_quantized_matmul(random_array({1, 64}), blocks, GGUFType::Q4_0, 64).shape(), (Shape{1, 2}));
 }
+
+// MLX's own outputs (tests/fixtures/make_mlx_quantized_fixture.py, mlx 0.32.4 on the CPU).
+TEST(QuantizedTest, MatchesMLXFixture) {
+  FILE* f = std::fopen(TESSERA_SOURCE_DIR "/tests/fixtures/mlx_quantized.bin", "rb");
+  ASSERT_NE(f, nullptr);
+  auto read = [&](void* p, size_t n) { ASSERT_EQ(std::fread(p, 1, n, f), n); };
+  int32_t count = 0;
+  read(&count, 4);
+  ASSERT_EQ(count, 18);
+  for (int c = 0; c < count; ++c) {
+    int32_t h[5];
+    read(h, sizeof(h));
+    int bits = h[0], gs = h[1], rows = h[2], K = h[3], M = h[4];
+    std::vector<float> w(rows * K), sc(rows * K / gs), bi(sc.size()), deq(rows * K), x(M * K), y(M * rows);
+    std::vector<uint32_t> wq(rows * K * bits / 32);
+    read(w.data(), w.size() * 4);
+    read(wq.data(), wq.size() * 4);
+    read(sc.data(), sc.size() * 4);
+    read(bi.data(), bi.size() * 4);
+    read(deq.data(), deq.size() * 4);
+    read(x.data(), x.size() * 4);
+    read(y.data(), y.size() * 4);
+    auto qs = quantize(array(w, {rows, K}), gs, bits);
+    EXPECT_EQ(qs[0].to_vector<uint32_t>(), wq) << "bits " << bits << " gs " << gs;
+    EXPECT_TRUE(all_close(qs[1], std::vector<double>(sc.begin(), sc.end()), 1e-6, 0)) << bits << " " << gs;
+    EXPECT_TRUE(all_close(qs[2], std::vector<double>(bi.begin(), bi.end()), 1e-6, 0)) << bits << " " << gs;
+    auto d = dequantize(qs[0], qs[1], qs[2], gs, bits);
+    EXPECT_TRUE(all_close(d, std::vector<double>(deq.begin(), deq.end()), 1e-6, 1e-7)) << bits << " " << gs;
+    auto yq = quantized_matmul(array(x, {M, K}), qs[0], qs[1], qs[2], true, gs, bits);
+    EXPECT_TRUE(all_close(yq, std::vector<double>(y.begin(), y.end()), 1e-4, 1e-5)) << bits << " " << gs;
+  }
+  std::fclose(f);
+}
