@@ -1,4 +1,4 @@
-// GEMV/GEMM benchmark of quantized weights: f32/f16 matmul vs affine int8/int4 and GGUF Q4_0/Q8_0.
+// Usage: quant_bench [reps=21] [M=1] [shapes=2]. GEMV/GEMM benchmark of quantized weights: f32/f16 matmul vs affine int8/int4 and GGUF Q4_0/Q8_0.
 #include <cblas.h>
 
 #include <algorithm>
@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
   int M = argc > 2 ? std::atoi(argv[2]) : 1;
   g_cpu_time = std::getenv("TESSERA_BENCH_CPU") != nullptr;
   std::printf("timing: %s\n", g_cpu_time ? "process CPU time (all threads)" : "wall time");
+  int shapes = argc > 3 ? std::atoi(argv[3]) : 2;
   for (auto [N, K] : {std::pair{4096, 4096}, std::pair{11008, 4096}}) {
+    if (shapes-- <= 0) break;
     auto w = rand_f32(N, K, 1);
     auto x = rand_f32(M, K, 2);
     auto wt = transpose(w);  // x @ w^T through tessera matmul (BLAS reads the transposed view)
@@ -103,13 +105,13 @@ int main(int argc, char** argv) {
     double f16 = median_seconds([&] { eval(matmul(x16, transpose(w16))); }, reps);
     double i8 = median_seconds([&] { eval(quantized_matmul(x, q8[0], q8[1], q8[2], true, 64, 8)); }, reps);
     double i4 = median_seconds([&] { eval(quantized_matmul(x, q4[0], q4[1], q4[2], true, 64, 4)); }, reps);
-    double i4h = median_seconds([&] {
-      eval(quantized_matmul(x16, q4[0], astype(q4[1], float16), astype(q4[2], float16), true, 64, 4));
-    }, reps);
+    auto s16 = astype(q4[1], float16), b16 = astype(q4[2], float16);
+    eval(s16, b16);
+    double i4h = median_seconds([&] { eval(quantized_matmul(x16, q4[0], s16, b16, true, 64, 4)); }, reps);
     double g40 = median_seconds([&] { eval(gguf_quantized_matmul(x, b40, GGUFType::Q4_0, K)); }, reps);
     double g80 = median_seconds([&] { eval(gguf_quantized_matmul(x, b80, GGUFType::Q8_0, K)); }, reps);
     double nk = static_cast<double>(N) * K;
-    double sb8 = nk / 64 * 2 * 4, sb4 = sb8;  // f32 scales + biases
+    double sb8 = nk / 64 * 2 * 4, sb4 = sb8;  // f32 scales + biases (f16 ones: half)
     std::printf("%d x %d x %d (M x N x K), median of %d, weight bytes per second\n", M, N, K, reps);
     row("f32 matmul", f32, nk * 4, f32);
     row("f16 matmul", f16, nk * 2, f32);

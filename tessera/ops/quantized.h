@@ -34,7 +34,9 @@ int gguf_block_bytes(GGUFType type);
 std::string gguf_type_name(GGUFType type);
 
 // x (..., K) @ W^T where W (N, K) is stored as raw ggml blocks: w_blocks (N, K / block * bytes) uint8.
-// Result (..., N) float32 (or x's dtype when x is float16/bfloat16... always float32 for now).
+// Result (..., N) in x's dtype (float32, float16 or bfloat16), computed in float32. For 1-4 rows of x
+// and Q4_0/Q8_0 (AVX2 builds), x is rounded per block of 32 to int8 and the blocks are dotted in int8
+// (llama.cpp's decode path): error up to max|x_block|/254 * sum|w| per block.
 array gguf_quantized_matmul(const array& x, const array& w_blocks, GGUFType type, int K, StreamOrDevice s = {});
 
 // Raw ggml blocks (..., K / block * bytes) uint8 -> float32 values of `shape` (..., K).
