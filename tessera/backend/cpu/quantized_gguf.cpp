@@ -202,9 +202,15 @@ inline __m256i q4_0_weights(const uint8_t* qs) {
 }
 
 // Sums of products of 32 int8 pairs, as 8 float partial sums (|x| <= 127 keeps maddubs exact).
+// With AVX-512 VNNI (compile-time) one vpdpbusd replaces maddubs + madd.
 inline __m256 dot_i8(__m256i w, __m256i x) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_cvtepi32_ps(
+      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)));
+#else
   __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+#endif
 }
 
 template <int MR>
