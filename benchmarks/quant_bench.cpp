@@ -1,4 +1,5 @@
-// Usage: quant_bench [reps=21] [M=1] [shapes=2]. GEMV/GEMM benchmark of quantized weights: f32/f16 matmul vs affine int8/int4 and GGUF Q4_0/Q8_0.
+// Usage: quant_bench [reps=21] [M=1] [shapes=2]. GEMV/GEMM benchmark of quantized weights: f32/f16 matmul vs
+// affine int8/int4 and GGUF Q4_0/Q8_0.
 #include <cblas.h>
 
 #include <algorithm>

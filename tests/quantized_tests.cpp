@@ -1,8 +1,8 @@
 // Tests of the quantization ops: MLX affine quantize/dequantize/quantized_matmul and GGUF block matmul.
 #include <cstring>
 
-#include "test_utils.h"
 #include "tessera/primitives/quantized.h"
+#include "test_utils.h"
 
 using namespace tessera;
 using namespace tessera::testing;
@@ -45,8 +45,8 @@ void reference_group(const float* w, int gs, int bits, float& scale, float& bias
 }
 
 // x (M, K) @ W^T with W (N, K), or x @ W with W (K, N), in float64.
-std::vector<double> ref_matmul(const std::vector<double>& x, const std::vector<double>& w, int64_t M, int64_t K,
-                               int64_t N, bool transpose, std::vector<double>* abs_out = nullptr) {
+std::vector<double> ref_matmul(const std::vector<double>& x, const std::vector<double>& w, int64_t M,
+                               int64_t K, int64_t N, bool transpose, std::vector<double>* abs_out = nullptr) {
   std::vector<double> out(M * N, 0.0), ab(M * N, 0.0);
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t n = 0; n < N; ++n) {
@@ -64,10 +64,11 @@ std::vector<double> ref_matmul(const std::vector<double>& x, const std::vector<d
   return out;
 }
 
-::testing::AssertionResult close_scaled(array got, const std::vector<double>& want, const std::vector<double>& mag,
-                                        double rel) {
+::testing::AssertionResult close_scaled(array got, const std::vector<double>& want,
+                                        const std::vector<double>& mag, double rel) {
   auto g = got.to_vector<double>();
-  if (g.size() != want.size()) return ::testing::AssertionFailure() << "size " << g.size() << " vs " << want.size();
+  if (g.size() != want.size())
+    return ::testing::AssertionFailure() << "size " << g.size() << " vs " << want.size();
   for (size_t i = 0; i < g.size(); ++i) {
     if (!(std::fabs(g[i] - want[i]) <= rel * mag[i] + 1e-6)) {
       return ::testing::AssertionFailure() << "at " << i << ": got " << g[i] << ", expected " << want[i];
@@ -84,7 +85,7 @@ TEST(QuantizedTest, QuantizeMatchesReferenceBitsAndScales) {
       const int rows = 5, K = 2 * gs;
       auto w = random_array({rows, K}, float32, -1.0, 1.0, 100 + bits * 7 + gs);
       auto wv = w.to_vector<float>();
-      wv[3] = 0.0f;  // a group with an exact zero
+      wv[3] = 0.0f;                                    // a group with an exact zero
       for (int j = 0; j < gs; ++j) wv[K + j] = 0.25f;  // a constant group
       w = array(wv, {rows, K});
       auto qs = quantize(w, gs, bits);
@@ -98,7 +99,8 @@ TEST(QuantizedTest, QuantizeMatchesReferenceBitsAndScales) {
           float s, b;
           std::vector<uint32_t> q;
           reference_group(wv.data() + r * K + g * gs, gs, bits, s, b, q);
-          ASSERT_EQ(sc[r * (K / gs) + g], s) << "bits " << bits << " gs " << gs << " row " << r << " group " << g;
+          ASSERT_EQ(sc[r * (K / gs) + g], s)
+              << "bits " << bits << " gs " << gs << " row " << r << " group " << g;
           ASSERT_EQ(bi[r * (K / gs) + g], b);
           for (int j = 0; j < gs; ++j) {
             ASSERT_EQ(read_bits(words.data() + r * (K * bits / 32), g * gs + j, bits), q[j])
@@ -255,9 +257,12 @@ TEST(QuantizedTest, Errors) {
   auto x = random_array({2, 95});
   msg = error_message([&] { quantized_matmul(x, qs[0], qs[1], qs[2], true, 32, 4); });
   EXPECT_EQ(msg.rfind("[quantized_matmul]", 0), 0u) << msg;
-  EXPECT_THROW(quantized_matmul(random_array({2, 5}), qs[0], qs[1], qs[2], false, 32, 4), std::invalid_argument);
-  EXPECT_THROW(quantized_matmul(random_array({2, 96}), qs[0], qs[1], qs[2], true, 32, 3), std::invalid_argument);
-  EXPECT_THROW(quantized_matmul(astype(random_array({2, 96}), float64), qs[0], qs[1], qs[2]), std::invalid_argument);
+  EXPECT_THROW(quantized_matmul(random_array({2, 5}), qs[0], qs[1], qs[2], false, 32, 4),
+               std::invalid_argument);
+  EXPECT_THROW(quantized_matmul(random_array({2, 96}), qs[0], qs[1], qs[2], true, 32, 3),
+               std::invalid_argument);
+  EXPECT_THROW(quantized_matmul(astype(random_array({2, 96}), float64), qs[0], qs[1], qs[2]),
+               std::invalid_argument);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,9 +421,12 @@ TEST(QuantizedTest, GGUFMatmulMatchesReference) {
 TEST(QuantizedTest, GGUFErrors) {
   std::vector<uint8_t> raw(2 * 18 * 2, 0);
   array blocks(raw, {2, 36}, uint8);
-  EXPECT_THROW(gguf_quantized_matmul(random_array({1, 64}), blocks, GGUFType::Q4_0, 32), std::invalid_argument);
-  EXPECT_THROW(gguf_quantized_matmul(random_array({1, 48}), blocks, GGUFType::Q4_0, 48), std::invalid_argument);
-  EXPECT_THROW(gguf_quantized_matmul(random_array({1, 64}), blocks, GGUFType::Q8_0, 64), std::invalid_argument);
+  EXPECT_THROW(gguf_quantized_matmul(random_array({1, 64}), blocks, GGUFType::Q4_0, 32),
+               std::invalid_argument);
+  EXPECT_THROW(gguf_quantized_matmul(random_array({1, 48}), blocks, GGUFType::Q4_0, 48),
+               std::invalid_argument);
+  EXPECT_THROW(gguf_quantized_matmul(random_array({1, 64}), blocks, GGUFType::Q8_0, 64),
+               std::invalid_argument);
   EXPECT_THROW(gguf_quantized_matmul(random_array({1, 64}), astype(blocks, int8), GGUFType::Q4_0, 64),
                std::invalid_argument);
   EXPECT_THROW(gguf_dequantize(blocks, GGUFType::Q4_0, {3, 64}), std::invalid_argument);

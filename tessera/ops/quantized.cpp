@@ -12,11 +12,13 @@ namespace {
 
 void check_bits_group(int group_size, int bits, const char* op) {
   if (bits != 2 && bits != 3 && bits != 4 && bits != 5 && bits != 6 && bits != 8) {
-    throw std::invalid_argument(std::string("[") + op + "] The requested number of bits " + std::to_string(bits) +
+    throw std::invalid_argument(std::string("[") + op + "] The requested number of bits " +
+                                std::to_string(bits) +
                                 " is not supported. The supported bits are 2, 3, 4, 5, 6 and 8.");
   }
   if (group_size != 32 && group_size != 64 && group_size != 128) {
-    throw std::invalid_argument(std::string("[") + op + "] The requested group size " + std::to_string(group_size) +
+    throw std::invalid_argument(std::string("[") + op + "] The requested group size " +
+                                std::to_string(group_size) +
                                 " is not supported. The supported group sizes are 32, 64 and 128.");
   }
 }
@@ -36,7 +38,8 @@ int check_packed(const array& w_q, const array& scales, const array& biases, int
                                 dtype_name(w_q.dtype()) + ".");
   }
   if (w_q.ndim() < 2) {
-    throw std::invalid_argument(std::string("[") + op + "] The quantized weight must have at least 2 dimensions.");
+    throw std::invalid_argument(std::string("[") + op +
+                                "] The quantized weight must have at least 2 dimensions.");
   }
   if (scales.shape() != biases.shape()) {
     throw std::invalid_argument(std::string("[") + op + "] Scales and biases must have the same shape, got " +
@@ -49,10 +52,10 @@ int check_packed(const array& w_q, const array& scales, const array& biases, int
   Shape lead_s(scales.shape().begin(), scales.shape().end() - 1);
   if (scales.ndim() != w_q.ndim() || lead_w != lead_s ||
       static_cast<int64_t>(scales.shape(-1)) * group_size != K) {
-    throw std::invalid_argument(std::string("[") + op + "] Shape of scales and biases " + shape_str(scales.shape()) +
-                                " does not match the quantized weight " + shape_str(w_q.shape()) +
-                                " with group_size=" + std::to_string(group_size) + " and bits=" +
-                                std::to_string(bits) + ".");
+    throw std::invalid_argument(std::string("[") + op + "] Shape of scales and biases " +
+                                shape_str(scales.shape()) + " does not match the quantized weight " +
+                                shape_str(w_q.shape()) + " with group_size=" + std::to_string(group_size) +
+                                " and bits=" + std::to_string(bits) + ".");
   }
   return static_cast<int>(K);
 }
@@ -67,8 +70,8 @@ int gguf_type_index(GGUFType t) {
     case GGUFType::Q6_K:
       return static_cast<int>(t);
   }
-  throw std::invalid_argument("[gguf] Unsupported GGUF quantization type id " + std::to_string(static_cast<int>(t)) +
-                              ".");
+  throw std::invalid_argument("[gguf] Unsupported GGUF quantization type id " +
+                              std::to_string(static_cast<int>(t)) + ".");
 }
 
 }  // namespace
@@ -78,20 +81,25 @@ std::vector<array> quantize(const array& w, int group_size, int bits, StreamOrDe
   check_bits_group(group_size, bits, "quantize");
   check_quant_float(w.dtype(), "The matrix to be quantized", "quantize");
   if (w.ndim() < 2) {
-    throw std::invalid_argument("[quantize] The matrix to be quantized must have at least 2 dimensions but it has only " +
-                                std::to_string(w.ndim()) + ".");
+    throw std::invalid_argument(
+        "[quantize] The matrix to be quantized must have at least 2 dimensions but it has only " +
+        std::to_string(w.ndim()) + ".");
   }
   ShapeElem K = w.shape(-1);
   if (K % group_size != 0) {
-    throw std::invalid_argument("[quantize] The last dimension of the matrix needs to be divisible by the "
-                                "quantization group size " + std::to_string(group_size) + ". However the provided "
-                                "matrix has shape " + shape_str(w.shape()) + ".");
+    throw std::invalid_argument(
+        "[quantize] The last dimension of the matrix needs to be divisible by the "
+        "quantization group size " +
+        std::to_string(group_size) +
+        ". However the provided "
+        "matrix has shape " +
+        shape_str(w.shape()) + ".");
   }
   ShapeElem rows = static_cast<ShapeElem>(w.size() / std::max<ShapeElem>(K, 1));
   auto w2 = reshape(w, {rows, K}, st);
   auto outs = array::make_arrays({{rows, K * bits / 32}, {rows, K / group_size}, {rows, K / group_size}},
-                                 {uint32, w.dtype(), w.dtype()}, std::make_shared<AffineQuantize>(st, group_size, bits),
-                                 {w2});
+                                 {uint32, w.dtype(), w.dtype()},
+                                 std::make_shared<AffineQuantize>(st, group_size, bits), {w2});
   Shape lead(w.shape().begin(), w.shape().end() - 1), sq = lead, ss = lead;
   sq.push_back(K * bits / 32);
   ss.push_back(K / group_size);
@@ -114,8 +122,8 @@ array dequantize(const array& w_q, const array& scales, const array& biases, int
   return reshape(out, shape, st);
 }
 
-array quantized_matmul(const array& x, const array& w_q, const array& scales, const array& biases, bool transpose,
-                       int group_size, int bits, StreamOrDevice s) {
+array quantized_matmul(const array& x, const array& w_q, const array& scales, const array& biases,
+                       bool transpose, int group_size, int bits, StreamOrDevice s) {
   auto st = to_stream(s);
   check_bits_group(group_size, bits, "quantized_matmul");
   if (w_q.ndim() != 2) {
@@ -131,7 +139,8 @@ array quantized_matmul(const array& x, const array& w_q, const array& scales, co
   if (x.shape(-1) != K) {
     throw std::invalid_argument("[quantized_matmul] The last dimension of x " + shape_str(x.shape()) +
                                 " does not match the weight's input size " + std::to_string(K) + " (weight " +
-                                shape_str(w_q.shape()) + ", transpose=" + (transpose ? "true" : "false") + ").");
+                                shape_str(w_q.shape()) + ", transpose=" + (transpose ? "true" : "false") +
+                                ").");
   }
   ShapeElem M = static_cast<ShapeElem>(x.size() / std::max<ShapeElem>(K, 1));
   auto x2 = reshape(astype(x, dt, st), {M, K}, st);
@@ -142,17 +151,19 @@ array quantized_matmul(const array& x, const array& w_q, const array& scales, co
   return reshape(out, shape, st);
 }
 
-std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                                        const std::vector<int>& argnums, const std::vector<array>&) {
+std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals,
+                                        const std::vector<array>& cotangents, const std::vector<int>& argnums,
+                                        const std::vector<array>&) {
   std::vector<array> out;
   for (int a : argnums) {
     if (a != 0) {
-      throw std::invalid_argument("[quantized_matmul] vjp is only implemented for x (argument 0), not argument " +
-                                  std::to_string(a) + ".");
+      throw std::invalid_argument(
+          "[quantized_matmul] vjp is only implemented for x (argument 0), not argument " + std::to_string(a) +
+          ".");
     }
     // d/dx (x @ W^T) = g @ W: the same weight with the transpose flag flipped.
-    out.push_back(quantized_matmul(cotangents[0], primals[1], primals[2], primals[3], !transpose_, group_size_, bits_,
-                                   stream()));
+    out.push_back(quantized_matmul(cotangents[0], primals[1], primals[2], primals[3], !transpose_,
+                                   group_size_, bits_, stream()));
   }
   return out;
 }
@@ -164,24 +175,36 @@ int gguf_block_size(GGUFType type) {
 
 int gguf_block_bytes(GGUFType type) {
   switch (type) {
-    case GGUFType::Q4_0: return 18;
-    case GGUFType::Q4_1: return 20;
-    case GGUFType::Q8_0: return 34;
-    case GGUFType::Q4_K: return 144;
-    case GGUFType::Q5_K: return 176;
-    case GGUFType::Q6_K: return 210;
+    case GGUFType::Q4_0:
+      return 18;
+    case GGUFType::Q4_1:
+      return 20;
+    case GGUFType::Q8_0:
+      return 34;
+    case GGUFType::Q4_K:
+      return 144;
+    case GGUFType::Q5_K:
+      return 176;
+    case GGUFType::Q6_K:
+      return 210;
   }
   return gguf_type_index(type);  // throws
 }
 
 std::string gguf_type_name(GGUFType type) {
   switch (type) {
-    case GGUFType::Q4_0: return "Q4_0";
-    case GGUFType::Q4_1: return "Q4_1";
-    case GGUFType::Q8_0: return "Q8_0";
-    case GGUFType::Q4_K: return "Q4_K";
-    case GGUFType::Q5_K: return "Q5_K";
-    case GGUFType::Q6_K: return "Q6_K";
+    case GGUFType::Q4_0:
+      return "Q4_0";
+    case GGUFType::Q4_1:
+      return "Q4_1";
+    case GGUFType::Q8_0:
+      return "Q8_0";
+    case GGUFType::Q4_K:
+      return "Q4_K";
+    case GGUFType::Q5_K:
+      return "Q5_K";
+    case GGUFType::Q6_K:
+      return "Q6_K";
   }
   return std::to_string(gguf_type_index(type));
 }
@@ -194,11 +217,12 @@ ShapeElem check_blocks(const array& blocks, GGUFType type, int64_t K, const char
     throw std::invalid_argument(std::string("[") + op + "] GGUF blocks must be uint8, got " +
                                 dtype_name(blocks.dtype()) + ".");
   }
-  if (blocks.ndim() < 1) throw std::invalid_argument(std::string("[") + op + "] GGUF blocks must be at least 1-D.");
+  if (blocks.ndim() < 1)
+    throw std::invalid_argument(std::string("[") + op + "] GGUF blocks must be at least 1-D.");
   if (K <= 0 || K % bs != 0) {
     throw std::invalid_argument(std::string("[") + op + "] The row size " + std::to_string(K) +
-                                " is not a positive multiple of the " + gguf_type_name(type) + " block size " +
-                                std::to_string(bs) + ".");
+                                " is not a positive multiple of the " + gguf_type_name(type) +
+                                " block size " + std::to_string(bs) + ".");
   }
   if (static_cast<int64_t>(blocks.shape(-1)) != K / bs * bb) {
     throw std::invalid_argument(std::string("[") + op + "] " + gguf_type_name(type) + " rows of " +
@@ -212,8 +236,9 @@ ShapeElem check_blocks(const array& blocks, GGUFType type, int64_t K, const char
 array gguf_quantized_matmul(const array& x, const array& w_blocks, GGUFType type, int K, StreamOrDevice s) {
   auto st = to_stream(s);
   if (w_blocks.ndim() != 2) {
-    throw std::invalid_argument("[gguf_quantized_matmul] The block matrix must be 2-D (N, bytes per row), got " +
-                                shape_str(w_blocks.shape()) + ".");
+    throw std::invalid_argument(
+        "[gguf_quantized_matmul] The block matrix must be 2-D (N, bytes per row), got " +
+        shape_str(w_blocks.shape()) + ".");
   }
   ShapeElem N = check_blocks(w_blocks, type, K, "gguf_quantized_matmul");
   if (x.ndim() < 1 || x.shape(-1) != K) {

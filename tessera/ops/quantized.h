@@ -18,8 +18,8 @@ std::vector<array> quantize(const array& w, int group_size = 64, int bits = 4, S
 
 // Inverse of quantize: w_q (..., K * bits / 32) uint32, scales/biases (..., K / group_size) -> (..., K)
 // in scales' dtype.
-array dequantize(const array& w_q, const array& scales, const array& biases, int group_size = 64, int bits = 4,
-                 StreamOrDevice s = {});
+array dequantize(const array& w_q, const array& scales, const array& biases, int group_size = 64,
+                 int bits = 4, StreamOrDevice s = {});
 
 // x (..., K) @ W^T with W (N, K) given quantized (transpose = true), or x (..., K) @ W with W (K, N)
 // (transpose = false). The weight is never dequantized whole. Result (..., N) in promote(x, scales).
@@ -37,7 +37,8 @@ std::string gguf_type_name(GGUFType type);
 // Result (..., N) in x's dtype (float32, float16 or bfloat16), computed in float32. For 1-4 rows of x
 // and Q4_0/Q8_0 (AVX2 builds), x is rounded per block of 32 to int8 and the blocks are dotted in int8
 // (llama.cpp's decode path): error up to max|x_block|/254 * sum|w| per block.
-array gguf_quantized_matmul(const array& x, const array& w_blocks, GGUFType type, int K, StreamOrDevice s = {});
+array gguf_quantized_matmul(const array& x, const array& w_blocks, GGUFType type, int K,
+                            StreamOrDevice s = {});
 
 // Raw ggml blocks (..., K / block * bytes) uint8 -> float32 values of `shape` (..., K).
 array gguf_dequantize(const array& blocks, GGUFType type, const Shape& shape, StreamOrDevice s = {});

@@ -1,4 +1,6 @@
 // CPU affine (MLX) quantize and dequantize kernels.
+#include "tessera/primitives/quantized.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -6,7 +8,6 @@
 
 #include "tessera/backend/cpu/quantized_common.h"
 #include "tessera/backend/cpu/threading.h"
-#include "tessera/primitives/quantized.h"
 
 namespace tessera {
 
@@ -61,14 +62,21 @@ void dequant_row_t(const uint8_t* w, const float* sc, const float* bi, int64_t K
 
 namespace cpu::quant {
 // Row of K values from packed bits and float scales/biases (declared in quantized_matmul.cpp too).
-void dequant_row(int bits, const uint8_t* w, const float* sc, const float* bi, int64_t K, int gs, float* dst) {
+void dequant_row(int bits, const uint8_t* w, const float* sc, const float* bi, int64_t K, int gs,
+                 float* dst) {
   switch (bits) {
-    case 2: return dequant_row_t<2>(w, sc, bi, K, gs, dst);
-    case 3: return dequant_row_t<3>(w, sc, bi, K, gs, dst);
-    case 4: return dequant_row_t<4>(w, sc, bi, K, gs, dst);
-    case 5: return dequant_row_t<5>(w, sc, bi, K, gs, dst);
-    case 6: return dequant_row_t<6>(w, sc, bi, K, gs, dst);
-    case 8: return dequant_row_t<8>(w, sc, bi, K, gs, dst);
+    case 2:
+      return dequant_row_t<2>(w, sc, bi, K, gs, dst);
+    case 3:
+      return dequant_row_t<3>(w, sc, bi, K, gs, dst);
+    case 4:
+      return dequant_row_t<4>(w, sc, bi, K, gs, dst);
+    case 5:
+      return dequant_row_t<5>(w, sc, bi, K, gs, dst);
+    case 6:
+      return dequant_row_t<6>(w, sc, bi, K, gs, dst);
+    case 8:
+      return dequant_row_t<8>(w, sc, bi, K, gs, dst);
   }
   throw std::invalid_argument("[dequantize] unsupported bits " + std::to_string(bits) + ".");
 }
@@ -104,7 +112,8 @@ void AffineQuantize::eval_cpu(const std::vector<array>& inputs, std::vector<arra
 }
 
 void AffineDequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array wq = row_contiguous(inputs[0]), scales = row_contiguous(inputs[1]), biases = row_contiguous(inputs[2]);
+  array wq = row_contiguous(inputs[0]), scales = row_contiguous(inputs[1]),
+        biases = row_contiguous(inputs[2]);
   auto& out = outputs[0];
   out.set_data(allocator::malloc(out.nbytes()));
   int64_t rows = out.shape(0), K = out.shape(1), G = K / group_size_;

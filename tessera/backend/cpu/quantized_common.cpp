@@ -37,7 +37,9 @@ void to_float(const void* src, Dtype dt, float* dst, size_t n) {
 
 namespace {
 // Rows per dequantized tile: about 2 MiB of floats, at least 16 rows.
-int64_t tile_rows(int64_t cols) { return std::max<int64_t>(16, (int64_t{1} << 19) / std::max<int64_t>(cols, 1)); }
+int64_t tile_rows(int64_t cols) {
+  return std::max<int64_t>(16, (int64_t{1} << 19) / std::max<int64_t>(cols, 1));
+}
 
 void dequant_tile(const RowDequant& rows, int64_t r0, int64_t r1, int64_t cols, float* tile) {
   parallel_for(static_cast<size_t>(r1 - r0), 8, [&](size_t b, size_t e) {
@@ -53,8 +55,8 @@ void tiled_gemm_nt(const float* x, int64_t M, int64_t K, int64_t N, float* out, 
     int64_t n1 = std::min(N, n0 + nb);
     dequant_tile(rows, n0, n1, K, tile.data());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(n1 - n0),
-                static_cast<int>(K), 1.0f, x, static_cast<int>(K), tile.data(), static_cast<int>(K), 0.0f, out + n0,
-                static_cast<int>(N));
+                static_cast<int>(K), 1.0f, x, static_cast<int>(K), tile.data(), static_cast<int>(K), 0.0f,
+                out + n0, static_cast<int>(N));
   }
 }
 
@@ -65,8 +67,8 @@ void tiled_gemm_nn(const float* x, int64_t M, int64_t K, int64_t N, float* out, 
     int64_t k1 = std::min(K, k0 + kb);
     dequant_tile(rows, k0, k1, N, tile.data());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-                static_cast<int>(k1 - k0), 1.0f, x + k0, static_cast<int>(K), tile.data(), static_cast<int>(N),
-                k0 == 0 ? 0.0f : 1.0f, out, static_cast<int>(N));
+                static_cast<int>(k1 - k0), 1.0f, x + k0, static_cast<int>(K), tile.data(),
+                static_cast<int>(N), k0 == 0 ? 0.0f : 1.0f, out, static_cast<int>(N));
   }
 }
 

@@ -135,12 +135,18 @@ using BlockDecoder = void (*)(const uint8_t*, float*);
 
 BlockDecoder decoder(GGUFType t) {
   switch (t) {
-    case GGUFType::Q4_0: return decode_q4_0;
-    case GGUFType::Q4_1: return decode_q4_1;
-    case GGUFType::Q8_0: return decode_q8_0;
-    case GGUFType::Q4_K: return decode_q4_k;
-    case GGUFType::Q5_K: return decode_q5_k;
-    case GGUFType::Q6_K: return decode_q6_k;
+    case GGUFType::Q4_0:
+      return decode_q4_0;
+    case GGUFType::Q4_1:
+      return decode_q4_1;
+    case GGUFType::Q8_0:
+      return decode_q8_0;
+    case GGUFType::Q4_K:
+      return decode_q4_k;
+    case GGUFType::Q5_K:
+      return decode_q5_k;
+    case GGUFType::Q6_K:
+      return decode_q6_k;
   }
   throw std::invalid_argument("[gguf] unsupported block type.");
 }
@@ -159,7 +165,8 @@ RowDequant gguf_rows(const uint8_t* blocks, GGUFType t, int64_t K) {
 
 // Fused GEMV (few rows of x): each block is decoded into a small buffer in L1 and dotted at once.
 template <int MR>
-void gguf_gemv(const float* x, const uint8_t* w, GGUFType t, int64_t K, int64_t N, int64_t n0, int64_t n1, float* out) {
+void gguf_gemv(const float* x, const uint8_t* w, GGUFType t, int64_t K, int64_t N, int64_t n0, int64_t n1,
+               float* out) {
   int bs = gguf_block_size(t), bb = gguf_block_bytes(t);
   BlockDecoder dec = decoder(t);
   int64_t nb = K / bs;
@@ -214,8 +221,8 @@ inline __m256 dot_i8(__m256i w, __m256i x) {
 }
 
 template <int MR>
-void gemv_q8dot(GGUFType t, const int8_t* xq, const float* xd, const uint8_t* w, int64_t K, int64_t N, int64_t n0,
-                int64_t n1, float* out) {
+void gemv_q8dot(GGUFType t, const int8_t* xq, const float* xd, const uint8_t* w, int64_t K, int64_t N,
+                int64_t n0, int64_t n1, float* out) {
   int bb = gguf_block_bytes(t);
   int64_t nb = K / 32;
   bool q4 = t == GGUFType::Q4_0;
@@ -260,10 +267,14 @@ void GGUFMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
     for (int64_t m = 0; m < M; ++m) quantize_x_q8(xp + m * K, K, xd.data() + m * (K / 32), xq.data() + m * K);
     cpu::parallel_for(static_cast<size_t>(N), 16, [&](size_t n0, size_t n1) {
       switch (M) {
-        case 1: return gemv_q8dot<1>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-        case 2: return gemv_q8dot<2>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-        case 3: return gemv_q8dot<3>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-        default: return gemv_q8dot<4>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
+        case 1:
+          return gemv_q8dot<1>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
+        case 2:
+          return gemv_q8dot<2>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
+        case 3:
+          return gemv_q8dot<3>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
+        default:
+          return gemv_q8dot<4>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
       }
     });
     return;
@@ -272,10 +283,14 @@ void GGUFMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   if (M <= 4) {
     cpu::parallel_for(static_cast<size_t>(N), 16, [&](size_t n0, size_t n1) {
       switch (M) {
-        case 1: return gguf_gemv<1>(xp, wp, type_, K, N, n0, n1, o);
-        case 2: return gguf_gemv<2>(xp, wp, type_, K, N, n0, n1, o);
-        case 3: return gguf_gemv<3>(xp, wp, type_, K, N, n0, n1, o);
-        default: return gguf_gemv<4>(xp, wp, type_, K, N, n0, n1, o);
+        case 1:
+          return gguf_gemv<1>(xp, wp, type_, K, N, n0, n1, o);
+        case 2:
+          return gguf_gemv<2>(xp, wp, type_, K, N, n0, n1, o);
+        case 3:
+          return gguf_gemv<3>(xp, wp, type_, K, N, n0, n1, o);
+        default:
+          return gguf_gemv<4>(xp, wp, type_, K, N, n0, n1, o);
       }
     });
   } else {
@@ -294,7 +309,9 @@ void GGUFDequantize::eval_cpu(const std::vector<array>& inputs, std::vector<arra
   });
 }
 
-bool GGUFMatmul::is_equivalent(const Primitive& o) const { return type_ == static_cast<const GGUFMatmul&>(o).type_; }
+bool GGUFMatmul::is_equivalent(const Primitive& o) const {
+  return type_ == static_cast<const GGUFMatmul&>(o).type_;
+}
 bool GGUFDequantize::is_equivalent(const Primitive& o) const {
   return type_ == static_cast<const GGUFDequantize&>(o).type_;
 }

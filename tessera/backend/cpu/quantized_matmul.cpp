@@ -71,26 +71,37 @@ void gemv_t(const QMatArgs& a, int64_t n0, int64_t n1) {
 template <int bits>
 void gemv_dispatch_rows(const QMatArgs& a, int mr, int64_t n0, int64_t n1) {
   switch (mr) {
-    case 1: return gemv_t<bits, 1>(a, n0, n1);
-    case 2: return gemv_t<bits, 2>(a, n0, n1);
-    case 3: return gemv_t<bits, 3>(a, n0, n1);
-    default: return gemv_t<bits, 4>(a, n0, n1);
+    case 1:
+      return gemv_t<bits, 1>(a, n0, n1);
+    case 2:
+      return gemv_t<bits, 2>(a, n0, n1);
+    case 3:
+      return gemv_t<bits, 3>(a, n0, n1);
+    default:
+      return gemv_t<bits, 4>(a, n0, n1);
   }
 }
 
 void gemv(int bits, const QMatArgs& a, int mr, int64_t n0, int64_t n1) {
   switch (bits) {
-    case 2: return gemv_dispatch_rows<2>(a, mr, n0, n1);
-    case 3: return gemv_dispatch_rows<3>(a, mr, n0, n1);
-    case 4: return gemv_dispatch_rows<4>(a, mr, n0, n1);
-    case 5: return gemv_dispatch_rows<5>(a, mr, n0, n1);
-    case 6: return gemv_dispatch_rows<6>(a, mr, n0, n1);
-    case 8: return gemv_dispatch_rows<8>(a, mr, n0, n1);
+    case 2:
+      return gemv_dispatch_rows<2>(a, mr, n0, n1);
+    case 3:
+      return gemv_dispatch_rows<3>(a, mr, n0, n1);
+    case 4:
+      return gemv_dispatch_rows<4>(a, mr, n0, n1);
+    case 5:
+      return gemv_dispatch_rows<5>(a, mr, n0, n1);
+    case 6:
+      return gemv_dispatch_rows<6>(a, mr, n0, n1);
+    case 8:
+      return gemv_dispatch_rows<8>(a, mr, n0, n1);
   }
 }
 
 // Dequantized rows [r0, r1) of a packed (R, C) weight with float-convertible scales (R, C/gs).
-RowDequant affine_rows(const array& wq, const array& scales, const array& biases, int64_t C, int gs, int bits) {
+RowDequant affine_rows(const array& wq, const array& scales, const array& biases, int64_t C, int gs,
+                       int bits) {
   return [&wq, &scales, &biases, C, gs, bits](int64_t r0, int64_t r1, float* dst) {
     int64_t G = C / gs, row_bytes = C * bits / 8;
     std::vector<float> sc(G), bi(G);
@@ -108,7 +119,8 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
   auto& out = outputs[0];
   out.set_data(allocator::malloc(out.nbytes()));
   array x = float_contiguous(inputs[0]);
-  array wq = row_contiguous(inputs[1]), scales = row_contiguous(inputs[2]), biases = row_contiguous(inputs[3]);
+  array wq = row_contiguous(inputs[1]), scales = row_contiguous(inputs[2]),
+        biases = row_contiguous(inputs[3]);
   int64_t M = out.shape(0), N = out.shape(1), K = x.shape(1);
   array res = out.dtype() == float32 ? out : array(out.shape(), float32, nullptr, {});
   if (out.dtype() != float32) res.set_data(allocator::malloc(res.nbytes()));
