@@ -468,3 +468,24 @@ TEST(QuantizedTest, MatchesMLXFixture) {
   }
   std::fclose(f);
 }
+
+TEST(QuantizedTest, StridedInputsAndHalfGGUF) {
+  // x as a transposed (non-contiguous) view; w_q as a row slice is not needed: the op takes 2-D w.
+  const int N = 20, K = 64;
+  auto w = random_array({N, K}, float32, -1, 1, 41);
+  auto qs = quantize(w, 32, 5);
+  auto wd = dequantize(qs[0], qs[1], qs[2], 32, 5).to_vector<double>();
+  auto xt = transpose(random_array({K, 3}, float32, -1, 1, 42));
+  std::vector<double> mag;
+  auto want = ref_matmul(contiguous(xt).to_vector<double>(), wd, 3, K, N, true, &mag);
+  EXPECT_TRUE(close_scaled(quantized_matmul(xt, qs[0], qs[1], qs[2], true, 32, 5), want, mag, 1e-5));
+  // GGUF with a float16 x: result in float16.
+  auto p = pack_rows(GGUFType::Q4_1, N, K, 43);
+  array blocks(p.bytes, {N, static_cast<int>(p.bytes.size() / N)}, uint8);
+  auto x16 = random_array({2, K}, float16, -1, 1, 44);
+  auto y = gguf_quantized_matmul(x16, blocks, GGUFType::Q4_1, K);
+  EXPECT_EQ(y.dtype(), float16);
+  auto ref = ref_matmul(x16.to_vector<double>(), std::vector<double>(p.values.begin(), p.values.end()), 2, K, N,
+                        true, &mag);
+  EXPECT_TRUE(close_scaled(y, ref, mag, 2e-3));
+}
