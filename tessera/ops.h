@@ -7,6 +7,7 @@
 #include "tessera/ops/indexing.h"
 #include "tessera/ops/linalg.h"
 #include "tessera/ops/manipulation.h"
+#include "tessera/ops/quantized.h"
 #include "tessera/ops/reduce.h"
 #include "tessera/ops/shape.h"
 #include "tessera/ops/sort.h"

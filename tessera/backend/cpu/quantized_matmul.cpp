@@ -1,0 +1,172 @@
+// CPU affine quantized matmul: fused GEMV for few rows (unpack in registers), tiled dequant + sgemm else.
+#include <algorithm>
+#include <vector>
+
+#include "tessera/backend/cpu/quantized_common.h"
+#include "tessera/backend/cpu/threading.h"
+#include "tessera/primitives/quantized.h"
+
+namespace tessera {
+
+using namespace cpu::quant;
+
+namespace {
+
+// Rows of x at most this many take the fused GEMV path (transpose = true).
+constexpr int64_t kGemvMaxRows = 4;
+
+struct QMatArgs {
+  const float* x;       // (MR, K) rows, ld K
+  const float* xsum;    // (MR, G) per-group sums of x
+  const uint8_t* w;     // (N, K*bits/8)
+  const array* scales;  // (N, G)
+  const array* biases;  // (N, G)
+  int64_t K, N, G;
+  int gs;
+  float* out;  // (MR, N), ld N
+};
+
+// out[m, n] = sum_g scale[n,g] * (q[n, g-th group] . x[m, group]) + bias[n,g] * xsum[m, g].
+template <int bits, int MR>
+void gemv_t(const QMatArgs& a, int64_t n0, int64_t n1) {
+  int64_t row_bytes = a.K * bits / 8;
+  std::vector<float> sc(a.G), bi(a.G);
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* s;
+    const float* b;
+    if (a.scales->dtype() == float32) {
+      s = a.scales->data<float>() + n * a.G;
+      b = a.biases->data<float>() + n * a.G;
+    } else {
+      to_float(a.scales->data<char>() + n * a.G * 2, a.scales->dtype(), sc.data(), a.G);
+      to_float(a.biases->data<char>() + n * a.G * 2, a.biases->dtype(), bi.data(), a.G);
+      s = sc.data();
+      b = bi.data();
+    }
+    const uint8_t* wp = a.w + n * row_bytes;
+    v8f acc[MR];
+    float bacc[MR];
+    for (int m = 0; m < MR; ++m) {
+      acc[m] = v8f{};
+      bacc[m] = 0;
+    }
+    for (int64_t g = 0; g < a.G; ++g) {
+      v8f gacc[MR];
+      for (int m = 0; m < MR; ++m) gacc[m] = v8f{};
+      const float* xg = a.x + g * a.gs;
+      for (int c = 0; c < a.gs; c += 8) {
+        v8f q = unpack8<bits>(wp);
+        wp += bits;
+        for (int m = 0; m < MR; ++m) gacc[m] += q * load8(xg + m * a.K + c);
+      }
+      for (int m = 0; m < MR; ++m) {
+        acc[m] += s[g] * gacc[m];
+        bacc[m] += b[g] * a.xsum[m * a.G + g];
+      }
+    }
+    for (int m = 0; m < MR; ++m) a.out[m * a.N + n] = hsum(acc[m]) + bacc[m];
+  }
+}
+
+template <int bits>
+void gemv_dispatch_rows(const QMatArgs& a, int mr, int64_t n0, int64_t n1) {
+  switch (mr) {
+    case 1:
+      return gemv_t<bits, 1>(a, n0, n1);
+    case 2:
+      return gemv_t<bits, 2>(a, n0, n1);
+    case 3:
+      return gemv_t<bits, 3>(a, n0, n1);
+    default:
+      return gemv_t<bits, 4>(a, n0, n1);
+  }
+}
+
+void gemv(int bits, const QMatArgs& a, int mr, int64_t n0, int64_t n1) {
+  switch (bits) {
+    case 2:
+      return gemv_dispatch_rows<2>(a, mr, n0, n1);
+    case 3:
+      return gemv_dispatch_rows<3>(a, mr, n0, n1);
+    case 4:
+      return gemv_dispatch_rows<4>(a, mr, n0, n1);
+    case 5:
+      return gemv_dispatch_rows<5>(a, mr, n0, n1);
+    case 6:
+      return gemv_dispatch_rows<6>(a, mr, n0, n1);
+    case 8:
+      return gemv_dispatch_rows<8>(a, mr, n0, n1);
+  }
+}
+
+// Dequantized rows [r0, r1) of a packed (R, C) weight with float-convertible scales (R, C/gs).
+RowDequant affine_rows(const array& wq, const array& scales, const array& biases, int64_t C, int gs,
+                       int bits) {
+  return [&wq, &scales, &biases, C, gs, bits](int64_t r0, int64_t r1, float* dst) {
+    int64_t G = C / gs, row_bytes = C * bits / 8;
+    std::vector<float> sc(G), bi(G);
+    for (int64_t r = r0; r < r1; ++r) {
+      to_float(scales.data<char>() + r * G * scales.itemsize(), scales.dtype(), sc.data(), G);
+      to_float(biases.data<char>() + r * G * biases.itemsize(), biases.dtype(), bi.data(), G);
+      dequant_row(bits, wq.data<uint8_t>() + r * row_bytes, sc.data(), bi.data(), C, gs, dst + (r - r0) * C);
+    }
+  };
+}
+
+}  // namespace
+
+void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  out.set_data(allocator::malloc(out.nbytes()));
+  array x = float_contiguous(inputs[0]);
+  array wq = row_contiguous(inputs[1]), scales = row_contiguous(inputs[2]),
+        biases = row_contiguous(inputs[3]);
+  int64_t M = out.shape(0), N = out.shape(1), K = x.shape(1);
+  array res = out.dtype() == float32 ? out : array(out.shape(), float32, nullptr, {});
+  if (out.dtype() != float32) res.set_data(allocator::malloc(res.nbytes()));
+  float* o = res.data<float>();
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    std::fill(o, o + M * N, 0.0f);
+  } else if (transpose_ && M <= kGemvMaxRows) {
+    int64_t G = K / group_size_;
+    std::vector<float> xsum(M * G);
+    const float* xp = x.data<float>();
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t g = 0; g < G; ++g) {
+        float t = 0;
+        for (int j = 0; j < group_size_; ++j) t += xp[m * K + g * group_size_ + j];
+        xsum[m * G + g] = t;
+      }
+    }
+    QMatArgs a{xp, xsum.data(), wq.data<uint8_t>(), &scales, &biases, K, N, G, group_size_, o};
+    cpu::parallel_for(static_cast<size_t>(N), 16, [&](size_t n0, size_t n1) {
+      for (int64_t m0 = 0; m0 < M; m0 += kGemvMaxRows) {
+        QMatArgs am = a;
+        am.x = xp + m0 * K;
+        am.xsum = xsum.data() + m0 * G;
+        am.out = o + m0 * N;
+        gemv(bits_, am, static_cast<int>(std::min<int64_t>(kGemvMaxRows, M - m0)), static_cast<int64_t>(n0),
+             static_cast<int64_t>(n1));
+      }
+    });
+  } else if (transpose_) {
+    tiled_gemm_nt(x.data<float>(), M, K, N, o, affine_rows(wq, scales, biases, K, group_size_, bits_));
+  } else {
+    tiled_gemm_nn(x.data<float>(), M, K, N, o, affine_rows(wq, scales, biases, N, group_size_, bits_));
+  }
+  if (out.dtype() != float32) {
+    dispatch_float(out.dtype(), "quantized_matmul", [&](auto t) {
+      using T = decltype(t);
+      T* d = out.data<T>();
+      for (int64_t i = 0; i < M * N; ++i) d[i] = static_cast<T>(o[i]);
+    });
+  }
+}
+
+bool QuantizedMatmul::is_equivalent(const Primitive& o) const {
+  auto& p = static_cast<const QuantizedMatmul&>(o);
+  return transpose_ == p.transpose_ && group_size_ == p.group_size_ && bits_ == p.bits_;
+}
+
+}  // namespace tessera
