@@ -3,7 +3,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(build-essential cmake ninja-build ccache libopenblas-dev liblapacke-dev libgtest-dev
-              nlohmann-json3-dev libpcre2-dev python3-dev libzip-dev pkg-config)
+              nlohmann-json3-dev libpcre2-dev libutf8proc-dev python3-dev libzip-dev pkg-config)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
