@@ -299,7 +299,7 @@ TEST(LmLlama, ConfigFromHuggingFaceJson) {
                std::invalid_argument);
   EXPECT_THROW(llama_config_from_json(R"({"model_type": "gpt2"})"), std::invalid_argument);
   EXPECT_THROW(llama_config_from_json(R"({"hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
-    "num_attention_heads": 8, "vocab_size": 10, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})"),
+    "num_attention_heads": 8, "vocab_size": 10, "rope_scaling": {"rope_type": "yarn", "factor": 8.0}})"),
                std::invalid_argument);
 }
 

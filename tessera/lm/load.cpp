@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tessera/lm/hf_model.h"
 #include "tessera/lm/llama2c.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
 
@@ -51,9 +52,8 @@ LoadedModel load(const std::string& path, const std::string& tokenizer_path) {
   std::error_code ec;
   if (!fs::exists(p, ec)) throw std::runtime_error("[load] no such file or directory: " + path);
   if (fs::is_directory(p, ec)) {
-    throw std::runtime_error(
-        "[load] " + path +
-        ": model directories (Hugging Face config.json + safetensors) are not supported yet.");
+    auto hf = load_hf_model(path, {}, tokenizer_path);
+    return LoadedModel{hf.model, hf.tokenizer};
   }
   auto ext = p.extension().string();
   if (ext == ".safetensors" || ext == ".gguf" || ext == ".json" || ext == ".npz" || ext == ".pt" ||

@@ -14,9 +14,9 @@ struct LoadedModel {
   std::shared_ptr<Tokenizer> tokenizer;
 };
 
-// path: a llama2.c checkpoint (.bin). The tokenizer comes from tokenizer_path, else from a
+// path: a Hugging Face model directory (see hf_model.h) or a llama2.c checkpoint (.bin). The tokenizer comes from tokenizer_path, else from a
 // tokenizer.bin or tok*.bin next to the model whose vocabulary size matches. Other formats
-// (directories, .safetensors, .gguf) throw "[load] ... not supported yet".
+// (.safetensors, .gguf) throw "[load] ... not supported yet".
 LoadedModel load(const std::string& path, const std::string& tokenizer_path = "");
 
 }  // namespace tessera::lm
