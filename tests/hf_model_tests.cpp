@@ -18,6 +18,7 @@
 
 using namespace tessera;
 using namespace tessera::lm;
+using tessera::testing::error_message;
 
 namespace {
 

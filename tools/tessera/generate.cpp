@@ -22,7 +22,7 @@ const char* kUsage =
     "Generates text from a model, streaming it to stdout; a summary goes to stderr.\n"
     "\n"
     "options:\n"
-    "  --model PATH        model checkpoint (llama2.c .bin)\n"
+    "  --model PATH        model: llama2.c .bin or a Hugging Face directory\n"
     "  --tokenizer PATH    tokenizer (default: tokenizer.bin or tok*.bin next to the model)\n"
     "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
     "                      stdin, dropping one final newline\n"
