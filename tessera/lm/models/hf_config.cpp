@@ -21,6 +21,9 @@ void read_rope_scaling(const nlohmann::json& r, LlamaConfig& c, const std::strin
   if (!r.is_object()) throw std::invalid_argument("[" + area + "] rope_scaling must be an object: " + r.dump());
   std::string type = value_or<std::string>(r, "rope_type", value_or<std::string>(r, "type", "default", area), area);
   if (r.contains("rope_theta")) c.rope_theta = value_or<float>(r, "rope_theta", c.rope_theta, area);
+  if (r.contains("partial_rotary_factor")) {
+    c.partial_rotary_factor = value_or<float>(r, "partial_rotary_factor", c.partial_rotary_factor, area);
+  }
   if (type == "default") return;
   if (type != "linear" && type != "llama3") {
     throw std::invalid_argument("[" + area + "] rope_scaling type \"" + type +
