@@ -373,6 +373,10 @@ TEST(TokenizerErrors, BadPathsAndFiles) {
                          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
                              "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}})"));
   });
+  expect_tok_error([&] {
+    load_tokenizer(write("badadded.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                                             "added_tokens": [{"id": 2147483647, "content": "x"}]})"));
+  });
   expect_tok_error([&] { load_tokenizer(write("trunc.model", std::string("\x0a\xff\xff\xff\x0f", 5))); });
   expect_tok_error([&] { load_tokenizer(write("empty.model", "")); });
   expect_tok_error([&] { load_tokenizer(write("text.bin", "hello")); });

@@ -241,6 +241,7 @@ std::shared_ptr<HfTokenizer> HfTokenizer::from_json(const std::string& json_text
         tok::AddedToken t;
         t.content = a.at("content").get<std::string>();
         t.id = a.at("id").get<int32_t>();
+        if (t.id < 0 || t.id > (1 << 26)) throw std::invalid_argument("[tokenizer] added token id out of range");
         t.single_word = a.value("single_word", false);
         t.lstrip = a.value("lstrip", false);
         t.rstrip = a.value("rstrip", false);
