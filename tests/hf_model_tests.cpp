@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "tessera/io.h"
 #include "tessera/lm/hf_model.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/load.h"
@@ -203,6 +204,38 @@ TEST(HFModel, KeepsCheckpointDtypeWhenAsked) {
   EXPECT_EQ(logits.dtype(), float32);
   // bfloat16 weights: close to the float32 reference, not equal.
   EXPECT_TRUE(close_rel(logits.to_vector<float>(), flatten(expected["logits"]), 0.1));
+}
+
+}  // namespace
+
+namespace {
+
+// The qwen2 fixture split into two shards with a model.safetensors.index.json gives the same logits.
+TEST(HFModel, ShardedCheckpoint) {
+  namespace fs = std::filesystem;
+  auto tmp = fs::temp_directory_path() / ("tessera_hf_shards_" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  fs::copy_file(kFixtures + "qwen2/config.json", tmp / "config.json", fs::copy_options::overwrite_existing);
+  auto weights = tessera::load(kFixtures + "qwen2/model.safetensors");
+  std::unordered_map<std::string, array> shard[2];
+  nlohmann::json index = {{"metadata", nlohmann::json::object()}, {"weight_map", nlohmann::json::object()}};
+  int i = 0;
+  for (auto& [name, a] : weights) {
+    int s = (i++) % 2;
+    shard[s].insert_or_assign(name, a);
+    index["weight_map"][name] = "model-0000" + std::to_string(s + 1) + "-of-00002.safetensors";
+  }
+  for (int s = 0; s < 2; ++s) {
+    save_safetensors((tmp / ("model-0000" + std::to_string(s + 1) + "-of-00002.safetensors")).string(), shard[s]);
+  }
+  std::ofstream(tmp / "model.safetensors.index.json") << index.dump();
+  HFLoadOptions opts;
+  opts.load_tokenizer = false;
+  auto sharded = load_hf_model(tmp.string(), opts);
+  auto expected = read_json(kFixtures + "qwen2/expected.json");
+  array logits = sharded.model->forward(token_array(ints(expected["prompt"])));
+  EXPECT_TRUE(close_rel(logits.to_vector<float>(), flatten(expected["logits"]), 1e-4));
+  fs::remove_all(tmp);
 }
 
 }  // namespace
