@@ -73,3 +73,18 @@ def test_help_and_bad_options():
     assert r.returncode == 0 and "--max-tokens" in r.stdout
     r = run("generate", "--model", MODEL, "--max-tokens", "ten")
     assert r.returncode == 2 and "--max-tokens" in r.stderr
+
+
+def test_generate_from_hugging_face_directory():
+    # A tiny random Llama made by transformers (tests/fixtures/hf_models/make_fixtures.py) with a byte
+    # tokenizer: tessera's greedy text equals transformers' greedy tokens as bytes.
+    import json
+
+    model_dir = os.path.join(ROOT, "tests", "fixtures", "hf_models", "llama")
+    with open(os.path.join(model_dir, "expected.json")) as f:
+        expected = json.load(f)
+    prompt = bytes(expected["prompt"]).decode("ascii")
+    r = run("generate", "--model", model_dir, "--prompt", prompt, "--max-tokens", "16")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(bytes(expected["greedy"]).decode("ascii")), (r.stdout, expected["greedy"])
+    assert "Generation: 16 tokens" in r.stderr

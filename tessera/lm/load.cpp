@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tessera/lm/gguf_model.h"
+#include "tessera/lm/hf_model.h"
 #include "tessera/lm/llama2c.h"
 #include "tessera/lm/load_tokenizer.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
@@ -53,9 +54,8 @@ LoadedModel load(const std::string& path, const std::string& tokenizer_path) {
   std::error_code ec;
   if (!fs::exists(p, ec)) throw std::runtime_error("[load] no such file or directory: " + path);
   if (fs::is_directory(p, ec)) {
-    throw std::runtime_error(
-        "[load] " + path +
-        ": model directories (Hugging Face config.json + safetensors) are not supported yet.");
+    auto hf = load_hf_model(path, {}, tokenizer_path);
+    return LoadedModel{hf.model, hf.tokenizer};
   }
   auto ext = p.extension().string();
   if (ext == ".gguf") {
@@ -68,7 +68,7 @@ LoadedModel load(const std::string& path, const std::string& tokenizer_path) {
   if (ext == ".safetensors" || ext == ".json" || ext == ".npz" || ext == ".pt" ||
       ext == ".pth") {
     throw std::runtime_error("[load] " + path + ": the " + ext +
-                             " format is not supported yet (llama2.c .bin and .gguf only).");
+                             " format is not supported yet (Hugging Face directories, .gguf and llama2.c .bin are).");
   }
   auto ck = load_llama2c(path);
   LoadedModel out;

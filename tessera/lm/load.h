@@ -14,11 +14,11 @@ struct LoadedModel {
   std::shared_ptr<Tokenizer> tokenizer;
 };
 
-// path: a llama2.c checkpoint (.bin) or a llama-architecture GGUF file (.gguf, weights dequantized to
-// float32). The tokenizer comes from tokenizer_path (for .bin a llama2.c tokenizer, for .gguf any format
-// load_tokenizer reads), else for .bin from a tokenizer.bin or tok*.bin next to the model whose
-// vocabulary size matches, for .gguf from its tokenizer.ggml.* metadata. Other formats (directories,
-// .safetensors) throw "[load] ... not supported yet".
+// path: a Hugging Face model directory (config.json + safetensors, see hf_model.h), a
+// llama-architecture GGUF file (.gguf, weights dequantized to float32) or a llama2.c checkpoint
+// (.bin). The tokenizer comes from tokenizer_path if given; else from the directory, the GGUF's
+// tokenizer.ggml.* metadata, or a tokenizer.bin / tok*.bin next to a .bin model whose vocabulary
+// size matches. Other formats throw "[load] ... not supported yet".
 LoadedModel load(const std::string& path, const std::string& tokenizer_path = "");
 
 }  // namespace tessera::lm

@@ -3,12 +3,16 @@
 #include "tessera/lm/models/llama.h"
 
 #include <cmath>
+#include <limits>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
 #include "tessera/fast.h"
 #include "tessera/lm/kv_cache.h"
+#include "tessera/lm/models/hf_config.h"
+#include "tessera/lm/models/registry.h"
 #include "tessera/ops.h"
 
 namespace tessera::lm {
@@ -27,6 +31,27 @@ array transposed(const array& w) {
 
 array silu(const array& x) { return x * sigmoid(x); }
 
+// The tanh approximation of GELU (PyTorch's gelu(approximate="tanh")).
+array gelu_tanh(const array& x) {
+  const float c = std::sqrt(2.0f / static_cast<float>(M_PI));
+  return array(0.5f) * x * (array(1.0f) + tanh(array(c) * (x + array(0.044715f) * x * x * x)));
+}
+
+array gelu_erf(const array& x) {
+  return array(0.5f) * x * (array(1.0f) + erf(x * array(static_cast<float>(M_SQRT1_2))));
+}
+
+// x: any shape; cap * tanh(x / cap).
+array softcap(const array& x, float cap) { return array(cap) * tanh(x / array(cap)); }
+
+std::optional<array> get_optional(const WeightMap& weights, bool wanted, const std::string& name,
+                                  const Shape& shape);
+
+int rotary_dims(const LlamaConfig& c) {
+  int dims = static_cast<int>(c.head_dim_or_default() * c.partial_rotary_factor);
+  return dims - dims % 2;
+}
+
 array get_weight(const WeightMap& weights, const std::string& name, const Shape& shape) {
   auto it = weights.find(name);
   if (it == weights.end()) throw std::invalid_argument("[llama] missing weight " + name + ".");
@@ -35,6 +60,34 @@ array get_weight(const WeightMap& weights, const std::string& name, const Shape&
                                 ", expected " + shape_str(shape) + ".");
   }
   return it->second;
+}
+
+std::optional<array> get_optional(const WeightMap& weights, bool wanted, const std::string& name,
+                                  const Shape& shape) {
+  if (!wanted) return std::nullopt;
+  return get_weight(weights, name, shape);
+}
+
+// The llama3 rope_scaling periods 1/inv_freq (dims/2,) for rotary dims `dims`.
+array llama3_rope_freqs(const LlamaConfig& c, int dims) {
+  const double pi = M_PI;
+  const double low_wavelen = c.rope_original_max_position_embeddings / c.rope_low_freq_factor;
+  const double high_wavelen = c.rope_original_max_position_embeddings / c.rope_high_freq_factor;
+  std::vector<float> periods(dims / 2);
+  for (int i = 0; i < dims / 2; ++i) {
+    double inv = 1.0 / std::pow(static_cast<double>(c.rope_theta), 2.0 * i / dims);
+    double wavelen = 2 * pi / inv;
+    double scaled = inv;
+    if (wavelen > low_wavelen) {
+      scaled = inv / c.rope_factor;
+    } else if (wavelen >= high_wavelen) {
+      double smooth = (c.rope_original_max_position_embeddings / wavelen - c.rope_low_freq_factor) /
+                      (c.rope_high_freq_factor - c.rope_low_freq_factor);
+      scaled = (1 - smooth) * inv / c.rope_factor + smooth * inv;
+    }
+    periods[i] = static_cast<float>(1.0 / scaled);
+  }
+  return array(periods, {dims / 2}, float32);
 }
 
 }  // namespace
@@ -54,42 +107,43 @@ void LlamaConfig::validate() const {
   }
   if (head_dim_or_default() % 2 != 0) fail("head_dim must be even for RoPE.");
   if (!(rms_norm_eps > 0) || !(rope_theta > 0)) fail("rms_norm_eps and rope_theta must be positive.");
+  if (hidden_act != "silu" && hidden_act != "gelu_pytorch_tanh" && hidden_act != "gelu") {
+    fail("hidden activation " + hidden_act + " is not supported (silu, gelu_pytorch_tanh, gelu).");
+  }
+  if (rope_type != "default" && rope_type != "linear" && rope_type != "llama3") {
+    fail("rope_scaling type " + rope_type + " is not supported (linear, llama3).");
+  }
+  if (!(rope_factor > 0) || !(partial_rotary_factor > 0) || partial_rotary_factor > 1) {
+    fail("rope_scaling factor and partial_rotary_factor must be positive (the latter at most 1).");
+  }
+  if (rope_type == "llama3" && !(rope_high_freq_factor > rope_low_freq_factor)) {
+    fail("llama3 rope_scaling needs high_freq_factor > low_freq_factor.");
+  }
+  if (sliding_window < 0 || attn_logit_softcapping < 0 || final_logit_softcapping < 0 ||
+      query_pre_attn_scalar < 0 || embedding_scale < 0) {
+    fail("sliding_window, softcapping, query_pre_attn_scalar and embedding scale must not be negative.");
+  }
+  if (!sliding_layers.empty() && static_cast<int>(sliding_layers.size()) != num_hidden_layers) {
+    fail("layer_types has " + std::to_string(sliding_layers.size()) + " entries for " +
+         std::to_string(num_hidden_layers) + " layers.");
+  }
 }
 
 LlamaConfig llama_config_from_json(const std::string& json_text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const std::exception& e) {
-    throw std::invalid_argument(std::string("[llama] config.json is not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw std::invalid_argument("[llama] config.json must hold an object.");
+  nlohmann::json j = parse_config_json(json_text, "llama");
   if (j.contains("model_type") && j["model_type"] != "llama") {
     throw std::invalid_argument("[llama] model_type " + j["model_type"].dump() + " is not llama.");
   }
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    throw std::invalid_argument("[llama] rope_scaling " + j["rope_scaling"].dump() +
-                                " is not supported yet.");
-  }
-  LlamaConfig c;
-  try {
-    auto get = [&](const char* key, auto& field) {
-      if (j.contains(key) && !j[key].is_null())
-        field = j[key].get<std::remove_reference_t<decltype(field)>>();
-    };
-    get("hidden_size", c.hidden_size);
-    get("intermediate_size", c.intermediate_size);
-    get("num_hidden_layers", c.num_hidden_layers);
-    get("num_attention_heads", c.num_attention_heads);
-    get("num_key_value_heads", c.num_key_value_heads);
-    get("vocab_size", c.vocab_size);
-    get("rms_norm_eps", c.rms_norm_eps);
-    get("rope_theta", c.rope_theta);
-    get("max_position_embeddings", c.max_position_embeddings);
-    get("tie_word_embeddings", c.tie_word_embeddings);
-    get("head_dim", c.head_dim);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("[llama] config.json field of the wrong type: ") + e.what());
+  LlamaConfig c = read_llama_fields(j, "llama");
+  c.validate();
+  return c;
+}
+
+LlamaConfig llama_hf_config(const nlohmann::json& j) {
+  LlamaConfig c = read_llama_fields(j, "llama");
+  c.attention_bias = c.o_proj_bias = value_or<bool>(j, "attention_bias", false, "llama");
+  if (value_or<bool>(j, "mlp_bias", false, "llama")) {
+    throw std::invalid_argument("[llama] mlp_bias is not supported.");
   }
   c.validate();
   return c;
@@ -114,39 +168,105 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
         transposed(get_weight(w, p + "mlp.gate_proj.weight", {I, H})),
         transposed(get_weight(w, p + "mlp.up_proj.weight", {I, H})),
         transposed(get_weight(w, p + "mlp.down_proj.weight", {H, I})),
+        get_optional(w, config_.attention_bias, p + "self_attn.q_proj.bias", {q_out}),
+        get_optional(w, config_.attention_bias, p + "self_attn.k_proj.bias", {kv_out}),
+        get_optional(w, config_.attention_bias, p + "self_attn.v_proj.bias", {kv_out}),
+        get_optional(w, config_.o_proj_bias, p + "self_attn.o_proj.bias", {H}),
+        get_optional(w, config_.qk_norm, p + "self_attn.q_norm.weight", {D}),
+        get_optional(w, config_.qk_norm, p + "self_attn.k_norm.weight", {D}),
+        get_optional(w, config_.sandwich_norms, p + "pre_feedforward_layernorm.weight", {H}),
+        get_optional(w, config_.sandwich_norms, p + "post_feedforward_layernorm.weight", {H}),
     });
   }
+  if (config_.rope_type == "llama3") rope_freqs_ = llama3_rope_freqs(config_, rotary_dims(config_));
   norm_ = get_weight(w, "model.norm.weight", {H});
   lm_head_ =
       transposed(config_.tie_word_embeddings ? embed_tokens_ : get_weight(w, "lm_head.weight", {V, H}));
 }
 
 // x: (B, L, hidden) -> (B, L, hidden).
+// x: (B, heads, L, D) rotated at positions offset.. with this layer's base and scaling.
+array Llama::rope(const array& x, int layer_index, int offset) const {
+  const int dims = rotary_dims(config_);
+  if (config_.rope_local_theta > 0 && config_.layer_slides(layer_index)) {
+    return fast::rope(x, dims, config_.rope_traditional, config_.rope_local_theta, 1.0f, offset);
+  }
+  if (rope_freqs_) {
+    return fast::rope(x, dims, config_.rope_traditional, std::nullopt, 1.0f, offset, rope_freqs_);
+  }
+  float scale = config_.rope_type == "linear" ? 1.0f / config_.rope_factor : 1.0f;
+  return fast::rope(x, dims, config_.rope_traditional, config_.rope_theta, scale, offset);
+}
+
+// q: (B, Hq, L, D); k, v: (B, Hkv, offset + L, D) -> (B, Hq, L, D). Causal, and windowed on sliding layers.
+array Llama::attend(const array& q, const array& k, const array& v, int layer_index, int offset) const {
+  const int L = q.shape(2), T = k.shape(2), D = q.shape(3);
+  const float scale = 1.0f / std::sqrt(config_.query_pre_attn_scalar > 0 ? config_.query_pre_attn_scalar
+                                                                         : static_cast<float>(D));
+  const bool slides = config_.layer_slides(layer_index) && T > config_.sliding_window;
+  std::optional<array> mask;  // (L, T) true = keep
+  if (slides || (config_.attn_logit_softcapping > 0 && L > 1)) {
+    array qpos = reshape(arange(T - L, T), {L, 1});
+    array kpos = reshape(arange(0, T), {1, T});
+    array keep = kpos <= qpos;
+    if (slides) keep = logical_and(keep, kpos > qpos - array(config_.sliding_window));
+    mask = keep;
+  }
+  if (config_.attn_logit_softcapping <= 0) {
+    if (mask) return fast::scaled_dot_product_attention(q, k, v, scale, "", mask);
+    return fast::scaled_dot_product_attention(q, k, v, scale, L > 1 ? "causal" : "");
+  }
+  // Soft-capped scores need the unfused path. Key/value heads are repeated for grouped queries.
+  const int groups = q.shape(1) / k.shape(1);
+  array kk = groups > 1 ? repeat(k, groups, 1) : k;
+  array vv = groups > 1 ? repeat(v, groups, 1) : v;
+  array scores = matmul(q, transpose(kk, {0, 1, 3, 2})) * array(scale);  // (B, Hq, L, T)
+  scores = softcap(scores, config_.attn_logit_softcapping);
+  if (mask) scores = where(*mask, scores, array(-std::numeric_limits<float>::infinity()));
+  return matmul(softmax(astype(scores, float32), -1, true), astype(vv, float32));
+}
+
 array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCache* cache,
                        int offset) const {
   const int B = x.shape(0), L = x.shape(1);
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)
   auto heads = [&](const array& t, int n) { return transpose(reshape(t, {B, L, n, D}), {0, 2, 1, 3}); };
-  array q = heads(linear(x, layer.q_proj), Hq);
-  array k = heads(linear(x, layer.k_proj), Hkv);
-  array v = heads(linear(x, layer.v_proj), Hkv);
-  q = fast::rope(q, D, config_.rope_traditional, config_.rope_theta, 1.0f, offset);
-  k = fast::rope(k, D, config_.rope_traditional, config_.rope_theta, 1.0f, offset);
+  auto project = [&](const array& w, const std::optional<array>& b) {
+    array y = linear(x, w);
+    return b ? y + *b : y;
+  };
+  array q = heads(project(layer.q_proj, layer.q_bias), Hq);
+  array k = heads(project(layer.k_proj, layer.k_bias), Hkv);
+  array v = heads(project(layer.v_proj, layer.v_bias), Hkv);
+  if (layer.q_norm) {
+    q = fast::rms_norm(q, layer.q_norm, config_.rms_norm_eps);
+    k = fast::rms_norm(k, layer.k_norm, config_.rms_norm_eps);
+  }
+  q = rope(q, layer_index, offset);
+  k = rope(k, layer_index, offset);
   if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
-  float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  array out = fast::scaled_dot_product_attention(q, k, v, scale, L > 1 ? "causal" : "");
+  array out = attend(q, k, v, layer_index, offset);
   out = reshape(transpose(out, {0, 2, 1, 3}), {B, L, Hq * D});
-  return linear(out, layer.o_proj);
+  out = linear(out, layer.o_proj);
+  return layer.o_bias ? out + *layer.o_bias : out;
 }
 
-// SwiGLU: down(silu(gate(x)) * up(x)).
+// Gated MLP: down(act(gate(x)) * up(x)); act is silu (SwiGLU) or gelu (GeGLU).
 array Llama::mlp(const array& x, const Layer& layer) const {
-  return linear(silu(linear(x, layer.gate_proj)) * linear(x, layer.up_proj), layer.down_proj);
+  array g = linear(x, layer.gate_proj);
+  g = config_.hidden_act == "silu" ? silu(g) : config_.hidden_act == "gelu" ? gelu_erf(g) : gelu_tanh(g);
+  return linear(g * linear(x, layer.up_proj), layer.down_proj);
 }
 
 array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const {
   const float eps = config_.rms_norm_eps;
+  if (config_.sandwich_norms) {
+    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offset);
+    array h = x + fast::rms_norm(a, layer.post_attention_layernorm, eps);
+    array m = mlp(fast::rms_norm(h, layer.pre_feedforward_layernorm, eps), layer);
+    return h + fast::rms_norm(m, layer.post_feedforward_layernorm, eps);
+  }
   array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offset);
   return h + mlp(fast::rms_norm(h, layer.post_attention_layernorm, eps), layer);
 }
@@ -161,9 +281,12 @@ array Llama::forward(const array& tokens, KVCache* cache) const {
   }
   const int offset = cache ? cache->offset() : 0;
   array x = take(embed_tokens_, astype(tokens, int32), 0);  // (B, L, hidden)
+  if (config_.embedding_scale > 0) x = x * astype(array(config_.embedding_scale), x.dtype());
   for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offset);
   x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
-  return astype(linear(x, lm_head_), float32);  // (B, L, vocab)
+  array logits = astype(linear(x, lm_head_), float32);  // (B, L, vocab)
+  if (config_.final_logit_softcapping > 0) logits = softcap(logits, config_.final_logit_softcapping);
+  return logits;
 }
 
 }  // namespace tessera::lm

@@ -1,6 +1,7 @@
 // The Llama decoder (Llama 1/2/3, TinyLlama, llama2.c models) built from tessera ops, with HF weight names.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,15 +29,42 @@ struct LlamaConfig {
   // and llama2.c checkpoints (whose q/k rows are permuted at load) both use false.
   bool rope_traditional = false;
 
+  // Variants of the Llama decoder used by other architectures (set from config.json by
+  // tessera/lm/models/registry.h; the defaults are plain Llama).
+  std::string model_type = "llama";
+  bool attention_bias = false;          // q/k/v projections have biases (qwen2, llama attention_bias)
+  bool o_proj_bias = false;             // o_proj has a bias (llama attention_bias)
+  bool qk_norm = false;                 // RMSNorm over head_dim on queries and keys before RoPE (qwen3, gemma3)
+  std::string hidden_act = "silu";      // gated MLP activation: silu, gelu_pytorch_tanh or gelu
+  float embedding_scale = 0;            // > 0: embeddings are multiplied by it (gemma: sqrt(hidden_size))
+  bool sandwich_norms = false;          // gemma2/3: norm after attention and pre/post feed-forward norms
+  float attn_logit_softcapping = 0;     // > 0: scores = cap * tanh(scores / cap)
+  float final_logit_softcapping = 0;    // > 0: logits = cap * tanh(logits / cap)
+  float query_pre_attn_scalar = 0;      // > 0: attention scale 1/sqrt(it) instead of 1/sqrt(head_dim)
+  int sliding_window = 0;               // > 0: sliding layers see the last sliding_window positions
+  std::vector<bool> sliding_layers;     // per layer; empty: every layer slides when sliding_window > 0
+  float rope_local_theta = 0;           // > 0: rope_theta of sliding layers (gemma3), unscaled
+  float partial_rotary_factor = 1.0f;   // fraction of head_dim rotated
+  // rope_scaling: "default", "linear" (positions / factor) or "llama3" (frequency bands).
+  std::string rope_type = "default";
+  float rope_factor = 1.0f;
+  float rope_low_freq_factor = 1.0f;
+  float rope_high_freq_factor = 4.0f;
+  int rope_original_max_position_embeddings = 8192;
+
   int kv_heads() const { return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads; }
   int head_dim_or_default() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
+  bool layer_slides(int layer) const {
+    return sliding_window > 0 &&
+           (sliding_layers.empty() || (layer < static_cast<int>(sliding_layers.size()) && sliding_layers[layer]));
+  }
   // Throws "[llama] ..." when the numbers are inconsistent.
   void validate() const;
 };
 
 // Reads the fields above from a Hugging Face config.json text (absent ones keep their defaults;
 // num_key_value_heads defaults to num_attention_heads). Throws "[llama] ..." on malformed JSON, a
-// model_type other than "llama" or a rope_scaling this model does not implement yet.
+// model_type other than "llama" or a rope_scaling this model does not implement (llama3 and linear are).
 LlamaConfig llama_config_from_json(const std::string& json_text);
 
 // Weights keyed by Hugging Face names (model.embed_tokens.weight, model.layers.{i}.self_attn.q_proj.weight,
@@ -65,10 +93,15 @@ class Llama {
     array post_attention_layernorm;  // (hidden,)
     array gate_proj, up_proj;        // (hidden, intermediate)
     array down_proj;                 // (intermediate, hidden)
+    std::optional<array> q_bias, k_bias, v_bias, o_bias;  // (heads * head_dim,), (kv_heads * head_dim,) x2, (hidden,)
+    std::optional<array> q_norm, k_norm;                  // (head_dim,)
+    std::optional<array> pre_feedforward_layernorm, post_feedforward_layernorm;  // (hidden,)
   };
 
   array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
   array mlp(const array& x, const Layer& layer) const;
+  array rope(const array& x, int layer_index, int offset) const;
+  array attend(const array& q, const array& k, const array& v, int layer_index, int offset) const;
   array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
 
   LlamaConfig config_;
@@ -76,6 +109,7 @@ class Llama {
   std::vector<Layer> layers_;
   array norm_;     // (hidden,)
   array lm_head_;  // (hidden, vocab) view; of the embedding when tied
+  std::optional<array> rope_freqs_;  // (rotary_dims / 2,) scaled periods for llama3 rope_scaling
 };
 
 }  // namespace tessera::lm
