@@ -3,7 +3,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(build-essential cmake ninja-build ccache libopenblas-dev liblapacke-dev libgtest-dev
-              nlohmann-json3-dev libpcre2-dev python3-dev)
+              nlohmann-json3-dev libpcre2-dev python3-dev libzip-dev pkg-config)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,5 +18,5 @@ fi
 
 PY=${PYTHON:-python3}
 echo "== pip install build and test requirements"
-$PY -m pip install -q --disable-pip-version-check "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest 2>&1 \
+$PY -m pip install -q --disable-pip-version-check "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest safetensors gguf 2>&1 \
   | grep -v "Running pip as the 'root' user" || true
