@@ -4,7 +4,7 @@
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .. import core
@@ -21,7 +21,7 @@ class GenerationResponse:
 
     text: str
     token: int
-    logprobs: Any  # (vocab_size,) float32 log-probabilities of the distribution the token came from
+    logprobs: Any = field(repr=False)  # (vocab_size,) float32 log-probabilities the token was drawn from
     from_draft: bool
     prompt_tokens: int
     prompt_tps: float
