@@ -92,10 +92,23 @@ nb::object gguf_to_py(const GGUFValue& v) {
     for (const auto& x : items) l.append(gguf_to_py(x));
     return l;
   }
-  std::vector<array> scalars;
-  for (const auto& x : items) scalars.push_back(scalar_array(x));
-  if (scalars.empty()) return nb::cast(zeros(Shape{0}, gguf_dtype(v.array_type())));
-  return nb::cast(stack(scalars, 0));
+  Dtype dt = gguf_dtype(v.array_type());
+  Shape shape{static_cast<int>(items.size())};
+  if (items.empty()) return nb::cast(zeros(shape, dt));
+  if (v.array_type() == GGUFValueType::FLOAT32 || v.array_type() == GGUFValueType::FLOAT64) {
+    return nb::cast(astype(array(v.as_floats(), shape, float64), dt));
+  }
+  if (v.array_type() == GGUFValueType::UINT64) {
+    std::vector<uint64_t> u;
+    for (const auto& x : items) u.push_back(x.as_uint());
+    return nb::cast(array(u, shape, uint64));
+  }
+  if (v.array_type() == GGUFValueType::BOOL) {
+    std::vector<int64_t> b;
+    for (const auto& x : items) b.push_back(x.as_bool() ? 1 : 0);
+    return nb::cast(astype(array(b, shape, int64), dt));
+  }
+  return nb::cast(astype(array(v.as_ints(), shape, int64), dt));
 }
 
 GGUFValueType gguf_type_of(Dtype d) {
@@ -115,25 +128,32 @@ GGUFValueType gguf_type_of(Dtype d) {
   }
 }
 
-GGUFValue gguf_element(const array& flat, int64_t i, GGUFValueType t) {
-  array x = astype(take(flat, static_cast<int>(i)), t == GGUFValueType::FLOAT32 || t == GGUFValueType::FLOAT64
-                                                          ? float64
-                                                          : (t == GGUFValueType::UINT64 ? uint64 : int64));
-  x.eval();
+// Element i of a contiguous, evaluated array `wide` (float64 for float types, uint64 for UINT64, else
+// int64) as a GGUF value of type t.
+GGUFValue gguf_element(array& wide, int64_t i, GGUFValueType t) {
+  auto iv = [&] { return wide.data<int64_t>()[i]; };
   switch (t) {
-    case GGUFValueType::UINT8: return GGUFValue(static_cast<uint8_t>(x.item<int64_t>()));
-    case GGUFValueType::INT8: return GGUFValue(static_cast<int8_t>(x.item<int64_t>()));
-    case GGUFValueType::UINT16: return GGUFValue(static_cast<uint16_t>(x.item<int64_t>()));
-    case GGUFValueType::INT16: return GGUFValue(static_cast<int16_t>(x.item<int64_t>()));
-    case GGUFValueType::UINT32: return GGUFValue(static_cast<uint32_t>(x.item<int64_t>()));
-    case GGUFValueType::INT32: return GGUFValue(static_cast<int32_t>(x.item<int64_t>()));
-    case GGUFValueType::UINT64: return GGUFValue(x.item<uint64_t>());
-    case GGUFValueType::INT64: return GGUFValue(x.item<int64_t>());
-    case GGUFValueType::FLOAT32: return GGUFValue(static_cast<float>(x.item<double>()));
-    case GGUFValueType::FLOAT64: return GGUFValue(x.item<double>());
-    case GGUFValueType::BOOL: return GGUFValue(x.item<int64_t>() != 0);
+    case GGUFValueType::UINT8: return GGUFValue(static_cast<uint8_t>(iv()));
+    case GGUFValueType::INT8: return GGUFValue(static_cast<int8_t>(iv()));
+    case GGUFValueType::UINT16: return GGUFValue(static_cast<uint16_t>(iv()));
+    case GGUFValueType::INT16: return GGUFValue(static_cast<int16_t>(iv()));
+    case GGUFValueType::UINT32: return GGUFValue(static_cast<uint32_t>(iv()));
+    case GGUFValueType::INT32: return GGUFValue(static_cast<int32_t>(iv()));
+    case GGUFValueType::UINT64: return GGUFValue(wide.data<uint64_t>()[i]);
+    case GGUFValueType::INT64: return GGUFValue(iv());
+    case GGUFValueType::FLOAT32: return GGUFValue(static_cast<float>(wide.data<double>()[i]));
+    case GGUFValueType::FLOAT64: return GGUFValue(wide.data<double>()[i]);
+    case GGUFValueType::BOOL: return GGUFValue(iv() != 0);
     default: throw std::logic_error("[gguf] unexpected type");
   }
+}
+
+array widen(const array& a, GGUFValueType t) {
+  Dtype d = t == GGUFValueType::FLOAT32 || t == GGUFValueType::FLOAT64 ? float64
+                                                                       : (t == GGUFValueType::UINT64 ? uint64 : int64);
+  array w = contiguous(astype(reshape(a, {-1}), d));
+  txpy::eval_arrays({w});
+  return w;
 }
 
 GGUFValue py_to_gguf(const std::string& key, nb::handle v) {
@@ -160,10 +180,11 @@ GGUFValue py_to_gguf(const std::string& key, nb::handle v) {
       nb::hasattr(v, "__array__")) {
     array a = txpy::to_array(v);
     GGUFValueType t = gguf_type_of(a.dtype());
-    if (a.ndim() == 0) return gguf_element(reshape(a, {1}), 0, t);
-    if (a.ndim() != 1) throw nb::value_error(("[gguf] metadata " + key + ": arrays must be 0-D or 1-D.").c_str());
+    if (a.ndim() > 1) throw nb::value_error(("[gguf] metadata " + key + ": arrays must be 0-D or 1-D.").c_str());
+    array w = widen(a, t);
+    if (a.ndim() == 0) return gguf_element(w, 0, t);
     GGUFValue::Array items;
-    for (int64_t i = 0; i < a.size(); ++i) items.push_back(gguf_element(a, i, t));
+    for (int64_t i = 0; i < a.size(); ++i) items.push_back(gguf_element(w, i, t));
     return GGUFValue::array(t, std::move(items));
   }
   throw nb::type_error(("[gguf] metadata " + key +

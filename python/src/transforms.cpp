@@ -452,7 +452,7 @@ void init_transforms(nb::module_& m) {
           return fill_all(tf.structure, outs);
         });
       },
-      "fun"_a, "in_axes"_a = 0, "out_axes"_a = 0,
+      "fun"_a, "in_axes"_a.none() = 0, "out_axes"_a.none() = 0,
       nb::sig("def vmap(fun: typing.Callable, in_axes: object = 0, out_axes: object = 0) -> typing.Callable"),
       "Vectorizes fun over the given axes of its inputs (None: not mapped; a tree of axes per argument).");
   m.def(

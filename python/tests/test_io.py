@@ -122,3 +122,23 @@ def test_format_argument_and_errors(tmp_path):
         tx.save(tmp_path / "b.npy", tx.zeros((2,), dtype=tx.bfloat16))
     with pytest.raises(Exception):
         tx.load(pathlib.Path(tmp_path / "missing.npz"))
+
+
+def test_real_gguf_metadata_roundtrip(tmp_path):
+    path = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "models" / "gguf" / "llama-2-tiny-random.gguf"
+    if not path.exists():
+        pytest.skip(f"{path} is missing (shared data)")
+    arrays, md = tx.load(path, return_metadata=True)
+    assert md["general.architecture"] == "llama" and md["tokenizer.ggml.tokens"][:3] == ["<unk>", "<s>", "</s>"]
+    assert md["llama.context_length"].dtype == tx.uint32 and md["llama.context_length"].item() == 4096
+    assert md["tokenizer.ggml.scores"].shape == (32000,) and md["tokenizer.ggml.scores"].dtype == tx.float32
+    tx.save_gguf(tmp_path / "copy.gguf", arrays, md)
+    arrays2, md2 = tx.load(tmp_path / "copy.gguf", return_metadata=True)
+    assert set(md2) == set(md) and set(arrays2) == set(arrays)
+    for k, v in md.items():
+        if isinstance(v, tx.array):
+            assert v.dtype == md2[k].dtype and tx.array_equal(v, md2[k]).item(), k
+        else:
+            assert v == md2[k], k
+    for k, v in arrays.items():
+        assert tx.array_equal(v, arrays2[k]).item(), k

@@ -147,3 +147,13 @@ def test_tree_utils():
     assert tree_unflatten([("a.0", 1), ("a.1", 2), ("b.c", 4)]) == {"a": [1, 2], "b": {"c": 4}}
     assert tree_map(lambda x, y: x + y, tree, tree) == {"a": [2, (4, 6)], "b": {"c": 8}}
     assert tree_map_with_path(lambda p, x: p, tree) == {"a": ["a.0", ("a.1.0", "a.1.1")], "b": {"c": "b.c"}}
+
+
+def test_vmap_axis_forms(rng):
+    x = rng.standard_normal((2, 3))
+    out = tx.vmap(lambda v: v * 2, in_axes=-1)(tx.array(x))  # negative input axes count from the end
+    np.testing.assert_allclose(np.array(out), 2 * x.T, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\[vmap\] out_axes"):
+        tx.vmap(lambda v: v * 2, out_axes=None)(tx.array(x))
+    with pytest.raises(ValueError, match=r"\[vmap\] in_axes"):
+        tx.vmap(lambda v: v * 2, in_axes=2)(tx.array(x))
