@@ -610,3 +610,30 @@ TEST(IoInterop, WriteFilesForPythonReaders) {
   save_gguf((out / "tessera.gguf").string(), arrays, meta, opts);
   EXPECT_TRUE(std::filesystem::exists(out / "tessera.gguf"));
 }
+
+TEST(IoSafetensors, MisalignedTensorsAreCopiedAlignedOnesMapped) {
+  // u8 [3] at offset 0, then f32 [2] at offset 3 (misaligned) in a hand-made file.
+  std::string h = R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"F32","shape":[2],"data_offsets":[3,11]}})";
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::vector<uint8_t> file(8);
+  uint64_t n = h.size();
+  std::memcpy(file.data(), &n, 8);
+  file.insert(file.end(), h.begin(), h.end());
+  for (uint8_t v : {1, 2, 3}) file.push_back(v);
+  float f[2] = {1.5f, -2.0f};
+  file.insert(file.end(), reinterpret_cast<uint8_t*>(f), reinterpret_cast<uint8_t*>(f) + 8);
+  auto [arrays, meta] = load_safetensors(tessera::io::own_bytes(file));
+  array b = arrays.at("b");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.raw_data()) % 4, 0u);
+  EXPECT_TRUE(all_close(b, {1.5, -2.0}, 0, 0));
+  EXPECT_TRUE(all_close(arrays.at("a"), {1, 2, 3}, 0, 0));
+  // tessera's writer orders by element size, so all tensors come out aligned.
+  TempDir dir;
+  save_safetensors(dir / "m.safetensors", {{"a", formula_array(uint8, {3})}, {"b", formula_array(float64, {2})},
+                                           {"c", formula_array(int16, {3})}, {"d", formula_array(float32, {1})}});
+  auto [m, mm] = load_safetensors(dir / "m.safetensors");
+  for (auto& [k, a] : m) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a.raw_data()) % a.itemsize(), 0u) << k;
+    EXPECT_TRUE(static_cast<bool>(a.data_shared_ptr()->deleter)) << k;
+  }
+}

@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <stdexcept>
 
+#include "tessera/memory.h"
 #include "tessera/ops.h"
 
 namespace tessera::io {
@@ -65,8 +67,16 @@ std::shared_ptr<const Bytes> own_bytes(std::vector<uint8_t> buf) {
 }
 
 array view_bytes(const std::shared_ptr<const Bytes>& src, size_t offset, Shape shape, Dtype dtype) {
-  void* p = const_cast<uint8_t*>(src->data() + offset);
-  return array(p, std::move(shape), dtype, [keep = src](void*) mutable { keep.reset(); });
+  const uint8_t* p = src->data() + offset;
+  size_t align = dtype == complex64 ? 4 : dtype.size;
+  if (reinterpret_cast<uintptr_t>(p) % align != 0) {
+    // Kernels expect naturally aligned elements: copy the (rare) misaligned tensor.
+    size_t n = shape_size(shape) * dtype.size;
+    allocator::Buffer buf = allocator::malloc(std::max<size_t>(1, n));
+    std::memcpy(buf.ptr, p, n);
+    return array(buf.ptr, std::move(shape), dtype, [buf](void*) { allocator::free(buf); });
+  }
+  return array(const_cast<uint8_t*>(p), std::move(shape), dtype, [keep = src](void*) mutable { keep.reset(); });
 }
 
 void Reader::seek(size_t pos) {

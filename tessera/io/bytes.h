@@ -30,7 +30,8 @@ std::shared_ptr<const Bytes> map_file(const std::string& path, const std::string
 std::shared_ptr<const Bytes> own_bytes(std::vector<uint8_t> buf);
 
 // An array of `shape`/`dtype` whose data are bytes [offset, offset + nbytes) of `src`, kept alive
-// by the array (zero copy; nothing is read until the data are used).
+// by the array (zero copy; nothing is read until the data are used). A tensor not aligned to its
+// element size is copied instead.
 array view_bytes(const std::shared_ptr<const Bytes>& src, size_t offset, Shape shape, Dtype dtype);
 
 // Bounds-checked little-endian reader over a byte range; throws "[area] ..." on truncation.

@@ -251,7 +251,11 @@ void save_safetensors(const std::string& path, const ArrayMap& arrays, const Str
     if (k == "__metadata__") fail("'__metadata__' is reserved and cannot name a tensor.");
     names.push_back(k);
   }
-  std::sort(names.begin(), names.end());
+  // Larger elements first, so every tensor is naturally aligned (the data start is 8-aligned).
+  std::sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
+    size_t sa = arrays.at(a).itemsize(), sb = arrays.at(b).itemsize();
+    return sa != sb ? sa > sb : a < b;
+  });
   json header = json::object();
   if (!metadata.empty()) {
     json m = json::object();

@@ -28,7 +28,8 @@ SafetensorsLoad load_safetensors(std::shared_ptr<const io::Bytes> bytes);
 SafetensorsLoad load_safetensors_dir(const std::string& path);
 
 // Streams the header then each tensor's data (non-contiguous arrays are copied one at a time).
-// Tensors are stored in name order. Throws for names starting with "__metadata__" duplicates.
+// Tensors are stored by decreasing element size, then name, so all are aligned in the file.
+// "__metadata__" cannot name a tensor.
 void save_safetensors(const std::string& path, const ArrayMap& arrays, const StringMap& metadata = {});
 
 }  // namespace tessera
