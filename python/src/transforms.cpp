@@ -260,6 +260,7 @@ struct CustomFunction {
   std::optional<nb::callable> vjp_fn, jvp_fn, vmap_fn;
 
   nb::object call(const nb::args& args, const nb::kwargs& kwargs) {
+    if (!fun.is_valid()) throw nb::value_error("[custom_function] the function was cleared.");
     nb::tuple args_t = to_tuple(args);
     std::vector<array> flat;
     flatten(args_t, flat);
@@ -348,6 +349,32 @@ struct CustomFunction {
     return fill_all(structure->obj, outs);
   }
 };
+
+// Garbage-collector support: a custom_function's rules usually refer back to it through their
+// module's globals, a cycle that Python can only collect if it sees the references.
+int custom_function_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  if (!nb::inst_ready(self)) return 0;
+  auto* cf = nb::inst_ptr<CustomFunction>(self);
+  Py_VISIT(cf->fun.ptr());
+  for (auto* f : {&cf->vjp_fn, &cf->jvp_fn, &cf->vmap_fn}) {
+    if (*f) Py_VISIT((*f)->ptr());
+  }
+  return 0;
+}
+
+int custom_function_clear(PyObject* self) {
+  auto* cf = nb::inst_ptr<CustomFunction>(self);
+  cf->fun.reset();
+  cf->vjp_fn.reset();
+  cf->jvp_fn.reset();
+  cf->vmap_fn.reset();
+  return 0;
+}
+
+PyType_Slot custom_function_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(custom_function_traverse)},
+                                       {Py_tp_clear, reinterpret_cast<void*>(custom_function_clear)},
+                                       {0, nullptr}};
 
 }  // namespace
 
@@ -480,7 +507,7 @@ void init_transforms(nb::module_& m) {
       nb::sig("def checkpoint(fun: typing.Callable) -> typing.Callable"),
       "fun whose backward pass recomputes its intermediates instead of keeping them.");
 
-  nb::class_<CustomFunction>(m, "custom_function",
+  nb::class_<CustomFunction>(m, "custom_function", nb::type_slots(custom_function_slots),
                              "Decorator: a function with custom vjp / jvp / vmap rules, set with the .vjp, .jvp, "
                              ".vmap decorators (MLX's mx.custom_function). vjp(primals, cotangents, outputs), "
                              "jvp(primals, tangents), vmap(inputs, axes) -> (outputs, axes).")

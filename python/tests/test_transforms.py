@@ -157,3 +157,27 @@ def test_vmap_axis_forms(rng):
         tx.vmap(lambda v: v * 2, out_axes=None)(tx.array(x))
     with pytest.raises(ValueError, match=r"\[vmap\] in_axes"):
         tx.vmap(lambda v: v * 2, in_axes=2)(tx.array(x))
+
+
+def test_custom_function_jvp_and_vmap_rules():
+    calls = []
+
+    @tx.custom_function
+    def f(x, y):
+        return x * y
+
+    @f.jvp
+    def f_jvp(primals, tangents):
+        (x, y), (tx_, ty) = primals, tangents
+        return 100 * (tx_ * y + x * ty)
+
+    @f.vmap
+    def f_vmap(inputs, axes):
+        calls.append(axes)
+        return inputs[0] * inputs[1] + 1000, axes[0]
+
+    x, y = tx.array([1.0, 2.0]), tx.array([3.0, 4.0])
+    _, jvps = tx.jvp(f, [x, y], [tx.ones((2,)), tx.zeros((2,))])
+    np.testing.assert_allclose(np.array(jvps[0]), [300, 400])
+    np.testing.assert_allclose(np.array(tx.vmap(f)(x, y)), [1003, 1008])
+    assert calls == [[0, 0]]
