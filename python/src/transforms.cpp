@@ -162,6 +162,14 @@ nb::object value_and_grad_call(const char* name, nb::callable fun, nb::handle ar
   std::vector<int> positions = normalize_argnums(name, to_argnums(argnums_obj), arg_list.size());
   std::vector<size_t> counts;
   std::vector<array> flat = flatten_positions(arg_list, positions, counts);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (counts[i] == 0) {
+      throw nb::value_error((std::string("[") + name + "] argument " + std::to_string(positions[i]) +
+                             " holds no arrays to differentiate (got " +
+                             nb::inst_name(arg_list[positions[i]]).c_str() + ").")
+                                .c_str());
+    }
+  }
 
   nb::object structure;
   VecFn inner = [&](const std::vector<array>& xs) {
@@ -180,13 +188,7 @@ nb::object value_and_grad_call(const char* name, nb::callable fun, nb::handle ar
   };
   std::vector<int> all(flat.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
-  std::pair<std::vector<array>, std::vector<array>> res;
-  if (flat.empty()) {
-    // Nothing to differentiate: evaluate fun and return empty gradient trees.
-    res.first = inner(flat);
-  } else {
-    res = tessera::value_and_grad(inner, all)(flat);
-  }
+  auto res = tessera::value_and_grad(inner, all)(flat);
   nb::list grads;
   size_t pos = 0;
   for (size_t i = 0; i < positions.size(); ++i) {

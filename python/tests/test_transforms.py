@@ -70,6 +70,8 @@ def test_grad_errors():
         tx.grad(lambda x: "nope")(tx.array([1.0]))
     with pytest.raises(ValueError, match=r"\[grad\] argnums"):
         tx.grad(lambda x: tx.sum(x), argnums=3)(tx.array([1.0]))
+    with pytest.raises(ValueError, match=r"\[grad\] argument 1 holds no arrays"):
+        tx.grad(lambda x, s: tx.sum(x) * s, argnums=1)(tx.array([1.0]), 2.0)
     with pytest.raises(ZeroDivisionError):  # Python errors inside fun propagate
         tx.grad(lambda x: 1 / 0)(tx.array([1.0]))
 
