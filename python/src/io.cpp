@@ -1,4 +1,7 @@
-// Bindings for tessera/io.h as MLX's mx.load / save / savez / savez_compressed / save_safetensors / save_gguf.
+// Bindings for tessera/io.h as MLX's mx.load / save / savez / savez_compressed / save_safetensors /
+// save_gguf.
+#include "tessera/io.h"
+
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/unordered_map.h>
 
@@ -6,7 +9,6 @@
 #include <limits>
 #include <string>
 
-#include "tessera/io.h"
 #include "utils.h"
 
 using namespace tessera;
@@ -17,7 +19,8 @@ namespace {
 std::string to_path(nb::handle file) {
   if (nb::isinstance<nb::str>(file)) return nb::cast<std::string>(file);
   nb::object p = nb::module_::import_("os").attr("fspath")(file);
-  if (!nb::isinstance<nb::str>(p)) throw nb::type_error("[io] the file must be a str or an os.PathLike of str.");
+  if (!nb::isinstance<nb::str>(p))
+    throw nb::type_error("[io] the file must be a str or an os.PathLike of str.");
   return nb::cast<std::string>(p);
 }
 
@@ -55,18 +58,30 @@ nb::dict to_dict(const std::unordered_map<std::string, array>& arrays) {
 // ---- GGUF metadata <-> Python: strings as str, lists of strings as list[str], numbers as arrays (MLX).
 Dtype gguf_dtype(GGUFValueType t) {
   switch (t) {
-    case GGUFValueType::UINT8: return uint8;
-    case GGUFValueType::INT8: return int8;
-    case GGUFValueType::UINT16: return uint16;
-    case GGUFValueType::INT16: return int16;
-    case GGUFValueType::UINT32: return uint32;
-    case GGUFValueType::INT32: return int32;
-    case GGUFValueType::UINT64: return uint64;
-    case GGUFValueType::INT64: return int64;
-    case GGUFValueType::FLOAT32: return float32;
-    case GGUFValueType::FLOAT64: return float64;
-    case GGUFValueType::BOOL: return bool_;
-    default: throw std::invalid_argument("[gguf] no array dtype for this value type");
+    case GGUFValueType::UINT8:
+      return uint8;
+    case GGUFValueType::INT8:
+      return int8;
+    case GGUFValueType::UINT16:
+      return uint16;
+    case GGUFValueType::INT16:
+      return int16;
+    case GGUFValueType::UINT32:
+      return uint32;
+    case GGUFValueType::INT32:
+      return int32;
+    case GGUFValueType::UINT64:
+      return uint64;
+    case GGUFValueType::INT64:
+      return int64;
+    case GGUFValueType::FLOAT32:
+      return float32;
+    case GGUFValueType::FLOAT64:
+      return float64;
+    case GGUFValueType::BOOL:
+      return bool_;
+    default:
+      throw std::invalid_argument("[gguf] no array dtype for this value type");
   }
 }
 
@@ -113,18 +128,30 @@ nb::object gguf_to_py(const GGUFValue& v) {
 
 GGUFValueType gguf_type_of(Dtype d) {
   switch (d.val) {
-    case Dtype::Val::uint8: return GGUFValueType::UINT8;
-    case Dtype::Val::int8: return GGUFValueType::INT8;
-    case Dtype::Val::uint16: return GGUFValueType::UINT16;
-    case Dtype::Val::int16: return GGUFValueType::INT16;
-    case Dtype::Val::uint32: return GGUFValueType::UINT32;
-    case Dtype::Val::int32: return GGUFValueType::INT32;
-    case Dtype::Val::uint64: return GGUFValueType::UINT64;
-    case Dtype::Val::int64: return GGUFValueType::INT64;
-    case Dtype::Val::float32: return GGUFValueType::FLOAT32;
-    case Dtype::Val::float64: return GGUFValueType::FLOAT64;
-    case Dtype::Val::bool_: return GGUFValueType::BOOL;
-    default: throw nb::type_error("[gguf] metadata arrays must be bool, (u)int8..64, float32 or float64.");
+    case Dtype::Val::uint8:
+      return GGUFValueType::UINT8;
+    case Dtype::Val::int8:
+      return GGUFValueType::INT8;
+    case Dtype::Val::uint16:
+      return GGUFValueType::UINT16;
+    case Dtype::Val::int16:
+      return GGUFValueType::INT16;
+    case Dtype::Val::uint32:
+      return GGUFValueType::UINT32;
+    case Dtype::Val::int32:
+      return GGUFValueType::INT32;
+    case Dtype::Val::uint64:
+      return GGUFValueType::UINT64;
+    case Dtype::Val::int64:
+      return GGUFValueType::INT64;
+    case Dtype::Val::float32:
+      return GGUFValueType::FLOAT32;
+    case Dtype::Val::float64:
+      return GGUFValueType::FLOAT64;
+    case Dtype::Val::bool_:
+      return GGUFValueType::BOOL;
+    default:
+      throw nb::type_error("[gguf] metadata arrays must be bool, (u)int8..64, float32 or float64.");
   }
 }
 
@@ -133,24 +160,37 @@ GGUFValueType gguf_type_of(Dtype d) {
 GGUFValue gguf_element(array& wide, int64_t i, GGUFValueType t) {
   auto iv = [&] { return wide.data<int64_t>()[i]; };
   switch (t) {
-    case GGUFValueType::UINT8: return GGUFValue(static_cast<uint8_t>(iv()));
-    case GGUFValueType::INT8: return GGUFValue(static_cast<int8_t>(iv()));
-    case GGUFValueType::UINT16: return GGUFValue(static_cast<uint16_t>(iv()));
-    case GGUFValueType::INT16: return GGUFValue(static_cast<int16_t>(iv()));
-    case GGUFValueType::UINT32: return GGUFValue(static_cast<uint32_t>(iv()));
-    case GGUFValueType::INT32: return GGUFValue(static_cast<int32_t>(iv()));
-    case GGUFValueType::UINT64: return GGUFValue(wide.data<uint64_t>()[i]);
-    case GGUFValueType::INT64: return GGUFValue(iv());
-    case GGUFValueType::FLOAT32: return GGUFValue(static_cast<float>(wide.data<double>()[i]));
-    case GGUFValueType::FLOAT64: return GGUFValue(wide.data<double>()[i]);
-    case GGUFValueType::BOOL: return GGUFValue(iv() != 0);
-    default: throw std::logic_error("[gguf] unexpected type");
+    case GGUFValueType::UINT8:
+      return GGUFValue(static_cast<uint8_t>(iv()));
+    case GGUFValueType::INT8:
+      return GGUFValue(static_cast<int8_t>(iv()));
+    case GGUFValueType::UINT16:
+      return GGUFValue(static_cast<uint16_t>(iv()));
+    case GGUFValueType::INT16:
+      return GGUFValue(static_cast<int16_t>(iv()));
+    case GGUFValueType::UINT32:
+      return GGUFValue(static_cast<uint32_t>(iv()));
+    case GGUFValueType::INT32:
+      return GGUFValue(static_cast<int32_t>(iv()));
+    case GGUFValueType::UINT64:
+      return GGUFValue(wide.data<uint64_t>()[i]);
+    case GGUFValueType::INT64:
+      return GGUFValue(iv());
+    case GGUFValueType::FLOAT32:
+      return GGUFValue(static_cast<float>(wide.data<double>()[i]));
+    case GGUFValueType::FLOAT64:
+      return GGUFValue(wide.data<double>()[i]);
+    case GGUFValueType::BOOL:
+      return GGUFValue(iv() != 0);
+    default:
+      throw std::logic_error("[gguf] unexpected type");
   }
 }
 
 array widen(const array& a, GGUFValueType t) {
-  Dtype d = t == GGUFValueType::FLOAT32 || t == GGUFValueType::FLOAT64 ? float64
-                                                                       : (t == GGUFValueType::UINT64 ? uint64 : int64);
+  Dtype d = t == GGUFValueType::FLOAT32 || t == GGUFValueType::FLOAT64
+                ? float64
+                : (t == GGUFValueType::UINT64 ? uint64 : int64);
   array w = contiguous(astype(reshape(a, {-1}), d));
   txpy::eval_arrays({w});
   return w;
@@ -180,7 +220,8 @@ GGUFValue py_to_gguf(const std::string& key, nb::handle v) {
       nb::hasattr(v, "__array__")) {
     array a = txpy::to_array(v);
     GGUFValueType t = gguf_type_of(a.dtype());
-    if (a.ndim() > 1) throw nb::value_error(("[gguf] metadata " + key + ": arrays must be 0-D or 1-D.").c_str());
+    if (a.ndim() > 1)
+      throw nb::value_error(("[gguf] metadata " + key + ": arrays must be 0-D or 1-D.").c_str());
     array w = widen(a, t);
     if (a.ndim() == 0) return gguf_element(w, 0, t);
     GGUFValue::Array items;
@@ -196,14 +237,16 @@ nb::object load_file(nb::handle file, std::optional<std::string> format, bool re
   std::string path = to_path(file);
   std::string fmt = format ? *format : extension(path);
   if (fmt.empty() && std::filesystem::is_directory(path)) fmt = "safetensors";
-  if (fmt.empty()) throw nb::value_error(("[load] cannot infer the format of " + path + "; pass format=.").c_str());
+  if (fmt.empty())
+    throw nb::value_error(("[load] cannot infer the format of " + path + "; pass format=.").c_str());
   if (return_metadata && fmt != "safetensors" && fmt != "gguf") {
     throw nb::value_error("[load] metadata is only supported for safetensors and gguf files.");
   }
   if (fmt == "npy") return nb::cast(load_npy(path));
   if (fmt == "npz") return to_dict(load_npz(path));
   if (fmt == "safetensors") {
-    auto [arrays, meta] = std::filesystem::is_directory(path) ? load_safetensors_dir(path) : load_safetensors(path);
+    auto [arrays, meta] =
+        std::filesystem::is_directory(path) ? load_safetensors_dir(path) : load_safetensors(path);
     if (!return_metadata) return to_dict(arrays);
     nb::dict md;
     for (const auto& [k, v] : meta) md[nb::str(k.c_str())] = nb::str(v.c_str());
@@ -224,7 +267,8 @@ std::unordered_map<std::string, array> savez_arrays(const nb::args& args, const 
   for (size_t i = 0; i < args.size(); ++i) out.emplace("arr_" + std::to_string(i), txpy::to_array(args[i]));
   for (auto [k, v] : kwargs) {
     std::string name = nb::cast<std::string>(k);
-    if (out.count(name)) throw nb::value_error(("[savez] cannot use un-named variables and keyword " + name).c_str());
+    if (out.count(name))
+      throw nb::value_error(("[savez] cannot use un-named variables and keyword " + name).c_str());
     out.emplace(name, txpy::to_array(v));
   }
   return out;
@@ -234,8 +278,9 @@ std::unordered_map<std::string, array> savez_arrays(const nb::args& args, const 
 
 void init_io(nb::module_& m) {
   m.def("load", &load_file, "file"_a, "format"_a = nb::none(), "return_metadata"_a = false,
-        nb::sig("def load(file: str | os.PathLike, format: str | None = None, return_metadata: bool = False) -> "
-                "array | dict[str, array] | tuple[dict[str, array], dict]"),
+        nb::sig(
+            "def load(file: str | os.PathLike, format: str | None = None, return_metadata: bool = False) -> "
+            "array | dict[str, array] | tuple[dict[str, array], dict]"),
         "Loads an .npy (array), .npz, .safetensors or .gguf file (dict of arrays). format overrides the "
         "extension. return_metadata (safetensors, gguf) also returns the metadata dict.");
   m.def(
@@ -273,10 +318,12 @@ void init_io(nb::module_& m) {
             md.emplace(nb::cast<std::string>(k), nb::cast<std::string>(v));
           }
         }
-        save_safetensors(with_extension(to_path(file), "safetensors"), to_array_map("safetensors", arrays), md);
+        save_safetensors(with_extension(to_path(file), "safetensors"), to_array_map("safetensors", arrays),
+                         md);
       },
       "file"_a, "arrays"_a, "metadata"_a = nb::none(),
-      nb::sig("def save_safetensors(file: str | os.PathLike, arrays: dict[str, array], metadata: dict[str, str] | "
+      nb::sig("def save_safetensors(file: str | os.PathLike, arrays: dict[str, array], metadata: dict[str, "
+              "str] | "
               "None = None) -> None"),
       "Saves a dict of arrays (and optional str metadata) as .safetensors.");
   m.def(
@@ -293,8 +340,10 @@ void init_io(nb::module_& m) {
         save_gguf(with_extension(to_path(file), "gguf"), to_array_map("gguf", arrays), md);
       },
       "file"_a, "arrays"_a, "metadata"_a = nb::none(),
-      nb::sig("def save_gguf(file: str | os.PathLike, arrays: dict[str, array], metadata: dict[str, str | list[str] "
+      nb::sig("def save_gguf(file: str | os.PathLike, arrays: dict[str, array], metadata: dict[str, str | "
+              "list[str] "
               "| int | float | bool | array] | None = None) -> None"),
-      "Saves a dict of arrays as GGUF v3; metadata values: str, list[str], int (int32/int64), float (float32), "
+      "Saves a dict of arrays as GGUF v3; metadata values: str, list[str], int (int32/int64), float "
+      "(float32), "
       "bool, or an array (0-D or 1-D) whose dtype gives the GGUF type.");
 }

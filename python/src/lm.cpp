@@ -36,15 +36,16 @@ SamplerConfig sampler_config(float temp, float top_p, int top_k, float min_p, in
 }
 
 // Sampler keyword arguments shared by Sampler() and generate().
-#define TX_SAMPLER_ARGS                                                                                         \
-  "temp"_a = 0.0f, "top_p"_a = 1.0f, "top_k"_a = 0, "min_p"_a = 0.0f, "min_tokens_to_keep"_a = 1,                \
-  "repetition_penalty"_a = 1.0f, "repetition_context_size"_a = 20, "logit_bias"_a = std::map<int32_t, float>{}, \
-  "seed"_a = 0
+#define TX_SAMPLER_ARGS                                                                           \
+  "temp"_a = 0.0f, "top_p"_a = 1.0f, "top_k"_a = 0, "min_p"_a = 0.0f, "min_tokens_to_keep"_a = 1, \
+  "repetition_penalty"_a = 1.0f, "repetition_context_size"_a = 20,                                \
+  "logit_bias"_a = std::map<int32_t, float>{}, "seed"_a = 0
 
 }  // namespace
 
 void init_lm(nb::module_& m) {
-  auto lm = m.def_submodule("lm", "The C++ LLM toolkit under tessera.lm (models, tokenizers, sampling, generation).");
+  auto lm = m.def_submodule(
+      "lm", "The C++ LLM toolkit under tessera.lm (models, tokenizers, sampling, generation).");
 
   nb::class_<KVCache>(lm, "KVCache", "Per-layer key/value cache of a decoder.")
       .def(nb::init<int, int, int>(), "num_layers"_a, "max_len"_a = 0, "step"_a = 256)
@@ -60,13 +61,17 @@ void init_lm(nb::module_& m) {
           [](const Llama& self, const ArrayLike& tokens, KVCache* cache) {
             return self.forward(txpy::to_array(tokens, int32), cache);
           },
-          "tokens"_a, "cache"_a = nb::none(), "tokens (B, L) int32 -> logits (B, L, vocab_size) float32 (lazy).")
-      .def("make_cache", [](const Llama& self, int max_kv_size) { return new KVCache(self.num_layers(), max_kv_size); },
-           "max_kv_size"_a = 0, "A fresh KV cache for this model (max_kv_size 0: grows).")
+          "tokens"_a, "cache"_a = nb::none(),
+          "tokens (B, L) int32 -> logits (B, L, vocab_size) float32 (lazy).")
+      .def(
+          "make_cache",
+          [](const Llama& self, int max_kv_size) { return new KVCache(self.num_layers(), max_kv_size); },
+          "max_kv_size"_a = 0, "A fresh KV cache for this model (max_kv_size 0: grows).")
       .def_prop_ro("num_layers", &Llama::num_layers)
       .def_prop_ro("vocab_size", [](const Llama& self) { return self.config().vocab_size; })
       .def_prop_ro("hidden_size", [](const Llama& self) { return self.config().hidden_size; })
-      .def_prop_ro("max_position_embeddings", [](const Llama& self) { return self.config().max_position_embeddings; });
+      .def_prop_ro("max_position_embeddings",
+                   [](const Llama& self) { return self.config().max_position_embeddings; });
 
   nb::class_<Tokenizer>(lm, "Tokenizer", "A tokenizer (llama2.c, ...): text <-> token ids.")
       .def(
@@ -97,7 +102,8 @@ void init_lm(nb::module_& m) {
 
   nb::class_<StreamingDetokenizer>(lm, "StreamingDetokenizer",
                                    "Text pieces as tokens arrive, never splitting a UTF-8 character.")
-      .def(nb::init<const Tokenizer&, bool>(), "tokenizer"_a, "skip_special_tokens"_a = true, nb::keep_alive<1, 2>())
+      .def(nb::init<const Tokenizer&, bool>(), "tokenizer"_a, "skip_special_tokens"_a = true,
+           nb::keep_alive<1, 2>())
       .def("set_context", &StreamingDetokenizer::set_context, "tokens"_a)
       .def("add_token", &StreamingDetokenizer::add_token, "token"_a)
       .def("finalize", &StreamingDetokenizer::finalize)
@@ -111,10 +117,10 @@ void init_lm(nb::module_& m) {
       .def(
           "__init__",
           [](Sampler* self, float temp, float top_p, int top_k, float min_p, int min_tokens_to_keep,
-             float repetition_penalty, int repetition_context_size, const std::map<int32_t, float>& logit_bias,
-             uint64_t seed) {
-            new (self) Sampler(sampler_config(temp, top_p, top_k, min_p, min_tokens_to_keep, repetition_penalty,
-                                              repetition_context_size, logit_bias, seed));
+             float repetition_penalty, int repetition_context_size,
+             const std::map<int32_t, float>& logit_bias, uint64_t seed) {
+            new (self) Sampler(sampler_config(temp, top_p, top_k, min_p, min_tokens_to_keep,
+                                              repetition_penalty, repetition_context_size, logit_bias, seed));
           },
           nb::kw_only(), TX_SAMPLER_ARGS)
       .def(
@@ -126,23 +132,28 @@ void init_lm(nb::module_& m) {
           "logits (B, V) or (V,) (log-probabilities work too) -> token ids (B,) or scalar, int32 (lazy).")
       .def_prop_ro("temp", [](const Sampler& s) { return s.config().temp; });
 
-  lm.def("apply_repetition_penalty",
-         [](const ArrayLike& logits, const std::vector<int32_t>& context, float penalty) {
-           return apply_repetition_penalty(txpy::to_array(logits), context, penalty);
-         },
-         "logits"_a, "context"_a, "penalty"_a);
-  lm.def("apply_logit_bias",
-         [](const ArrayLike& logits, const std::map<int32_t, float>& bias) {
-           return apply_logit_bias(txpy::to_array(logits), bias);
-         },
-         "logits"_a, "bias"_a);
-  lm.def("apply_top_k", [](const ArrayLike& lp, int k) { return apply_top_k(txpy::to_array(lp), k); }, "logprobs"_a,
-         "k"_a);
-  lm.def("apply_top_p", [](const ArrayLike& lp, float p) { return apply_top_p(txpy::to_array(lp), p); },
-         "logprobs"_a, "top_p"_a);
-  lm.def("apply_min_p",
-         [](const ArrayLike& lp, float p, int keep) { return apply_min_p(txpy::to_array(lp), p, keep); },
-         "logprobs"_a, "min_p"_a, "min_tokens_to_keep"_a = 1);
+  lm.def(
+      "apply_repetition_penalty",
+      [](const ArrayLike& logits, const std::vector<int32_t>& context, float penalty) {
+        return apply_repetition_penalty(txpy::to_array(logits), context, penalty);
+      },
+      "logits"_a, "context"_a, "penalty"_a);
+  lm.def(
+      "apply_logit_bias",
+      [](const ArrayLike& logits, const std::map<int32_t, float>& bias) {
+        return apply_logit_bias(txpy::to_array(logits), bias);
+      },
+      "logits"_a, "bias"_a);
+  lm.def(
+      "apply_top_k", [](const ArrayLike& lp, int k) { return apply_top_k(txpy::to_array(lp), k); },
+      "logprobs"_a, "k"_a);
+  lm.def(
+      "apply_top_p", [](const ArrayLike& lp, float p) { return apply_top_p(txpy::to_array(lp), p); },
+      "logprobs"_a, "top_p"_a);
+  lm.def(
+      "apply_min_p",
+      [](const ArrayLike& lp, float p, int keep) { return apply_min_p(txpy::to_array(lp), p, keep); },
+      "logprobs"_a, "min_p"_a, "min_tokens_to_keep"_a = 1);
 
   nb::class_<GenerationResult>(lm, "GenerationResult")
       .def_ro("tokens", &GenerationResult::tokens)
@@ -157,9 +168,9 @@ void init_lm(nb::module_& m) {
   lm.def(
       "generate",
       [](const Llama& model, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt, int max_tokens,
-         std::optional<std::vector<int32_t>> eos_ids, const std::vector<std::string>& stop_strings, int max_kv_size,
-         std::optional<nb::callable> on_piece, float temp, float top_p, int top_k, float min_p,
-         int min_tokens_to_keep, float repetition_penalty, int repetition_context_size,
+         std::optional<std::vector<int32_t>> eos_ids, const std::vector<std::string>& stop_strings,
+         int max_kv_size, std::optional<nb::callable> on_piece, float temp, float top_p, int top_k,
+         float min_p, int min_tokens_to_keep, float repetition_penalty, int repetition_context_size,
          const std::map<int32_t, float>& logit_bias, uint64_t seed) {
         GenerationConfig cfg;
         cfg.max_tokens = max_tokens;
@@ -179,14 +190,16 @@ void init_lm(nb::module_& m) {
         return lm::generate(model, tokenizer, prompt, cfg, cb);
       },
       "model"_a, "tokenizer"_a, "prompt"_a, "max_tokens"_a = 256, nb::kw_only(), "eos_ids"_a = nb::none(),
-      "stop_strings"_a = std::vector<std::string>{}, "max_kv_size"_a = 0, "on_piece"_a = nb::none(), TX_SAMPLER_ARGS,
-      "The C++ generation loop (as the tessera CLI): prompt ids -> GenerationResult; on_piece(text) streams.");
+      "stop_strings"_a = std::vector<std::string>{}, "max_kv_size"_a = 0, "on_piece"_a = nb::none(),
+      TX_SAMPLER_ARGS,
+      "The C++ generation loop (as the tessera CLI): prompt ids -> GenerationResult; on_piece(text) "
+      "streams.");
 
   lm.def(
       "apply_chat_template",
       [](const std::string& tmpl, const std::string& messages_json, bool add_generation_prompt,
-         std::optional<std::string> bos_token, std::optional<std::string> eos_token, const std::string& tools_json,
-         const std::string& extra_json) {
+         std::optional<std::string> bos_token, std::optional<std::string> eos_token,
+         const std::string& tools_json, const std::string& extra_json) {
         ChatTemplateOptions o;
         o.add_generation_prompt = add_generation_prompt;
         o.bos_token = bos_token;

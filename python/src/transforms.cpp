@@ -49,7 +49,8 @@ void flatten(nb::handle tree, std::vector<array>& out) { txpy::collect_arrays(tr
 // A copy of `tree` whose arrays are replaced, in order, by arrays[pos], arrays[pos + 1], ...
 nb::object fill(nb::handle tree, const std::vector<array>& arrays, size_t& pos) {
   if (is_array(tree)) {
-    if (pos >= arrays.size()) throw std::runtime_error("[transforms] internal: too few arrays to fill the tree");
+    if (pos >= arrays.size())
+      throw std::runtime_error("[transforms] internal: too few arrays to fill the tree");
     return nb::cast(arrays[pos++]);
   }
   if (nb::isinstance<nb::list>(tree)) {
@@ -82,13 +83,15 @@ std::vector<array> outputs_of(const char* name, nb::handle result, nb::object* s
   std::vector<array> out;
   if (is_array(result)) {
     out.push_back(nb::cast<array>(result));
-  } else if (nb::isinstance<nb::list>(result) || nb::isinstance<nb::tuple>(result) || nb::isinstance<nb::dict>(result)) {
+  } else if (nb::isinstance<nb::list>(result) || nb::isinstance<nb::tuple>(result) ||
+             nb::isinstance<nb::dict>(result)) {
     flatten(result, out);
   } else {
-    throw nb::value_error((std::string("[") + name +
-                           "] The function must return an array or a tree (list, tuple, dict) of arrays, got " +
-                           nb::inst_name(result).c_str() + ".")
-                              .c_str());
+    throw nb::value_error(
+        (std::string("[") + name +
+         "] The function must return an array or a tree (list, tuple, dict) of arrays, got " +
+         nb::inst_name(result).c_str() + ".")
+            .c_str());
   }
   if (structure) *structure = nb::borrow(result);
   return out;
@@ -113,8 +116,8 @@ nb::list as_arg_list(nb::handle primals) {
 }
 
 // The arguments with the given positions' arrays replaced by `flat` (split by counts).
-nb::tuple rebuild_args(const nb::list& args, const std::vector<int>& positions, const std::vector<size_t>& counts,
-                       const std::vector<array>& flat) {
+nb::tuple rebuild_args(const nb::list& args, const std::vector<int>& positions,
+                       const std::vector<size_t>& counts, const std::vector<array>& flat) {
   nb::list out;
   for (auto h : args) out.append(h);
   size_t pos = 0;
@@ -139,13 +142,14 @@ std::vector<array> flatten_positions(const nb::list& args, const std::vector<int
 }
 
 std::vector<int> normalize_argnums(const char* name, std::vector<int> argnums, size_t nargs) {
-  if (argnums.empty()) throw nb::value_error((std::string("[") + name + "] argnums must not be empty.").c_str());
+  if (argnums.empty())
+    throw nb::value_error((std::string("[") + name + "] argnums must not be empty.").c_str());
   for (int& a : argnums) {
     int n = static_cast<int>(nargs);
     if (a < 0) a += n;
     if (a < 0 || a >= n) {
-      throw nb::value_error((std::string("[") + name + "] argnums " + std::to_string(a) + " is out of range for " +
-                             std::to_string(nargs) + " positional arguments.")
+      throw nb::value_error((std::string("[") + name + "] argnums " + std::to_string(a) +
+                             " is out of range for " + std::to_string(nargs) + " positional arguments.")
                                 .c_str());
     }
   }
@@ -154,8 +158,8 @@ std::vector<int> normalize_argnums(const char* name, std::vector<int> argnums, s
 
 // MLX's value_and_grad: returns (value, grads) where value is what fun returned and grads has the
 // tree structure of the differentiated argument(s) (a tuple of them when argnums is a sequence).
-nb::object value_and_grad_call(const char* name, nb::callable fun, nb::handle argnums_obj, const nb::args& args,
-                               const nb::kwargs& kwargs, bool return_value) {
+nb::object value_and_grad_call(const char* name, nb::callable fun, nb::handle argnums_obj,
+                               const nb::args& args, const nb::kwargs& kwargs, bool return_value) {
   nb::list arg_list;
   for (auto h : args) arg_list.append(h);
   bool single = argnums_obj.is_none() || nb::isinstance<nb::int_>(argnums_obj);
@@ -175,13 +179,14 @@ nb::object value_and_grad_call(const char* name, nb::callable fun, nb::handle ar
   VecFn inner = [&](const std::vector<array>& xs) {
     nb::object result = fun(*rebuild_args(arg_list, positions, counts, xs), **kwargs);
     if (!is_array(result)) {
-      bool ok = (nb::isinstance<nb::tuple>(result) || nb::isinstance<nb::list>(result)) && nb::len(result) > 0 &&
-                is_array(result[0]);
+      bool ok = (nb::isinstance<nb::tuple>(result) || nb::isinstance<nb::list>(result)) &&
+                nb::len(result) > 0 && is_array(result[0]);
       if (!ok) {
-        throw nb::value_error((std::string("[") + name +
-                               "] The function must return a scalar array, or a tuple or list whose first element "
-                               "is a scalar array.")
-                                  .c_str());
+        throw nb::value_error(
+            (std::string("[") + name +
+             "] The function must return a scalar array, or a tuple or list whose first element "
+             "is a scalar array.")
+                .c_str());
       }
     }
     return outputs_of(name, result, &structure);
@@ -212,8 +217,9 @@ void leaf_axes(const char* what, nb::handle tree, nb::handle spec, std::vector<i
         int nd = is_input ? a.ndim() : a.ndim() + 1;
         if (ax < 0) ax += nd;
         if (ax < 0 || ax >= nd) {
-          throw nb::value_error(("[vmap] " + std::string(what) + " axis " + std::to_string(nb::cast<int>(spec)) +
-                                 " is out of range for an array with " + std::to_string(a.ndim()) + " dimensions.")
+          throw nb::value_error(("[vmap] " + std::string(what) + " axis " +
+                                 std::to_string(nb::cast<int>(spec)) + " is out of range for an array with " +
+                                 std::to_string(a.ndim()) + " dimensions.")
                                     .c_str());
         }
       }
@@ -242,14 +248,16 @@ void leaf_axes(const char* what, nb::handle tree, nb::handle spec, std::vector<i
     }
     return;
   }
-  throw nb::value_error(("[vmap] " + std::string(what) + " must be an int, None, or a tree matching the arguments.").c_str());
+  throw nb::value_error(
+      ("[vmap] " + std::string(what) + " must be an int, None, or a tree matching the arguments.").c_str());
 }
 
 // A Python callable of *args whose array leaves are traced by a C++ VecFn transform.
 struct TreeFn {
   nb::callable fun;
   nb::object structure;  // the last call's output tree
-  std::vector<array> operator()(const nb::tuple& args_template, const std::vector<array>& xs, const char* name) {
+  std::vector<array> operator()(const nb::tuple& args_template, const std::vector<array>& xs,
+                                const char* name) {
     nb::object args = fill_all(args_template, xs);
     nb::object r = fun(*args);
     return outputs_of(name, r, &structure);
@@ -279,7 +287,7 @@ struct CustomFunction {
     if (vjp_fn) {
       auto g = keep(*vjp_fn);
       cvjp = [g, targs, structure](const std::vector<array>& primals, const std::vector<array>& cotangents,
-                                    const std::vector<array>& outputs) {
+                                   const std::vector<array>& outputs) {
         nb::gil_scoped_acquire gil;
         nb::object p = fill_all(targs->obj, primals);
         nb::object ct = fill_all(structure->obj, cotangents);
@@ -293,7 +301,7 @@ struct CustomFunction {
     if (jvp_fn) {
       auto g = keep(*jvp_fn);
       cjvp = [g, targs](const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) {
+                        const std::vector<int>& argnums) {
         nb::gil_scoped_acquire gil;
         nb::object p = fill_all(targs->obj, primals);
         // Tangents of the arrays not in argnums are zeros, so the Python side sees a full tree.
@@ -389,11 +397,15 @@ void init_transforms(nb::module_& m) {
         });
       },
       "fun"_a, "argnums"_a = nb::none(),
-      nb::sig("def value_and_grad(fun: typing.Callable, argnums: int | typing.Sequence[int] | None = None) -> "
-              "typing.Callable"),
-      "Returns a function computing (fun(*args), gradient of fun w.r.t. args[argnums]). fun returns a scalar array, "
-      "or a tuple/list whose first element is the scalar loss (the rest is returned as it is). Arguments may be "
-      "trees (lists, tuples, dicts) of arrays; gradients come back in the same structure (a tuple of them when "
+      nb::sig(
+          "def value_and_grad(fun: typing.Callable, argnums: int | typing.Sequence[int] | None = None) -> "
+          "typing.Callable"),
+      "Returns a function computing (fun(*args), gradient of fun w.r.t. args[argnums]). fun returns a scalar "
+      "array, "
+      "or a tuple/list whose first element is the scalar loss (the rest is returned as it is). Arguments may "
+      "be "
+      "trees (lists, tuples, dicts) of arrays; gradients come back in the same structure (a tuple of them "
+      "when "
       "argnums is a sequence). Non-array leaves are constants.");
   m.def(
       "grad",
@@ -403,7 +415,8 @@ void init_transforms(nb::module_& m) {
         });
       },
       "fun"_a, "argnums"_a = nb::none(),
-      nb::sig("def grad(fun: typing.Callable, argnums: int | typing.Sequence[int] | None = None) -> typing.Callable"),
+      nb::sig("def grad(fun: typing.Callable, argnums: int | typing.Sequence[int] | None = None) -> "
+              "typing.Callable"),
       "Returns a function computing the gradient of the scalar fun w.r.t. args[argnums] (trees allowed).");
   m.def(
       "vjp",
@@ -416,11 +429,13 @@ void init_transforms(nb::module_& m) {
         std::vector<array> cts;
         flatten(cotangents, cts);
         auto [outs, vjps] = tessera::vjp(inner, flat, cts);
-        nb::object out_tree = is_array(tf.structure) ? nb::object(nb::make_tuple(tf.structure)) : tf.structure;
+        nb::object out_tree =
+            is_array(tf.structure) ? nb::object(nb::make_tuple(tf.structure)) : tf.structure;
         return nb::make_tuple(to_list(fill_all(out_tree, outs)), to_list(fill_all(args, vjps)));
       },
       "fun"_a, "primals"_a, "cotangents"_a,
-      "Returns (outputs, vjps): fun(*primals) and the cotangents of the primals for the given output cotangents.");
+      "Returns (outputs, vjps): fun(*primals) and the cotangents of the primals for the given output "
+      "cotangents.");
   m.def(
       "jvp",
       [](nb::callable fun, nb::object primals, nb::object tangents) {
@@ -432,7 +447,8 @@ void init_transforms(nb::module_& m) {
         std::vector<array> tans;
         flatten(tangents, tans);
         auto [outs, jvps] = tessera::jvp(inner, flat, tans);
-        nb::object out_tree = is_array(tf.structure) ? nb::object(nb::make_tuple(tf.structure)) : tf.structure;
+        nb::object out_tree =
+            is_array(tf.structure) ? nb::object(nb::make_tuple(tf.structure)) : tf.structure;
         return nb::make_tuple(to_list(fill_all(out_tree, outs)), to_list(fill_all(out_tree, jvps)));
       },
       "fun"_a, "primals"_a, "tangents"_a,
@@ -485,8 +501,9 @@ void init_transforms(nb::module_& m) {
       nb::sig("def vmap(fun: typing.Callable, in_axes: object = 0, out_axes: object = 0) -> typing.Callable"),
       "Vectorizes fun over the given axes of its inputs (None: not mapped; a tree of axes per argument).");
   m.def(
-      "stop_gradient", [](const ArrayLike& a, StreamOrDevice s) { return stop_gradient(txpy::to_array(a), s); },
-      "a"_a, TX_STREAM, "The identity, with a zero gradient.");
+      "stop_gradient",
+      [](const ArrayLike& a, StreamOrDevice s) { return stop_gradient(txpy::to_array(a), s); }, "a"_a,
+      TX_STREAM, "The identity, with a zero gradient.");
   m.def(
       "checkpoint",
       [](nb::callable fun) {
@@ -505,14 +522,14 @@ void init_transforms(nb::module_& m) {
           return fill_all(structure->obj, outs);
         });
       },
-      "fun"_a,
-      nb::sig("def checkpoint(fun: typing.Callable) -> typing.Callable"),
+      "fun"_a, nb::sig("def checkpoint(fun: typing.Callable) -> typing.Callable"),
       "fun whose backward pass recomputes its intermediates instead of keeping them.");
 
-  nb::class_<CustomFunction>(m, "custom_function", nb::type_slots(custom_function_slots),
-                             "Decorator: a function with custom vjp / jvp / vmap rules, set with the .vjp, .jvp, "
-                             ".vmap decorators (MLX's mx.custom_function). vjp(primals, cotangents, outputs), "
-                             "jvp(primals, tangents), vmap(inputs, axes) -> (outputs, axes).")
+  nb::class_<CustomFunction>(
+      m, "custom_function", nb::type_slots(custom_function_slots),
+      "Decorator: a function with custom vjp / jvp / vmap rules, set with the .vjp, .jvp, "
+      ".vmap decorators (MLX's mx.custom_function). vjp(primals, cotangents, outputs), "
+      "jvp(primals, tangents), vmap(inputs, axes) -> (outputs, axes).")
       .def(nb::init<nb::callable>(), "fun"_a)
       .def("__call__", &CustomFunction::call)
       .def("vjp",
