@@ -1,17 +1,32 @@
-"""tessera.lm: LLM loading and text generation with MLX-LM's Python API (load, generate, stream_generate)."""
+"""tessera.lm: LLM loading and text generation with MLX-LM's Python API (load, generate, stream_generate).
 
-from .generate import GenerationResponse, generate, stream_generate
-from .sample_utils import make_logits_processors, make_sampler
-from .tokenizer_utils import TokenizerWrapper
-from .utils import load, load_tokenizer
+Names are imported lazily so that `python -m tessera.lm.generate` (the command line) runs its module
+without it having been imported first by the package."""
 
-__all__ = [
-    "GenerationResponse",
-    "TokenizerWrapper",
-    "generate",
-    "load",
-    "load_tokenizer",
-    "make_logits_processors",
-    "make_sampler",
-    "stream_generate",
-]
+import importlib
+
+_EXPORTS = {
+    "GenerationResponse": "generate",
+    "generate": "generate",
+    "stream_generate": "generate",
+    "make_logits_processors": "sample_utils",
+    "make_sampler": "sample_utils",
+    "TokenizerWrapper": "tokenizer_utils",
+    "load": "utils",
+    "load_tokenizer": "utils",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tessera.lm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    # Importing the submodule "generate" set the package attribute to the module: the function wins.
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
