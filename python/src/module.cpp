@@ -17,6 +17,9 @@ void init_conv(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_fast(nb::module_& m);
 void init_random(nb::module_& m);
+void init_transforms(nb::module_& m);
+void init_io(nb::module_& m);
+void init_lm(nb::module_& m);
 void init_nn(nb::module_& m);
 
 NB_MODULE(core, m) {
@@ -35,5 +38,8 @@ NB_MODULE(core, m) {
   init_linalg(m);
   init_fast(m);
   init_random(m);
+  init_transforms(m);
+  init_io(m);
+  init_lm(m);
   init_nn(m);
 }

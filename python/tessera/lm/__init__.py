@@ -1,0 +1,32 @@
+"""tessera.lm: LLM loading and text generation with MLX-LM's Python API (load, generate, stream_generate).
+
+Names are imported lazily so that `python -m tessera.lm.generate` (the command line) runs its module
+without it having been imported first by the package."""
+
+import importlib
+
+_EXPORTS = {
+    "GenerationResponse": "generate",
+    "generate": "generate",
+    "stream_generate": "generate",
+    "make_logits_processors": "sample_utils",
+    "make_sampler": "sample_utils",
+    "TokenizerWrapper": "tokenizer_utils",
+    "load": "utils",
+    "load_tokenizer": "utils",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tessera.lm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    # Importing the submodule "generate" set the package attribute to the module: the function wins.
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

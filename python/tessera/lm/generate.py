@@ -1,0 +1,213 @@
+"""Text generation as MLX-LM's mlx_lm.generate: stream_generate, generate, and the command line
+`python -m tessera.lm.generate --model PATH --prompt TEXT` (which runs the C++ generation loop, as `tessera generate`)."""
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .. import core
+from .tokenizer_utils import TokenizerWrapper
+
+_lm = core.lm
+_SAMPLER_KEYS = ("temp", "top_p", "top_k", "min_p", "min_tokens_to_keep", "repetition_penalty",
+                 "repetition_context_size", "logit_bias", "seed")
+
+
+@dataclass
+class GenerationResponse:
+    """One generated token: text is the newly completed piece (possibly empty)."""
+
+    text: str
+    token: int
+    logprobs: Any = field(repr=False)  # (vocab_size,) float32 log-probabilities the token was drawn from
+    from_draft: bool
+    prompt_tokens: int
+    prompt_tps: float
+    generation_tokens: int
+    generation_tps: float
+    peak_memory: float  # GB
+    finish_reason: Optional[str] = None
+
+
+def _sampler_from_kwargs(kwargs):
+    args = {k: kwargs.pop(k) for k in _SAMPLER_KEYS if k in kwargs}
+    if "logit_bias" in args:
+        args["logit_bias"] = {int(k): float(v) for k, v in (args["logit_bias"] or {}).items()}
+    if "top_p" in args and not (0 < args["top_p"] < 1):
+        args["top_p"] = 1.0
+    return _lm.Sampler(**args)
+
+
+def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_processors=None, max_kv_size=0,
+                  prompt_cache=None):
+    """Yields (token, logprobs) one step at a time: the prompt in one forward pass, then one token per step
+    through the KV cache. sampler: a tessera.core.lm.Sampler (given logits and the token history) or any
+    callable of log-probabilities (1, V) -> token ids (1,)."""
+    tokens = [int(t) for t in prompt]
+    if not tokens:
+        raise ValueError("[generate] the prompt has no tokens")
+    cache = prompt_cache if prompt_cache is not None else model.make_cache(max_kv_size)
+    sampler = sampler if sampler is not None else _lm.Sampler()
+    history = list(tokens)
+
+    def step(ids):
+        logits = model(core.array([ids], dtype=core.int32), cache)[:, -1, :]  # (1, V)
+        for proc in logits_processors or []:
+            logits = proc(core.array(history, dtype=core.int32), logits)
+        logprobs = logits - core.logsumexp(logits, axis=-1, keepdims=True)
+        if isinstance(sampler, _lm.Sampler):
+            y = sampler(logits, history)
+        else:
+            y = sampler(logprobs)
+        core.eval(y, logprobs)
+        return int(y.reshape(-1)[0].item()), logprobs[0]
+
+    n = 0
+    token, logprobs = step(tokens)
+    while n < max_tokens:
+        yield token, logprobs
+        n += 1
+        if n == max_tokens:
+            break
+        history.append(token)
+        token, logprobs = step([token])
+
+
+def _prompt_ids(tokenizer, prompt):
+    if isinstance(prompt, str):
+        bos = tokenizer.bos_token
+        add_special = bos is None or not prompt.startswith(bos)
+        ids = tokenizer.encode(prompt, add_special_tokens=add_special)
+    elif isinstance(prompt, core.array):
+        ids = [int(t) for t in prompt.reshape(-1).tolist()]
+    else:
+        ids = [int(t) for t in prompt]
+    if not ids:
+        if tokenizer.bos_token_id is None:
+            raise ValueError("[generate] empty prompt and the tokenizer has no BOS token")
+        ids = [tokenizer.bos_token_id]
+    return ids
+
+
+def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
+    """Yields a GenerationResponse per generated token. prompt: str or token ids. Keyword arguments:
+    sampler= (make_sampler) or temp, top_p, top_k, min_p, min_tokens_to_keep, seed, repetition_penalty,
+    repetition_context_size, logit_bias; logits_processors=, max_kv_size=, prompt_cache=."""
+    if not isinstance(tokenizer, TokenizerWrapper):
+        tokenizer = TokenizerWrapper(tokenizer)
+    ids = _prompt_ids(tokenizer, prompt)
+    if kwargs.get("sampler") is None and any(k in kwargs for k in _SAMPLER_KEYS):
+        kwargs["sampler"] = _sampler_from_kwargs(kwargs)
+    unknown = set(kwargs) - {"sampler", "logits_processors", "max_kv_size", "prompt_cache"}
+    if unknown:
+        raise TypeError(f"[generate] unexpected keyword arguments: {sorted(unknown)}")
+    detokenizer = tokenizer.detokenizer
+    detokenizer.set_context(ids)
+    eos = tokenizer.eos_token_ids
+
+    core.reset_peak_memory()
+    tic = time.perf_counter()
+    prompt_time = 0.0
+    token = None
+    logprobs = None
+    n = -1
+    for n, (token, logprobs) in enumerate(generate_step(ids, model, max_tokens=max_tokens, **kwargs)):
+        if n == 0:
+            prompt_time = time.perf_counter() - tic
+            prompt_tps = len(ids) / prompt_time if prompt_time > 0 else 0.0
+            tic = time.perf_counter()
+        if token in eos:
+            break
+        detokenizer.add_token(token)
+        if (n + 1) == max_tokens:
+            break
+        yield GenerationResponse(
+            text=detokenizer.last_segment, token=token, logprobs=logprobs, from_draft=False,
+            prompt_tokens=len(ids), prompt_tps=prompt_tps, generation_tokens=n + 1,
+            generation_tps=(n + 1) / max(time.perf_counter() - tic, 1e-9),
+            peak_memory=core.get_peak_memory() / 1e9, finish_reason=None)
+    if n < 0:
+        return  # max_tokens == 0
+    detokenizer.finalize()
+    yield GenerationResponse(
+        text=detokenizer.last_segment, token=token, logprobs=logprobs, from_draft=False,
+        prompt_tokens=len(ids), prompt_tps=prompt_tps, generation_tokens=n + 1,
+        generation_tps=(n + 1) / max(time.perf_counter() - tic, 1e-9),
+        peak_memory=core.get_peak_memory() / 1e9, finish_reason="stop" if token in eos else "length")
+
+
+def generate(model, tokenizer, prompt, verbose=False, **kwargs):
+    """The generated text (without the prompt). verbose prints it as it streams, then the statistics."""
+    text = ""
+    response = None
+    for response in stream_generate(model, tokenizer, prompt, **kwargs):
+        if verbose:
+            print(response.text, end="", flush=True)
+        text += response.text
+    if verbose:
+        print()
+        print("=" * 10)
+        if response is None or response.generation_tokens == 0:
+            print("No text generated for this prompt")
+        else:
+            print(f"Prompt: {response.prompt_tokens} tokens, {response.prompt_tps:.3f} tokens-per-sec")
+            print(f"Generation: {response.generation_tokens} tokens, {response.generation_tps:.3f} tokens-per-sec")
+            print(f"Peak memory: {response.peak_memory:.3f} GB")
+    return text
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tessera.lm.generate", description="Generate text with a model.")
+    p.add_argument("--model", required=True, help="model checkpoint (llama2.c .bin)")
+    p.add_argument("--tokenizer", default="", help="tokenizer (default: tokenizer.bin or tok*.bin next to the model)")
+    p.add_argument("--prompt", default="", help="prompt text (default: empty, start from BOS); '-' reads stdin")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temp", type=float, default=0.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--min-p", type=float, default=0.0)
+    p.add_argument("--repetition-penalty", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--echo", action="store_true", help="print the prompt before the generated text")
+    args = p.parse_args(argv)
+    if args.max_tokens < 0:
+        p.error("--max-tokens must be >= 0")
+    if args.temp < 0:
+        p.error("--temp must be >= 0")
+    if not (0 < args.top_p <= 1):
+        p.error("--top-p must be in (0, 1]")
+    if args.top_k < 0:
+        p.error("--top-k must be >= 0")
+    if not (0 <= args.min_p <= 1):
+        p.error("--min-p must be in [0, 1]")
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    try:
+        model, tokenizer = _lm.load(args.model, args.tokenizer)
+        ids = tokenizer.encode(prompt, True)
+        if args.echo:
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+
+        def on_piece(piece):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        r = _lm.generate(model, tokenizer, ids, args.max_tokens, on_piece=on_piece, temp=args.temp, top_p=args.top_p,
+                         top_k=args.top_k, min_p=args.min_p, repetition_penalty=args.repetition_penalty,
+                         seed=args.seed)
+    except (RuntimeError, ValueError, IndexError, OSError) as e:
+        print(f"tessera generate: error: {e}", file=sys.stderr)
+        return 1
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    print("==========", file=sys.stderr)
+    print(f"Prompt: {r.prompt_tokens} tokens, {r.prompt_tps:.1f} tokens-per-sec", file=sys.stderr)
+    print(f"Generation: {r.generation_tokens} tokens, {r.generation_tps:.1f} tokens-per-sec", file=sys.stderr)
+    print(f"Peak memory: {r.peak_memory_mb:.3f} MB", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
