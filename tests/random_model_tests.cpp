@@ -1,7 +1,8 @@
-// Tests of random-weight Llama models: named shapes against real checkpoints and published counts, dtypes, forward.
-#include <cmath>
-
+// Tests of random-weight Llama models: named shapes against real checkpoints and published counts, dtypes,
+// forward.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/llama2c.h"
@@ -71,9 +72,9 @@ TEST(RandomModel, ValuesAndForward) {
                          w.at("model.layers.1.self_attn.q_proj.weight")))
                    .item<bool>());
   WeightMap again = random_llama_weights(c, float16, 3);
-  EXPECT_TRUE(all(equal(w.at("model.layers.4.mlp.down_proj.weight"),
-                        again.at("model.layers.4.mlp.down_proj.weight")))
-                  .item<bool>());
+  EXPECT_TRUE(
+      all(equal(w.at("model.layers.4.mlp.down_proj.weight"), again.at("model.layers.4.mlp.down_proj.weight")))
+          .item<bool>());
 
   Llama model(c, w);
   KVCache cache(model.num_layers());

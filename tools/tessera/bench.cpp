@@ -4,10 +4,9 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -91,7 +90,7 @@ Timing run_once(const lm::Llama& model, const array& prompt, int n_gen) {
   lm::KVCache cache(model.num_layers(), P + n_gen);
   Timing t;
   auto t0 = Clock::now();
-  array logits = model(prompt, &cache);  // (B, P, V)
+  array logits = model(prompt, &cache);                                        // (B, P, V)
   array y = argmax(slice(logits, {0, P - 1, 0}, {B, P, logits.shape(2)}), 2);  // (B, 1)
   eval(y);
   synchronize();
@@ -204,7 +203,8 @@ int bench_main(int argc, char** argv) {
     lm::Llama model(config, weights);
     weights.clear();
 
-    array prompt = random::randint(0, config.vocab_size, {batch, prompt_tokens}, int32, random::key(seed + 1));
+    array prompt =
+        random::randint(0, config.vocab_size, {batch, prompt_tokens}, int32, random::key(seed + 1));
     eval(prompt);
 
     std::fprintf(stderr, "tessera bench: warm-up...\n");
@@ -214,8 +214,8 @@ int bench_main(int argc, char** argv) {
       Timing t = run_once(model, prompt, gen_tokens);
       prefill_tps.push_back(double(batch) * prompt_tokens / t.prefill_s);
       decode_tps.push_back(double(batch) * gen_tokens / t.decode_s);
-      std::fprintf(stderr, "tessera bench: run %d/%d: prefill %.1f tok/s, decode %.1f tok/s\n", r + 1, repeats,
-                   prefill_tps.back(), decode_tps.back());
+      std::fprintf(stderr, "tessera bench: run %d/%d: prefill %.1f tok/s, decode %.1f tok/s\n", r + 1,
+                   repeats, prefill_tps.back(), decode_tps.back());
     }
     const double pf = median(prefill_tps), dc = median(decode_tps);
     const double peak = static_cast<double>(get_peak_memory());
@@ -225,14 +225,15 @@ int bench_main(int argc, char** argv) {
     std::string dtype_str = dtype_name(dt);
 
     FILE* table = json ? stderr : stdout;
-    std::fprintf(table,
-                 "| model | dtype | device | batch | params | prefill p=%d (tok/s) | decode n=%d (tok/s) | peak "
-                 "memory | weights/token | decode GB/s |\n",
-                 prompt_tokens, gen_tokens);
+    std::fprintf(
+        table,
+        "| model | dtype | device | batch | params | prefill p=%d (tok/s) | decode n=%d (tok/s) | peak "
+        "memory | weights/token | decode GB/s |\n",
+        prompt_tokens, gen_tokens);
     std::fprintf(table, "|---|---|---|---|---|---|---|---|---|---|\n");
     std::fprintf(table, "| %s | %s | %s | %d | %.1fM | %.1f | %.1f | %s | %s | %.2f |\n", name.c_str(),
-                 dtype_str.c_str(), device_name.c_str(), batch, n_params / 1e6, pf, dc, format_bytes(peak).c_str(),
-                 format_bytes(static_cast<double>(decode_bytes)).c_str(), gbps);
+                 dtype_str.c_str(), device_name.c_str(), batch, n_params / 1e6, pf, dc,
+                 format_bytes(peak).c_str(), format_bytes(static_cast<double>(decode_bytes)).c_str(), gbps);
     if (json) {
       nlohmann::ordered_json j = {
           {"model", name},

@@ -161,10 +161,12 @@ std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
   return ss.str();
 }
 
-std::shared_ptr<lm::Tokenizer> open_tokenizer(const std::string& model_path, const std::string& tokenizer_path) {
+std::shared_ptr<lm::Tokenizer> open_tokenizer(const std::string& model_path,
+                                              const std::string& tokenizer_path) {
   if (!tokenizer_path.empty()) {
     if (!fs::exists(tokenizer_path)) throw std::runtime_error("no such file or directory: " + tokenizer_path);
-    if (fs::path(tokenizer_path).extension() == ".bin") return std::make_shared<lm::Llama2cTokenizer>(tokenizer_path);
+    if (fs::path(tokenizer_path).extension() == ".bin")
+      return std::make_shared<lm::Llama2cTokenizer>(tokenizer_path);
     return lm::load_tokenizer(tokenizer_path);
   }
   if (model_path.empty()) throw std::runtime_error("no model or tokenizer given");

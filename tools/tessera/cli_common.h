@@ -1,4 +1,5 @@
-// Pieces the subcommands share: number and dtype parsing, sampling flags, model, tokenizer and template choice.
+// Pieces the subcommands share: number and dtype parsing, sampling flags, model, tokenizer and template
+// choice.
 #pragma once
 
 #include <memory>
@@ -46,7 +47,8 @@ std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
 // The tokenizer for a model path (GGUF metadata, model directory, tokenizer.json, tokenizer.model, or a
 // llama2.c checkpoint's tokenizer next to it), or tokenizer_path when given (a llama2.c .bin tokenizer, or
 // anything load_tokenizer reads). Throws std::runtime_error when none is found.
-std::shared_ptr<lm::Tokenizer> open_tokenizer(const std::string& model_path, const std::string& tokenizer_path);
+std::shared_ptr<lm::Tokenizer> open_tokenizer(const std::string& model_path,
+                                              const std::string& tokenizer_path);
 
 // A short name of the tokenizer's implementation: "llama2.c", "SentencePiece", "Hugging Face tokenizer.json",
 // or "GGUF vocabulary".

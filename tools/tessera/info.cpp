@@ -61,7 +61,8 @@ int info_main(int argc, char** argv) {
   }
 
   try {
-    if (!std::filesystem::exists(model_path)) throw std::runtime_error("no such file or directory: " + model_path);
+    if (!std::filesystem::exists(model_path))
+      throw std::runtime_error("no such file or directory: " + model_path);
     lm::LlamaConfig c;
     std::string architecture, format, tok_kind;
     std::map<std::string, DtypeUse> dtypes;
@@ -94,8 +95,9 @@ int info_main(int argc, char** argv) {
       auto loaded = lm::load(model_path, tokenizer_path);  // llama2.c checkpoint (or a clear error)
       c = loaded.model->config();
       params = lm::llama_parameter_count(c);
-      dtypes["F32"] = DtypeUse{static_cast<size_t>(2 + 9 * c.num_hidden_layers + (c.tie_word_embeddings ? 0 : 1)),
-                               params, params * 4};
+      dtypes["F32"] =
+          DtypeUse{static_cast<size_t>(2 + 9 * c.num_hidden_layers + (c.tie_word_embeddings ? 0 : 1)), params,
+                   params * 4};
       architecture = "llama";
       format = "llama2.c checkpoint (v0)";
       tok = loaded.tokenizer;
@@ -128,14 +130,16 @@ int info_main(int argc, char** argv) {
       line(("dtype " + name + ":").c_str(), buf + format_bytes(static_cast<double>(u.bytes)));
       total_bytes += u.bytes;
     }
-    std::snprintf(buf, sizeof(buf), "%zu (%s)", total_bytes, format_bytes(static_cast<double>(total_bytes)).c_str());
+    std::snprintf(buf, sizeof(buf), "%zu (%s)", total_bytes,
+                  format_bytes(static_cast<double>(total_bytes)).c_str());
     line("weight bytes:", buf);
     line("tokenizer:", tok_kind);
     line("tokenizer vocab:", std::to_string(tok->vocab_size()));
     auto bos = tok->bos_id();
     line("bos id:", bos ? std::to_string(*bos) + " " + tok->id_to_token(*bos) : "none");
     std::string eos;
-    for (int32_t id : tok->eos_ids()) eos += (eos.empty() ? "" : ", ") + std::to_string(id) + " " + tok->id_to_token(id);
+    for (int32_t id : tok->eos_ids())
+      eos += (eos.empty() ? "" : ", ") + std::to_string(id) + " " + tok->id_to_token(id);
     line("eos ids:", eos.empty() ? "none" : eos);
     line("chat template:", tok->chat_template() ? "yes" : "no");
     return 0;
