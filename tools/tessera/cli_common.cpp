@@ -1,4 +1,4 @@
-// Shared CLI helpers: flag parsing, the default model search, chat template choice.
+// Shared CLI helpers: flag and dtype parsing, the default model search, tokenizer and chat template choice.
 #include "cli_common.h"
 
 #include <cstdio>
@@ -7,6 +7,12 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "tessera/lm/load.h"
+#include "tessera/lm/load_tokenizer.h"
+#include "tessera/lm/tokenizers/hf_tokenizer.h"
+#include "tessera/lm/tokenizers/llama2c_tokenizer.h"
+#include "tessera/lm/tokenizers/sentencepiece_tokenizer.h"
 
 namespace tessera::cli {
 
@@ -29,6 +35,21 @@ int parse_int(const std::string& flag, const std::string& v) {
     throw UsageError(flag + " expects an integer, got '" + v + "'");
   }
   return static_cast<int>(d);
+}
+
+Dtype parse_dtype(const std::string& flag, const std::string& v) {
+  if (v == "bf16" || v == "bfloat16") return bfloat16;
+  if (v == "f16" || v == "fp16" || v == "float16") return float16;
+  if (v == "f32" || v == "fp32" || v == "float32") return float32;
+  throw UsageError(flag + " expects bf16, f16 or f32, got '" + v + "'");
+}
+
+std::pair<std::string, std::string> flag_and_value(int argc, char** argv, int& i) {
+  std::string a = argv[i];
+  auto eq = a.find('=');
+  if (a.rfind("--", 0) == 0 && eq != std::string::npos) return {a.substr(0, eq), a.substr(eq + 1)};
+  if (i + 1 >= argc) throw UsageError("missing value for " + a);
+  return {a, argv[++i]};
 }
 
 const char* const kGenerationOptionsHelp =
@@ -138,6 +159,40 @@ std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+std::shared_ptr<lm::Tokenizer> open_tokenizer(const std::string& model_path,
+                                              const std::string& tokenizer_path) {
+  if (!tokenizer_path.empty()) {
+    if (!fs::exists(tokenizer_path)) throw std::runtime_error("no such file or directory: " + tokenizer_path);
+    if (fs::path(tokenizer_path).extension() == ".bin")
+      return std::make_shared<lm::Llama2cTokenizer>(tokenizer_path);
+    return lm::load_tokenizer(tokenizer_path);
+  }
+  if (model_path.empty()) throw std::runtime_error("no model or tokenizer given");
+  if (!fs::exists(model_path)) throw std::runtime_error("no such file or directory: " + model_path);
+  if (fs::path(model_path).extension() == ".bin") return lm::load(model_path).tokenizer;  // finds tok*.bin
+  return lm::load_tokenizer(model_path);
+}
+
+std::string tokenizer_kind(const lm::Tokenizer& tokenizer) {
+  if (dynamic_cast<const lm::Llama2cTokenizer*>(&tokenizer)) return "llama2.c";
+  if (dynamic_cast<const lm::SentencePieceTokenizer*>(&tokenizer)) return "SentencePiece";
+  if (dynamic_cast<const lm::HfTokenizer*>(&tokenizer)) return "Hugging Face tokenizer.json";
+  return "GGUF vocabulary";
+}
+
+std::string format_bytes(double bytes) {
+  char buf[64];
+  if (bytes >= 1e9)
+    std::snprintf(buf, sizeof(buf), "%.2f GB", bytes / 1e9);
+  else if (bytes >= 1e6)
+    std::snprintf(buf, sizeof(buf), "%.2f MB", bytes / 1e6);
+  else if (bytes >= 1e3)
+    std::snprintf(buf, sizeof(buf), "%.1f KB", bytes / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%.0f B", bytes);
+  return buf;
 }
 
 }  // namespace tessera::cli

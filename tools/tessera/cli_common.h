@@ -1,10 +1,14 @@
-// Pieces the generate and chat subcommands share: number parsing, sampling flags, model and template choice.
+// Pieces the subcommands share: number and dtype parsing, sampling flags, model, tokenizer and template
+// choice.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
+#include "tessera/dtype.h"
 #include "tessera/lm/generate.h"
 #include "tessera/lm/tokenizer.h"
 
@@ -17,6 +21,12 @@ struct UsageError : std::runtime_error {
 
 double parse_number(const std::string& flag, const std::string& v);
 int parse_int(const std::string& flag, const std::string& v);
+// "bf16"/"bfloat16", "f16"/"float16", "f32"/"float32"; UsageError otherwise.
+Dtype parse_dtype(const std::string& flag, const std::string& v);
+
+// Splits "--flag=value" into flag and value, or takes the value from the next argument (advancing i);
+// UsageError when it is missing.
+std::pair<std::string, std::string> flag_and_value(int argc, char** argv, int& i);
 
 // Help lines for the flags parse_generation_flag takes.
 extern const char* const kGenerationOptionsHelp;
@@ -33,5 +43,18 @@ std::string default_model_path();
 // The chat template to use: the file's text when template_file is set, else the tokenizer's; nullopt if none.
 std::optional<std::string> choose_chat_template(const lm::Tokenizer& tokenizer,
                                                 const std::string& template_file);
+
+// The tokenizer for a model path (GGUF metadata, model directory, tokenizer.json, tokenizer.model, or a
+// llama2.c checkpoint's tokenizer next to it), or tokenizer_path when given (a llama2.c .bin tokenizer, or
+// anything load_tokenizer reads). Throws std::runtime_error when none is found.
+std::shared_ptr<lm::Tokenizer> open_tokenizer(const std::string& model_path,
+                                              const std::string& tokenizer_path);
+
+// A short name of the tokenizer's implementation: "llama2.c", "SentencePiece", "Hugging Face tokenizer.json",
+// or "GGUF vocabulary".
+std::string tokenizer_kind(const lm::Tokenizer& tokenizer);
+
+// "1.23 GB" / "4.56 MB" / "789 KB" / "12 B".
+std::string format_bytes(double bytes);
 
 }  // namespace tessera::cli

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
         "usage: tessera <command> [options]\n\ncommands:\n"
         "  generate  generate text from a model (tessera generate --help)\n"
         "  chat      chat with an instruct model (tessera chat --help)\n"
+        "  bench     measure prefill and decode throughput (tessera bench --help)\n"
+        "  info      show a model's configuration and tokenizer (tessera info --help)\n"
+        "  tokenize  text to token ids and back (tessera tokenize --help)\n"
         "  version   print the version\n");
     return argc < 2 ? 1 : 0;
   }
@@ -28,6 +31,9 @@ int main(int argc, char** argv) {
     }
     if (cmd == "generate") return tessera::cli::generate_main(argc - 1, argv + 1);
     if (cmd == "chat") return tessera::cli::chat_main(argc - 1, argv + 1);
+    if (cmd == "bench") return tessera::cli::bench_main(argc - 1, argv + 1);
+    if (cmd == "info") return tessera::cli::info_main(argc - 1, argv + 1);
+    if (cmd == "tokenize") return tessera::cli::tokenize_main(argc - 1, argv + 1);
     std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {
