@@ -83,6 +83,29 @@ TEST(Matmul, Basic2DAllFloatTypes) {
   }
 }
 
+// Few-row 16-bit products (decode) take a tiled path that converts the weight in column tiles:
+// the Linear layout (x @ W^T with W (N, K) row-major), a row-major (K, N) matrix, batched rows with a
+// shared 2-D weight, and N not a multiple of the tile.
+TEST(Matmul, HalfDecodeShapesTiled) {
+  for (Dtype dt : {float16, bfloat16}) {
+    for (int N : {300, 17, 513}) {
+      int K = 96;
+      auto w = random_array({N, K}, dt, -1, 1, 11);  // (N, K)
+      auto x = random_array({2, 3, K}, dt, -1, 1, 12);  // (B, L, K)
+      std::vector<double> wt(static_cast<size_t>(K) * N), wv = values(w);
+      for (int n = 0; n < N; ++n)
+        for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * N + n] = wv[static_cast<size_t>(n) * K + k];
+      double tol = tol_for(dt);
+      auto y = matmul(x, transpose(w));  // W^T is a column-contiguous view
+      EXPECT_EQ(y.shape(), Shape({2, 3, N}));
+      EXPECT_TRUE(all_close(y, ref_matmul(values(x), wt, 1, 6, K, N), tol, tol * K)) << dtype_name(dt) << " " << N;
+      auto wr = random_array({K, N}, dt, -1, 1, 13);  // row-major (K, N)
+      auto y2 = matmul(reshape(x, {6, K}), wr);
+      EXPECT_TRUE(all_close(y2, ref_matmul(values(x), values(wr), 1, 6, K, N), tol, tol * K)) << dtype_name(dt);
+    }
+  }
+}
+
 TEST(Matmul, MixedDtypesPromote) {
   auto a = random_array({3, 4}, float16, -1, 1, 1);
   auto b = random_array({4, 2}, float32, -1, 1, 2);

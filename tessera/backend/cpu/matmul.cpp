@@ -1,7 +1,12 @@
 // CPU matmul/addmm: batched BLAS gemm reading strided operands in place (transpose flags, ld).
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "tessera/backend/common/utils.h"
 #include "tessera/backend/cpu/copy.h"
@@ -85,6 +90,64 @@ void batched_gemm(const array& a_in, const array& b_in, array& c, T alpha, T bet
   }
 }
 
+// 16-bit floats to float32: F16C for float16 where the CPU has it, a shift for bfloat16.
+void half_to_float(const uint16_t* src, float* dst, size_t n, bool bf16) {
+  size_t i = 0;
+  if (bf16) {
+    for (; i < n; ++i) {
+      uint32_t u = static_cast<uint32_t>(src[i]) << 16;
+      std::memcpy(dst + i, &u, 4);
+    }
+    return;
+  }
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = float16_t::to_float(src[i]);
+}
+
+// Few-row 16-bit products (decode): out (R, N) = a (R, K) b (K, N) where b is one 2-D matrix
+// (batch strides 0) stored row- or column-contiguous. b is converted to float32 in tiles of
+// kTileN columns that stay in cache, each tile going through sgemm, instead of converting the whole
+// matrix to a float32 copy first. Returns false when the layout does not fit (general path then).
+bool small_half_matmul(const array& a, const array& b, array& acc) {
+  constexpr int64_t kMaxRows = 64, kTileN = 256;
+  int nd = acc.ndim(), bd = b.ndim();
+  int64_t N = acc.shape(nd - 1), K = a.shape(a.ndim() - 1);
+  int64_t R = N == 0 ? 0 : static_cast<int64_t>(acc.size()) / N;
+  if (R == 0 || K == 0 || R > kMaxRows || a.dtype() != b.dtype()) return false;
+  for (int i = 0; i < bd - 2; ++i) {
+    if (b.shape(i) != 1 && b.strides()[i] != 0) return false;
+  }
+  if (!a.flags().row_contiguous || static_cast<int64_t>(a.size()) != R * K) return false;
+  int64_t sk = b.strides()[bd - 2], sn = b.strides()[bd - 1];
+  bool cols_contiguous = sk == 1 && N > 0;  // b = W^T with W (N, K) row-major: the Linear layout
+  bool rows_contiguous = sn == 1;
+  if (!cols_contiguous && !rows_contiguous) return false;
+  bool bf16 = a.dtype() == bfloat16;
+  std::vector<float> af(static_cast<size_t>(R * K));
+  half_to_float(a.data<uint16_t>(), af.data(), af.size(), bf16);
+  const uint16_t* B = b.data<uint16_t>();
+  float* C = acc.data<float>();
+  std::vector<float> tile(static_cast<size_t>(K * kTileN));
+  for (int64_t n0 = 0; n0 < N; n0 += kTileN) {
+    int64_t nb = std::min(kTileN, N - n0);
+    if (cols_contiguous) {
+      for (int64_t j = 0; j < nb; ++j) half_to_float(B + (n0 + j) * sn, tile.data() + j * K, K, bf16);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nb, K, 1.0f, af.data(), K, tile.data(), K, 0.0f,
+                  C + n0, N);
+    } else {
+      for (int64_t k = 0; k < K; ++k) half_to_float(B + k * sk + n0, tile.data() + k * nb, nb, bf16);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, nb, K, 1.0f, af.data(), K, tile.data(), nb, 0.0f,
+                  C + n0, N);
+    }
+  }
+  return true;
+}
+
 // Runs gemm in the BLAS type for out's dtype (16-bit floats through float32 temporaries).
 // With c, out starts as a copy of c (AddMM); otherwise beta is ignored.
 void run_matmul(const array& a, const array& b, const array* c, array& out, float alpha, float beta) {
@@ -97,6 +160,10 @@ void run_matmul(const array& a, const array& b, const array* c, array& out, floa
   } else {
     acc.set_data(allocator::malloc(acc.nbytes()));
     beta = 0.0f;
+    if (half && alpha == 1.0f && small_half_matmul(a, b, acc)) {
+      cpu::copy_to_contiguous(acc, out);
+      return;
+    }
   }
   switch (ct.val) {
     case Dtype::Val::float32: batched_gemm<float>(a, b, acc, alpha, beta); break;
