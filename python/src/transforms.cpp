@@ -1,9 +1,11 @@
-// Bindings for tessera/transforms.h: grad, value_and_grad, vjp, jvp, vmap, stop_gradient, checkpoint,
-// custom_function over Python functions of trees (lists, tuples, dicts) of arrays.
+// Bindings for tessera/transforms.h and compile.h: grad, value_and_grad, vjp, jvp, vmap, stop_gradient,
+// checkpoint, custom_function and compile over Python functions of trees (lists, tuples, dicts) of arrays.
 #include <nanobind/stl/function.h>
 
 #include <string>
+#include <unordered_map>
 
+#include "tessera/compile.h"
 #include "utils.h"
 
 using namespace tessera;
@@ -386,6 +388,58 @@ PyType_Slot custom_function_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(
                                        {Py_tp_clear, reinterpret_cast<void*>(custom_function_clear)},
                                        {0, nullptr}};
 
+
+// ---- compile: one C++ CompiledFunction per call structure (tree shapes, non-array leaves, keyword
+// arguments), since a trace bakes those in; within one structure C++ retraces per shape/dtype.
+
+std::string structure_key(nb::handle tree) {
+  if (is_array(tree)) return "A";
+  std::string out;
+  if (nb::isinstance<nb::list>(tree) || nb::isinstance<nb::tuple>(tree)) {
+    out = nb::isinstance<nb::list>(tree) ? "[" : "(";
+    for (auto h : tree) out += structure_key(h) + ",";
+    return out + (nb::isinstance<nb::list>(tree) ? "]" : ")");
+  }
+  if (nb::isinstance<nb::dict>(tree)) {
+    out = "{";
+    for (auto [k, v] : nb::borrow<nb::dict>(tree)) out += nb::repr(k).c_str() + std::string(":") + structure_key(v) + ",";
+    return out + "}";
+  }
+  return std::string(nb::repr(tree).c_str()) + "|" + nb::inst_name(tree).c_str();
+}
+
+struct PyCompiled {
+  nb::callable fun;
+  bool shapeless;
+  struct Entry {
+    std::shared_ptr<CompiledFunction> compiled;
+    PyRefPtr out_structure;
+  };
+  std::unordered_map<std::string, Entry> cache;
+
+  nb::object call(nb::args args, nb::kwargs kwargs) {
+    nb::tuple args_t = to_tuple(args);
+    if (!compile_enabled()) return fun(*args_t, **kwargs);
+    std::vector<array> flat;
+    flatten(args_t, flat);
+    std::string key = structure_key(args_t) + "#" + structure_key(kwargs);
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      auto structure = keep(nb::none());
+      auto f = keep(fun), kw = keep(kwargs), targs = keep(args_t);
+      VecFn inner = [f, kw, targs, structure](const std::vector<array>& xs) {
+        nb::gil_scoped_acquire gil;
+        nb::object r = f->obj(*fill_all(targs->obj, xs), **kw->obj);
+        return outputs_of("compile", r, &structure->obj);
+      };
+      Entry e{std::make_shared<CompiledFunction>(tessera::compile(inner, shapeless)), structure};
+      it = cache.emplace(key, std::move(e)).first;
+    }
+    auto outs = (*it->second.compiled)(flat);
+    return fill_all(it->second.out_structure->obj, outs);
+  }
+};
+
 }  // namespace
 
 void init_transforms(nb::module_& m) {
@@ -524,6 +578,26 @@ void init_transforms(nb::module_& m) {
       },
       "fun"_a, nb::sig("def checkpoint(fun: typing.Callable) -> typing.Callable"),
       "fun whose backward pass recomputes its intermediates instead of keeping them.");
+
+  nb::class_<PyCompiled>(m, "_CompiledFunction", "A function compiled by tessera.core.compile.")
+      .def("__call__", &PyCompiled::call);
+  m.def(
+      "compile",
+      [](nb::callable fun, nb::object inputs, nb::object outputs, bool shapeless) {
+        if (!inputs.is_none() || !outputs.is_none()) {
+          throw nb::value_error(
+              "[compile] inputs=/outputs= (implicit state) are not supported yet: pass the state as arguments.");
+        }
+        return PyCompiled{std::move(fun), shapeless, {}};
+      },
+      "fun"_a, "inputs"_a = nb::none(), "outputs"_a = nb::none(), "shapeless"_a = false,
+      nb::sig("def compile(fun: typing.Callable, inputs: object = None, outputs: object = None, "
+              "shapeless: bool = False) -> typing.Callable"),
+      "Compiles fun (MLX's mx.compile): traced once per input structure and signature (shapes and "
+      "dtypes; only dtypes and ranks with shapeless=True), simplified and fused, then replayed without "
+      "calling fun. Non-array arguments are constants of the trace.");
+  m.def("disable_compile", &tessera::disable_compile, "Makes compiled functions call the original function.");
+  m.def("enable_compile", &tessera::enable_compile, "Turns compilation back on.");
 
   nb::class_<CustomFunction>(
       m, "custom_function", nb::type_slots(custom_function_slots),
