@@ -5,6 +5,7 @@
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string_view.h>
 
+#include "tessera/lm/load_tokenizer.h"
 #include "tessera/lm/chat_template/chat_template.h"
 #include "tessera/lm/detokenizer.h"
 #include "tessera/lm/generate.h"
@@ -92,6 +93,9 @@ void init_lm(nb::module_& m) {
       .def(nb::init<const std::string&, int, bool>(), "path"_a, "vocab_size"_a = 0,
            "remove_extra_whitespaces"_a = false);
 
+  lm.def(
+      "load_tokenizer", [](const std::string& path) { return lm::load_tokenizer(path); }, "path"_a,
+      "A tokenizer from a model directory, tokenizer.json, tokenizer.model or GGUF file.");
   lm.def(
       "load",
       [](const std::string& path, const std::string& tokenizer_path) {

@@ -100,7 +100,7 @@ def test_tokenizer_roundtrip_and_special_ids(loaded):
         assert t.decode(ids, skip_special_tokens=True) == text
         assert t.encode(text, add_special_tokens=False) == ids[1:]
         assert t.eos_token_ids == {1, 2} and t.vocab_size == 512
-    with pytest.raises(RuntimeError, match=r"\[tokenizer\]"):
+    with pytest.raises(ValueError, match=r"\[tokenizer\]"):
         load_tokenizer(os.path.join(MODEL_DIR, "README.md"))
 
 

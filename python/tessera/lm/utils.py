@@ -1,4 +1,5 @@
-"""Loading models and tokenizers (MLX-LM's mlx_lm.utils.load): llama2.c checkpoints for now."""
+"""Loading models and tokenizers (MLX-LM's mlx_lm.utils.load): Hugging Face directories, GGUF files and
+llama2.c checkpoints."""
 
 import glob
 import os
@@ -10,10 +11,11 @@ _lm = core.lm
 
 
 def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None):
-    """(model, tokenizer) from a llama2.c checkpoint (.bin, or a directory holding one). The tokenizer comes
+    """(model, tokenizer) from a Hugging Face model directory (config.json + safetensors), a GGUF file,
+    or a llama2.c checkpoint (.bin, or a directory holding one). The tokenizer comes
     from tokenizer_path, else a tokenizer.bin / tok*.bin next to the model whose vocabulary size matches."""
     path = os.fspath(path_or_hf_repo)
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not os.path.exists(os.path.join(path, "config.json")):
         bins = [p for p in sorted(glob.glob(os.path.join(path, "*.bin")))
                 if not os.path.basename(p).startswith("tok")]
         if not bins:
@@ -24,12 +26,17 @@ def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None):
 
 
 def load_tokenizer(path, vocab_size=0, chat_template=None):
-    """A TokenizerWrapper from a llama2.c tokenizer.bin (or a directory with tokenizer.bin / tok*.bin)."""
+    """A TokenizerWrapper from a model directory, tokenizer.json, tokenizer.model, GGUF file (vocab-only
+    files included) or llama2.c tokenizer.bin (or a directory holding only tokenizer.bin / tok*.bin)."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        candidates = [os.path.join(path, "tokenizer.bin")] + sorted(glob.glob(os.path.join(path, "tok*.bin")))
-        candidates = [c for c in candidates if os.path.exists(c)]
-        if not candidates:
-            raise FileNotFoundError(f"[tokenizer] no tokenizer.bin or tok*.bin in {path}")
-        path = candidates[0]
-    return TokenizerWrapper(_lm.Llama2cTokenizer(path, vocab_size), chat_template=chat_template)
+        has_hf = any(os.path.exists(os.path.join(path, f)) for f in ("tokenizer.json", "tokenizer.model"))
+        if not has_hf:
+            candidates = [os.path.join(path, "tokenizer.bin")] + sorted(glob.glob(os.path.join(path, "tok*.bin")))
+            candidates = [c for c in candidates if os.path.exists(c)]
+            if not candidates:
+                raise FileNotFoundError(f"[tokenizer] no tokenizer.json, tokenizer.model or tokenizer.bin in {path}")
+            path = candidates[0]
+    if path.endswith(".bin"):
+        return TokenizerWrapper(_lm.Llama2cTokenizer(path, vocab_size), chat_template=chat_template)
+    return TokenizerWrapper(_lm.load_tokenizer(path), chat_template=chat_template)
