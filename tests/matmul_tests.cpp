@@ -102,8 +102,32 @@ TEST(Matmul, HalfDecodeShapesTiled) {
       auto wr = random_array({K, N}, dt, -1, 1, 13);  // row-major (K, N)
       auto y2 = matmul(reshape(x, {6, K}), wr);
       EXPECT_TRUE(all_close(y2, ref_matmul(values(x), values(wr), 1, 6, K, N), tol, tol * K)) << dtype_name(dt);
+      auto x1 = random_array({1, K}, dt, -1, 1, 14);  // one row: the GEMV path, both layouts
+      EXPECT_TRUE(all_close(matmul(x1, transpose(w)), ref_matmul(values(x1), wt, 1, 1, K, N), tol, tol * K));
+      EXPECT_TRUE(all_close(matmul(x1, wr), ref_matmul(values(x1), values(wr), 1, 1, K, N), tol, tol * K));
     }
   }
+}
+
+// One-row float32 products go through sgemv: row-major and transposed weights, a transposed row.
+TEST(Matmul, SingleRowGemv) {
+  int K = 37, N = 23;
+  auto w = random_array({N, K}, float32, -1, 1, 15);
+  auto wr = random_array({K, N}, float32, -1, 1, 16);
+  auto x = random_array({1, K}, float32, -1, 1, 17);
+  std::vector<double> wt(static_cast<size_t>(K) * N), wv = values(w);
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * N + n] = wv[static_cast<size_t>(n) * K + k];
+  EXPECT_TRUE(all_close(matmul(x, transpose(w)), ref_matmul(values(x), wt, 1, 1, K, N), 1e-5, 1e-5));
+  EXPECT_TRUE(all_close(matmul(x, wr), ref_matmul(values(x), values(wr), 1, 1, K, N), 1e-5, 1e-5));
+  auto xt = transpose(random_array({K, 1}, float32, -1, 1, 18));  // (1, K) with stride K: a column view
+  EXPECT_TRUE(all_close(matmul(xt, wr), ref_matmul(values(xt), values(wr), 1, 1, K, N), 1e-5, 1e-5));
+  auto c = random_array({1, N}, float32, -1, 1, 19);  // addmm with beta keeps c's contribution
+  auto got = addmm(c, x, wr, 2.0f, 0.5f);
+  auto ref = ref_matmul(values(x), values(wr), 1, 1, K, N);
+  auto cv = values(c);
+  for (int n = 0; n < N; ++n) ref[n] = 2.0 * ref[n] + 0.5 * cv[n];
+  EXPECT_TRUE(all_close(got, ref, 1e-5, 1e-5));
 }
 
 TEST(Matmul, MixedDtypesPromote) {

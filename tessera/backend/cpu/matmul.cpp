@@ -41,6 +41,15 @@ void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, c
   auto tra = ta ? CblasTrans : CblasNoTrans;
   auto trb = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {
+    if (M == 1) {
+      // One row (decode): c (N) = op(B)^T a, a GEMV that streams B once; sgemm's M=1 path is slower.
+      // Row-major B (K, N) [tb false]: c = B^T a, i.e. Trans on a (K x N) matrix; B^T stored (N, K)
+      // [tb true]: c = B a with B read as an (N x K) row-major matrix.
+      int inc_a = ta ? lda : 1;
+      cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, alpha, B, ldb, A, inc_a,
+                  beta, C, 1);
+      return;
+    }
     cblas_sgemm(CblasRowMajor, tra, trb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else if constexpr (std::is_same_v<T, double>) {
     cblas_dgemm(CblasRowMajor, tra, trb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -137,12 +146,20 @@ bool small_half_matmul(const array& a, const array& b, array& acc) {
     int64_t nb = std::min(kTileN, N - n0);
     if (cols_contiguous) {
       for (int64_t j = 0; j < nb; ++j) half_to_float(B + (n0 + j) * sn, tile.data() + j * K, K, bf16);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nb, K, 1.0f, af.data(), K, tile.data(), K, 0.0f,
-                  C + n0, N);
+      if (R == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, nb, K, 1.0f, tile.data(), K, af.data(), 1, 0.0f, C + n0, 1);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nb, K, 1.0f, af.data(), K, tile.data(), K, 0.0f,
+                    C + n0, N);
+      }
     } else {
       for (int64_t k = 0; k < K; ++k) half_to_float(B + k * sk + n0, tile.data() + k * nb, nb, bf16);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, nb, K, 1.0f, af.data(), K, tile.data(), nb, 0.0f,
-                  C + n0, N);
+      if (R == 1) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, K, nb, 1.0f, tile.data(), nb, af.data(), 1, 0.0f, C + n0, 1);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, nb, K, 1.0f, af.data(), K, tile.data(), nb, 0.0f,
+                    C + n0, N);
+      }
     }
   }
   return true;
