@@ -54,15 +54,7 @@ int chat_main(int argc, char** argv) {
         verbose = true;
         continue;
       }
-      std::string flag = a, value;
-      auto eq = a.find('=');
-      if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-        flag = a.substr(0, eq);
-        value = a.substr(eq + 1);
-      } else {
-        if (i + 1 >= argc) throw UsageError("missing value for " + a);
-        value = argv[++i];
-      }
+      auto [flag, value] = flag_and_value(argc, argv, i);  // --flag VALUE or --flag=VALUE
       if (flag == "--model")
         model_path = value;
       else if (flag == "--tokenizer")
