@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tessera/backend/gpu.h"
+#include "tessera/backend/common/size_class.h"
 
 namespace tessera {
 
@@ -21,24 +22,8 @@ size_t physical_memory() {
   return static_cast<size_t>(pages) * static_cast<size_t>(page);
 }
 
-// Size classes: powers of two up to 1 MiB, then multiples of 1 MiB, so a freed block serves
-// later requests of nearly the same size.
-size_t size_class(size_t n) {
-  if (n <= 64) return 64;
-  if (n <= (size_t(1) << 20)) {
-    size_t c = 64;
-    while (c < n) c <<= 1;
-    return c;
-  }
-  constexpr size_t mb = size_t(1) << 20;
-  return (n + mb - 1) / mb * mb;
-}
-
-std::string human(size_t bytes) {
-  char buf[64];
-  snprintf(buf, sizeof(buf), "%.2f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
+size_t size_class(size_t n) { return detail::size_class(n, 64); }
+std::string human(size_t bytes) { return detail::human_bytes(bytes); }
 
 class CpuAllocator {
  public:

@@ -12,27 +12,14 @@
 #include "tessera/backend/gpu_available.h"
 #include "tessera/backend/gpu.h"
 #include "tessera/memory.h"
+#include "tessera/backend/common/size_class.h"
 
 namespace tessera::gpu {
 
 namespace {
 
-size_t size_class(size_t n) {
-  if (n <= 256) return 256;
-  if (n <= (size_t(1) << 20)) {
-    size_t c = 256;
-    while (c < n) c <<= 1;
-    return c;
-  }
-  constexpr size_t mb = size_t(1) << 20;
-  return (n + mb - 1) / mb * mb;
-}
-
-std::string human(size_t bytes) {
-  char buf[64];
-  snprintf(buf, sizeof(buf), "%.2f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
+size_t size_class(size_t n) { return detail::size_class(n, 256); }
+std::string human(size_t bytes) { return detail::human_bytes(bytes); }
 
 struct Block {
   void* ptr;
