@@ -10,5 +10,7 @@ scripts/build.sh
 PY=${PYTHON:-python3}
 echo "== C++ tests"
 ./build/tessera_tests --gtest_brief=1
+echo "== Fuzz (libFuzzer, 15 s per parser over the committed corpus)"
+scripts/fuzz.sh 15
 echo "== Python tests"
 $PY -m pytest -q python/tests

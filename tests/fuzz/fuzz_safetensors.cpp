@@ -1,4 +1,4 @@
-// libFuzzer target: safetensors parser (build with -DTESSERA_FUZZ=ON, clang). Parser errors are fine; crashes,
+// libFuzzer target: safetensors parser (scripts/fuzz.sh builds it with clang). Parser errors are fine; crashes,
 // sanitizer reports and unexpected exception types are not.
 #include <cstdio>
 #include <cstdlib>
