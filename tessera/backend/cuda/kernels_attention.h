@@ -12,8 +12,9 @@
 namespace tessera::cuda {
 
 // sdpa_flash.cu: f16/bf16, D == Dv in {64, 128}, q/k/v rows 16-byte aligned (pointers and the
-// strides of dims 0..2 multiples of 8 elements). 4 warps of rows_per_warp (16 or 32, default 32)
-// query rows per block, 64-key tiles.
+// strides of dims 0..2 multiples of 8 elements). 4 warps of rows_per_warp (16 or 32, default 32;
+// 16 where the device's shared memory per block is too small for 128-row tiles) query rows per
+// block, 64-key tiles.
 bool sdpa_flash_supported(int dt, const SdpaArgs& a);
 void sdpa_flash(int dt, const SdpaArgs& a, cudaStream_t st, int rows_per_warp = 32);
 

@@ -273,6 +273,17 @@ void launch(const SdpaArgs& a, cudaStream_t st) {
   TESSERA_KERNEL_CHECK();
 }
 
+// Opt-in shared memory per block of the current device (cached; 99 KB on sm_86/89, 227 KB on sm_90).
+size_t max_smem_optin() {
+  static const size_t n = [] {
+    int dev = 0, v = 0;
+    check_call(cudaGetDevice(&dev), "flash attention device");
+    check_call(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "flash attention smem");
+    return static_cast<size_t>(v);
+  }();
+  return n;
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 bool rows_aligned(const void* p, const int64_t s[4], int vec) {
   return aligned16(p) && s[0] % vec == 0 && s[1] % vec == 0 && s[2] % vec == 0 && s[3] == 1;
@@ -285,12 +296,15 @@ bool sdpa_flash_supported(int dt, const SdpaArgs& a) {
   if (a.D != a.Dv || (a.D != 64 && a.D != 128)) return false;
   if (a.Hkv <= 0 || a.Hq % a.Hkv != 0) return false;
   if (int64_t(a.B) * a.Hq > 0x7fffffff || (a.Lq + 63) / 64 > 65535) return false;
-  return rows_aligned(a.q, a.qs, 8) && rows_aligned(a.k, a.ks, 8) && rows_aligned(a.v, a.vs, 8);
+  if (!rows_aligned(a.q, a.qs, 8) || !rows_aligned(a.k, a.ks, 8) || !rows_aligned(a.v, a.vs, 8)) return false;
+  return (a.D == 64 ? smem_bytes<64, 1>() : smem_bytes<128, 1>()) <= max_smem_optin();
 }
 
 void sdpa_flash(int dt, const SdpaArgs& a, cudaStream_t st, int rows_per_warp) {
   if (int64_t(a.B) * a.Hq * a.Lq == 0) return;
-  bool mt1 = rows_per_warp == 16;  // else 32 rows per warp
+  // 32 rows per warp unless 16 are asked for or the 128-row tiles don't fit the device's shared memory.
+  bool mt1 = rows_per_warp == 16 ||
+             (a.D == 64 ? smem_bytes<64, 2>() : smem_bytes<128, 2>()) > max_smem_optin();
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
     if constexpr (!std::is_same_v<T, float>) {
