@@ -121,7 +121,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
 #pragma unroll
       for (int i = 0; i < kBN / 8; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.0f;
     }
-#pragma unroll
+#pragma unroll(kQInRegs || D <= 64 ? D / 16 : 1)  // rolled for MT 2, D 128: less spilling
     for (int kk = 0; kk < D / 16; ++kk) {
       uint32_t qa[MT][4];
       if constexpr (!kQInRegs) {
