@@ -1,6 +1,7 @@
 // eval_gpu of the fast ops: rms_norm, rope (offsets read on the device) and attention (strided
-// q/k/v such as KV-cache slices are read in place).
+// q/k/v such as KV-cache slices are read in place; split-K decode, tensor-core prefill or generic).
 #include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/backend/cuda/kernels_attention.h"
 #include "tessera/primitives/fast.h"
 
 namespace tessera::fast {
@@ -93,7 +94,23 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
   a.Dv = v.shape(3);
   a.scale = scale_;
   a.causal = causal_;
-  sdpa(dt(d), a, current_stream());
+  // Few query rows: split-K decode (scratch from the device pool, freed in stream order); longer
+  // f16/bf16 queries: the tensor-core kernel; anything else: the generic one.
+  if (sdpa_decode_supported(dt(d), a)) {
+    size_t n = sdpa_decode_scratch_bytes(dt(d), a);
+    void* scratch = gpu::malloc(n);
+    try {
+      sdpa_decode(dt(d), a, scratch, current_stream());
+    } catch (...) {
+      gpu::free(scratch, n);
+      throw;
+    }
+    gpu::free(scratch, n);
+  } else if (sdpa_flash_supported(dt(d), a)) {
+    sdpa_flash(dt(d), a, current_stream());
+  } else {
+    sdpa(dt(d), a, current_stream());
+  }
 }
 
 }  // namespace tessera::fast

@@ -1,5 +1,6 @@
-// CUDA scaled dot-product attention: one block per query row, its warps splitting the keys, each
-// with an online softmax; the warps' partial results are merged at the end (causal, GQA, masks).
+// CUDA scaled dot-product attention, the generic fallback of kernels_attention.h (any D <= 256,
+// f32 prefill, unaligned rows): one block per query row, its warps splitting the keys, each with an
+// online softmax; the warps' partial results are merged at the end (causal, GQA, masks).
 #include "tessera/backend/cuda/kernels/common.cuh"
 
 namespace tessera::cuda {

@@ -50,6 +50,11 @@ inline void check_launch(const char* file, int line) {
 }
 #define TESSERA_KERNEL_CHECK() ::tessera::cuda::check_launch(__FILE__, __LINE__)
 
+// Throws "[cuda] <what>: <error>" when a runtime call (attribute query or setting) failed.
+inline void check_call(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("[cuda] ") + what + ": " + cudaGetErrorString(e));
+}
+
 // Calls f(T{}) for the float dtypes the kernels support; false otherwise.
 template <typename F>
 bool dispatch_float(int dt, F&& f) {

@@ -1,0 +1,197 @@
+// Launcher-level checks of the attention kernels (kernels_attention.h) that the public op cannot
+// select: both row tilings of the tensor-core kernel against float64; DISABLED_ kernel timings by
+// CUDA events (no host overhead): tensor-core prefill per tiling, split-K decode vs the generic kernel.
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "attention_reference.h"
+#include "tessera/backend/cuda/kernels_attention.h"
+#include "test_utils.h"
+
+using namespace tessera;
+using namespace tessera::testing;
+
+namespace {
+
+class GpuAttentionKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
+    set_default_device(Device::gpu);
+  }
+};
+
+// A cudaMalloc'ed buffer freed on scope exit.
+struct DeviceBuffer {
+  void* p = nullptr;
+  explicit DeviceBuffer(size_t n) { EXPECT_EQ(cudaMalloc(&p, n), cudaSuccess); }
+  ~DeviceBuffer() { cudaFree(p); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+// Kernel arguments of evaluated GPU arrays q (B, Hq, Lq, D), k/v (B, Hkv, Lk, D); out contiguous.
+cuda::SdpaArgs make_args(const array& q, const array& k, const array& v, void* out, float scale, bool causal) {
+  cuda::SdpaArgs a{};
+  a.q = q.device_data();
+  a.k = k.device_data();
+  a.v = v.device_data();
+  a.out = out;
+  for (int i = 0; i < 4; ++i) {
+    a.qs[i] = q.strides()[i];
+    a.ks[i] = k.strides()[i];
+    a.vs[i] = v.strides()[i];
+  }
+  a.B = q.shape(0);
+  a.Hq = q.shape(1);
+  a.Lq = q.shape(2);
+  a.D = q.shape(3);
+  a.Hkv = k.shape(1);
+  a.Lk = k.shape(2);
+  a.Dv = v.shape(3);
+  a.scale = scale;
+  a.causal = causal;
+  return a;
+}
+
+// n bfloat16 values from the device as doubles.
+std::vector<double> bf16_from_device(const void* p, size_t n) {
+  std::vector<uint16_t> raw(n);
+  EXPECT_EQ(cudaMemcpy(raw.data(), p, n * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits = static_cast<uint32_t>(raw[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    out[i] = f;
+  }
+  return out;
+}
+
+// Milliseconds per call of f on the legacy default stream.
+template <typename F>
+float time_ms(F&& f, int reps) {
+  f();
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  cudaEventRecord(e0, nullptr);
+  for (int i = 0; i < reps; ++i) f();
+  cudaEventRecord(e1, nullptr);
+  cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  return ms / reps;
+}
+
+}  // namespace
+
+// 16 and 32 query rows per warp (64- and 128-row blocks), D 64 and 128, causal with Lq < Lk and
+// without mask, GQA 4, over lengths that are not tile multiples.
+TEST_F(GpuAttentionKernels, FlashRowTilingsAgainstFloat64) {
+  const int B = 2, Hkv = 2, Hq = 8, Lq = 200, Lk = 333;
+  for (int D : {64, 128}) {
+    auto q = random_array({B, Hq, Lq, D}, bfloat16, -1, 1, 11);
+    auto k = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 12);
+    auto v = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 13);
+    eval(q, k, v);
+    auto qv = astype(q, float64).to_vector<double>();
+    auto kv = astype(k, float64).to_vector<double>();
+    auto vv = astype(v, float64).to_vector<double>();
+    synchronize();
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const size_t n = static_cast<size_t>(B) * Hq * Lq * D;
+    DeviceBuffer out(n * 2);
+    for (bool causal : {true, false}) {
+      auto ref = reference_attention(qv, kv, vv, {}, B, Hq, Hkv, Lq, Lk, D, scale, causal);
+      auto a = make_args(q, k, v, out.p, scale, causal);
+      ASSERT_TRUE(cuda::sdpa_flash_supported(cuda::dt_bf16, a));
+      for (int rpw : {16, 32}) {
+        ASSERT_EQ(cudaMemset(out.p, 0xff, n * 2), cudaSuccess);  // NaN where nothing is written
+        cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, rpw);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        auto got = bf16_from_device(out.p, n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (!(std::abs(got[i] - ref[i]) <= 1e-2 + 1e-2 * std::abs(ref[i]))) {
+            if (bad++ < 3) ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << ref[i];
+          }
+        }
+        EXPECT_EQ(bad, 0u) << "D=" << D << " causal=" << causal << " rows/warp=" << rpw;
+      }
+    }
+  }
+}
+
+TEST_F(GpuAttentionKernels, UnsupportedShapesAreDeclined) {
+  cuda::SdpaArgs a{};
+  a.B = 1, a.Hq = 4, a.Hkv = 2, a.Lq = 32, a.Lk = 64, a.D = 80, a.Dv = 80;
+  alignas(16) static char buf[16];
+  a.q = a.k = a.v = buf;
+  a.qs[3] = a.ks[3] = a.vs[3] = 1;
+  EXPECT_FALSE(cuda::sdpa_flash_supported(cuda::dt_bf16, a));  // D 80
+  a.D = a.Dv = 128;
+  EXPECT_TRUE(cuda::sdpa_flash_supported(cuda::dt_bf16, a));
+  EXPECT_FALSE(cuda::sdpa_flash_supported(cuda::dt_f32, a));  // f32 goes to the generic kernel
+  a.ks[2] = 130;                                              // rows not 16-byte aligned
+  EXPECT_FALSE(cuda::sdpa_flash_supported(cuda::dt_bf16, a));
+  a.ks[2] = 128;
+  a.k = buf + 2;  // misaligned base
+  EXPECT_FALSE(cuda::sdpa_flash_supported(cuda::dt_bf16, a));
+  EXPECT_FALSE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));  // Lq 32 > kDecodeMaxLq, and k
+  a.k = buf;
+  a.Lq = 8;
+  EXPECT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
+  a.Lq = 9;
+  EXPECT_FALSE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
+}
+
+// Kernel time only (CUDA events): prefill B=1 H=32 L=4096 D=128 bf16 per row tiling, and decode
+// of one token over an 8k cache view (32 q heads / 8 kv heads) for split-K vs the generic kernel.
+TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
+  {
+    const int B = 1, H = 32, L = 4096, D = 128;
+    auto q = random_array({B, H, L, D}, bfloat16, -1, 1, 1);
+    auto k = random_array({B, H, L, D}, bfloat16, -1, 1, 2);
+    auto v = random_array({B, H, L, D}, bfloat16, -1, 1, 3);
+    eval(q, k, v);
+    synchronize();
+    DeviceBuffer out(static_cast<size_t>(B) * H * L * D * 2);
+    for (bool causal : {true, false}) {
+      auto a = make_args(q, k, v, out.p, 1.0f / std::sqrt(128.0f), causal);
+      for (int rpw : {16, 32}) {
+        float ms = time_ms([&] { cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, rpw); }, 10);
+        double flops = 4.0 * B * H * L * double(L) * D * (causal ? 0.5 : 1.0);
+        std::printf("kernel flash prefill L=4096 H=32 D=128 bf16 %s, %d rows/warp: %.3f ms, %.1f TFLOP/s\n",
+                    causal ? "causal" : "full", rpw, ms, flops / (ms * 1e-3) / 1e12);
+      }
+    }
+  }
+  {
+    const int Hq = 32, Hkv = 8, D = 128;
+    for (int Lk : {8192, 4096, 32768}) {
+      auto q = random_array({1, Hq, 1, D}, bfloat16, -1, 1, 4);
+      auto kc = random_array({1, Hkv, Lk + 1024, D}, bfloat16, -1, 1, 5);
+      auto vc = random_array({1, Hkv, Lk + 1024, D}, bfloat16, -1, 1, 6);
+      auto k = slice(kc, {0, 0, 0, 0}, {1, Hkv, Lk, D});
+      auto v = slice(vc, {0, 0, 0, 0}, {1, Hkv, Lk, D});
+      eval(q, k, v);
+      synchronize();
+      DeviceBuffer out(static_cast<size_t>(Hq) * D * 2);
+      auto a = make_args(q, k, v, out.p, 0.088f, false);
+      ASSERT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
+      DeviceBuffer scratch(cuda::sdpa_decode_scratch_bytes(cuda::dt_bf16, a));
+      double bytes = 2.0 * Hkv * Lk * D * 2;
+      float ms = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr); }, 100);
+      float ms_generic = time_ms([&] { cuda::sdpa(cuda::dt_bf16, a, nullptr); }, 20);
+      std::printf("kernel decode Lk=%d Hq=32 Hkv=8 D=128 bf16: split-K %.1f us (%.0f GB/s), generic %.1f us (%.0f GB/s)\n",
+                  Lk, ms * 1e3, bytes / (ms * 1e-3) / 1e9, ms_generic * 1e3, bytes / (ms_generic * 1e-3) / 1e9);
+    }
+  }
+}
