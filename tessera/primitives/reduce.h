@@ -51,6 +51,7 @@ class Scan : public Primitive {
   Scan(Stream s, ReduceType t, int axis, bool reverse, bool inclusive)
       : Primitive(s), type_(t), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Scan)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
