@@ -130,9 +130,9 @@ array spd(const array& x, StreamOrDevice s) {
   return add(a, multiply(eye(n, x.dtype(), s), array(static_cast<float>(n)), s), s);
 }
 
-#define F(body) [](const std::vector<array>& in, StreamOrDevice s) -> array { body }
-#define U(expr) F(auto& x = in[0]; return expr;)
-#define B(expr) F(auto& x = in[0]; auto& y = in[1]; return expr;)
+#define F(...) [](const std::vector<array>& in, StreamOrDevice s) -> array { __VA_ARGS__ }
+#define U(...) F(auto& x = in[0]; return __VA_ARGS__;)
+#define B(...) F(auto& x = in[0]; auto& y = in[1]; return __VA_ARGS__;)
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -380,16 +380,16 @@ std::vector<Case> cases() {
   addn("inner", kFloat, {{5, 64}, {7, 64}}, -1, 1, R, B(inner(x, y, s)));
   addn("tensordot", kFloat, {{6, 5, 8}, {5, 8, 3}}, -1, 1, R, B(tensordot(x, y, 2, s)));
   addn("einsum", kFloat, {{6, 5, 8}, {8, 5}}, -1, 1, R, B(einsum("ijk,kj->ik", {x, y}, s)));
-  add1("norm", kFloat, -1, 1, R, U(norm(x, std::nullopt, false, s)));
-  add1("norm/ord1_axis", kFloat, -1, 1, R, U(norm(x, 1.0, 1, false, s)));
-  addn("inv", kF32, {{9, 5}}, -1, 1, R, U(inv(spd(x, s), s)));
-  addn("solve", kF32, {{9, 5}, {9, 3}}, -1, 1, R, B(solve(spd(x, s), y, s)));
-  addn("cholesky", kF32, {{9, 5}}, -1, 1, R, U(cholesky(spd(x, s), false, s)));
-  addn("qr", kF32, {{9, 6}}, -1, 1, R, F(auto [q, r] = qr(in[0], s); return matmul(q, r, s);));
-  addn("svd", kF32, {{9, 6}}, -1, 1, R, U(svd(x, false, s)[0]));
-  addn("eigh", kF32, {{9, 5}}, -1, 1, R, F(auto [w, v] = eigh(spd(in[0], s), "L", s);
+  add1("norm", kFloat, -1, 1, R, U(linalg::norm(x, std::nullopt, false, s)));
+  add1("norm/ord1_axis", kFloat, -1, 1, R, U(linalg::norm(x, 1.0, 1, false, s)));
+  addn("inv", kF32, {{9, 5}}, -1, 1, R, U(linalg::inv(spd(x, s), s)));
+  addn("solve", kF32, {{9, 5}, {9, 3}}, -1, 1, R, B(linalg::solve(spd(x, s), y, s)));
+  addn("cholesky", kF32, {{9, 5}}, -1, 1, R, U(linalg::cholesky(spd(x, s), false, s)));
+  addn("qr", kF32, {{9, 6}}, -1, 1, R, F(auto [q, r] = linalg::qr(in[0], s); return matmul(q, r, s);));
+  addn("svd", kF32, {{9, 6}}, -1, 1, R, U(linalg::svd(x, false, s)[0]));
+  addn("eigh", kF32, {{9, 5}}, -1, 1, R, F(auto [w, v] = linalg::eigh(spd(in[0], s), "L", s);
                                             return matmul(multiply(v, w, s), transpose(v, s), s);));
-  addn("eigvalsh", kF32, {{9, 5}}, -1, 1, R, U(eigvalsh(spd(x, s), "U", s)));
+  addn("eigvalsh", kF32, {{9, 5}}, -1, 1, R, U(linalg::eigvalsh(spd(x, s), "U", s)));
   // Convolutions (channels last).
   addn("conv1d", kFloat, {{2, 19, 6}, {5, 3, 6}}, -1, 1, R, B(conv1d(x, y, 2, 1, 1, 1, s)));
   addn("conv2d", kFloat, {{2, 9, 11, 4}, {6, 3, 3, 2}}, -1, 1, R, B(conv2d(x, y, {1, 2}, {1, 0}, {1, 1}, 2, s)));

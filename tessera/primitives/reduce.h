@@ -69,6 +69,7 @@ class Variance : public Primitive {
  public:
   Variance(Stream s, int ddof, bool take_sqrt) : Primitive(s), ddof_(ddof), sqrt_(take_sqrt) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Variance)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -84,6 +85,7 @@ class LogSumExp : public Primitive {
  public:
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(LogSumExp)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
