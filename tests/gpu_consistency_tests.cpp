@@ -528,3 +528,31 @@ TEST_F(GpuConsistency, GradAndVmapMatchTheCpu) {
   EXPECT_EQ(compare(v_gpu, v_cpu, float32, Cmp::same, false), "");
   EXPECT_EQ(v_gpu.shape(), Shape{17});
 }
+
+// Random numbers from one key: Threefry bits (every width, odd sizes) are bit-identical on both
+// backends, and so are the distributions and samples built from them.
+TEST_F(GpuConsistency, RandomMatchesTheCpu) {
+  auto key = random::key(1234);
+  auto logits = make_input({40, 1000}, float32, -3, 3, 5, contiguous_l, false);
+  auto logits_t = make_input({300, 6}, float32, -1, 1, 6, transposed_l, false);
+  std::vector<std::pair<std::string, std::function<array(StreamOrDevice)>>> fns = {
+      {"bits/u32", [&](StreamOrDevice s) { return random::bits({1001}, 4, key, s); }},
+      {"bits/u16", [&](StreamOrDevice s) { return random::bits({3, 333}, 2, key, s); }},
+      {"bits/u8", [&](StreamOrDevice s) { return random::bits({7, 13}, 1, key, s); }},
+      {"bits/split", [&](StreamOrDevice s) { return random::bits({64}, 4, random::split(key, s).second, s); }},
+      {"uniform", [&](StreamOrDevice s) { return random::uniform({5, 77}, float32, key, s); }},
+      {"normal/bf16", [&](StreamOrDevice s) { return random::normal({5, 77}, bfloat16, key, s); }},
+      {"categorical", [&](StreamOrDevice s) { return random::categorical(logits, -1, key, s); }},
+      {"categorical/axis0", [&](StreamOrDevice s) { return random::categorical(logits_t, 0, key, s); }},
+      {"categorical/samples", [&](StreamOrDevice s) { return random::categorical(logits, -1, 3, key, s); }},
+      {"permutation", [&](StreamOrDevice s) { return random::permutation(500, key, s); }},
+  };
+  for (auto& [name, f] : fns) {
+    auto g = f(Device::gpu);
+    auto c = f(kCpu);
+    eval(g, c);
+    EXPECT_EQ(g.dtype(), c.dtype()) << name;
+    EXPECT_EQ(compare(g, c, is_floating_point(g.dtype()) ? g.dtype() : int32, Cmp::same, false), "") << name;
+    if (!is_floating_point(g.dtype())) EXPECT_EQ(values(g), values(c)) << name;  // bit-exact
+  }
+}

@@ -46,6 +46,7 @@ class Categorical : public Primitive {
  public:
   Categorical(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Categorical)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

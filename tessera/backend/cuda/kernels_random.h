@@ -15,4 +15,17 @@ void random_bits(const uint32_t* key, void* out, size_t nbytes, cudaStream_t st)
 bool arange_supported(int dt);
 void arange(int dt, double start, double step, void* out, size_t n, cudaStream_t st);
 
+// categorical: out[o] (o over (outer, inner)) = argmax_c logits[o, c] + gumbel(bits[o, c]) along the
+// middle axis of the full (outer, n, inner) shape; bits contiguous uint32, logits float32 by
+// `lstrides` over `full` (broadcast strides allowed). First index wins ties, as on the CPU.
+struct CategoricalArgs {
+  const uint32_t* bits;
+  const float* logits;
+  uint32_t* out;
+  int ndim, axis;
+  int64_t full[8], lstrides[8];
+  int64_t n, inner, nout;
+};
+void categorical(const CategoricalArgs& a, cudaStream_t st);
+
 }  // namespace tessera::cuda

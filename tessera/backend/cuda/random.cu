@@ -1,5 +1,8 @@
 // CUDA creation kernels: Threefry-2x32 (20 rounds) random bits, word pair (i, second + i) from one
-// hash of counter (i, second + i) as in the CPU backend; arange with unfused double arithmetic.
+// hash of counter (i, second + i) as in the CPU backend; arange with unfused double arithmetic;
+// categorical sampling (gumbel-max, one block per sample).
+#include <cub/block/block_reduce.cuh>
+
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels_random.h"
 #include "tessera/backend/cuda/runtime.h"
@@ -60,7 +63,58 @@ __global__ void arange_kernel(double start, double step, T* out, int64_t n) {
   }
 }
 
+// Sampling candidate: larger value wins, then smaller index; NaN never wins except at index 0
+// (the CPU's sequential loop starts from it).
+struct Cand {
+  float v;
+  uint32_t c;
+  int cls;  // 2: NaN at index 0, 1: a number, 0: NaN elsewhere
+};
+struct CandMax {
+  __device__ __forceinline__ Cand operator()(const Cand& a, const Cand& b) const {
+    if (a.cls != b.cls) return a.cls > b.cls ? a : b;
+    if (a.cls == 1 && a.v != b.v) return a.v > b.v ? a : b;
+    return a.c < b.c ? a : b;
+  }
+};
+
+constexpr int kCatThreads = 256;
+
+__global__ void categorical_kernel(CategoricalArgs a) {
+  using Reduce = cub::BlockReduce<Cand, kCatThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  const float tiny = 1.17549435e-38f;  // FLT_MIN
+  for (int64_t o = blockIdx.x; o < a.nout; o += gridDim.x) {
+    int64_t outer_i = o / a.inner, inner_i = o % a.inner;
+    int64_t first = outer_i * a.n * a.inner + inner_i;
+    int64_t lbase = 0, rem = first;
+    for (int d = a.ndim - 1; d >= 0; --d) {
+      lbase += (rem % a.full[d]) * a.lstrides[d];
+      rem /= a.full[d];
+    }
+    Cand best{-INFINITY, 0xffffffffu, -1};
+    for (int64_t c = threadIdx.x; c < a.n; c += kCatThreads) {
+      uint32_t b = a.bits[first + c * a.inner];
+      float u = fminf(__fmul_rn(static_cast<float>(b), 1.0f / 4294967295.0f), 0x1.fffffep-1f);
+      u = __fadd_rn(tiny, __fmul_rn(1.0f - tiny, u));
+      float v = __fsub_rn(a.logits[lbase + c * a.lstrides[a.axis]], logf(-logf(u)));
+      Cand cand{v, static_cast<uint32_t>(c), v != v ? (c == 0 ? 2 : 0) : 1};
+      best = CandMax{}(best, cand);
+    }
+    Cand r = Reduce(temp).Reduce(best, CandMax{});
+    if (threadIdx.x == 0) a.out[o] = r.c;
+    __syncthreads();  // temp is reused by the next output
+  }
+}
+
 }  // namespace
+
+void categorical(const CategoricalArgs& a, cudaStream_t st) {
+  if (a.nout == 0 || a.n == 0) return;
+  unsigned int blocks = static_cast<unsigned int>(a.nout < 65535 * 32 ? a.nout : 65535 * 32);
+  categorical_kernel<<<blocks, kCatThreads, 0, st>>>(a);
+  TESSERA_CUDA_LAUNCH_CHECK();
+}
 
 void random_bits(const uint32_t* key, void* out, size_t nbytes, cudaStream_t st) {
   size_t words = (nbytes + 3) / 4;
