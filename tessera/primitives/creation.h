@@ -21,6 +21,7 @@ class Arange : public Primitive {
  public:
   Arange(Stream s, double start, double stop, double step) : Primitive(s), start_(start), stop_(stop), step_(step) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Arange)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

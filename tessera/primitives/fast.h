@@ -28,6 +28,7 @@ class LayerNorm : public Primitive {
   LayerNorm(Stream s, float eps, bool has_weight, bool has_bias)
       : Primitive(s), eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(LayerNorm)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

@@ -34,6 +34,7 @@ class Scatter : public Primitive {
   Scatter(Stream s, std::vector<int> axes, ScatterReduce reduce)
       : Primitive(s), axes_(std::move(axes)), reduce_(reduce) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Scatter)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
@@ -48,6 +49,7 @@ class GatherAxis : public Primitive {
  public:
   GatherAxis(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(GatherAxis)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -62,6 +64,7 @@ class ScatterAxis : public Primitive {
  public:
   ScatterAxis(Stream s, int axis, ScatterReduce reduce) : Primitive(s), axis_(axis), reduce_(reduce) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(ScatterAxis)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

@@ -41,6 +41,7 @@ class TriMask : public Primitive {
  public:
   TriMask(Stream s, int k, bool lower) : Primitive(s), k_(k), lower_(lower) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(TriMask)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

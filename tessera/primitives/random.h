@@ -1,6 +1,7 @@
 // Primitives of the random module: Threefry bits, bits -> distribution maps, categorical, permutation.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera::random {
@@ -11,6 +12,7 @@ class RandomBits : public Primitive {
  public:
   RandomBits(Stream s, int width) : Primitive(s), width_(width) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(RandomBits)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
@@ -44,6 +46,7 @@ class Categorical : public Primitive {
  public:
   Categorical(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Categorical)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

@@ -51,6 +51,7 @@ class Scan : public Primitive {
   Scan(Stream s, ReduceType t, int axis, bool reverse, bool inclusive)
       : Primitive(s), type_(t), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Scan)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -68,6 +69,7 @@ class Variance : public Primitive {
  public:
   Variance(Stream s, int ddof, bool take_sqrt) : Primitive(s), ddof_(ddof), sqrt_(take_sqrt) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Variance)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
@@ -83,6 +85,7 @@ class LogSumExp : public Primitive {
  public:
   using Primitive::Primitive;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(LogSumExp)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

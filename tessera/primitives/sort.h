@@ -1,6 +1,7 @@
 // Sorting primitives: sort/argsort (stable) and partition/argpartition along one axis.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -10,6 +11,7 @@ class Sort : public Primitive {
  public:
   Sort(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Sort)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
@@ -23,6 +25,7 @@ class ArgSort : public Primitive {
  public:
   ArgSort(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(ArgSort)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
@@ -37,6 +40,7 @@ class Partition : public Primitive {
  public:
   Partition(Stream s, int kth, int axis) : Primitive(s), kth_(kth), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Partition)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
@@ -50,6 +54,7 @@ class ArgPartition : public Primitive {
  public:
   ArgPartition(Stream s, int kth, int axis) : Primitive(s), kth_(kth), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(ArgPartition)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

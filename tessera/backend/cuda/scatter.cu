@@ -1,0 +1,178 @@
+// CUDA scatter kernels: one thread per update element; plain scatter stores (duplicates: one of
+// them wins), reductions combine atomically (atomicAdd for 32/64-bit sums, a compare-and-swap
+// loop on the element's bits otherwise). NaN propagates through max/min as on the CPU.
+#include "tessera/backend/cuda/kernels/dtypes.cuh"
+#include "tessera/backend/cuda/kernels_scatter.h"
+#include "tessera/backend/cuda/runtime.h"
+
+namespace tessera::cuda {
+
+namespace {
+
+template <typename T>
+__device__ __forceinline__ T combine(int op, T old, T u) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return (op == sc_sum || op == sc_max) ? (old || u) : (old && u);
+  } else {
+    using A = acc_of<T>;
+    A x = to_acc(old), y = to_acc(u);
+    switch (op) {
+      case sc_sum: return from_acc<T>(A(x + y));
+      case sc_prod: return from_acc<T>(A(x * y));
+      case sc_max: return (y > x || y != y) ? u : old;
+      case sc_min: return (y < x || y != y) ? u : old;
+      default: return u;
+    }
+  }
+}
+
+template <typename T>
+using bits_of = std::conditional_t<sizeof(T) == 2, unsigned short, std::conditional_t<sizeof(T) == 4, unsigned int,
+                                                                                        unsigned long long>>;
+
+template <typename T>
+__device__ __forceinline__ void atomic_combine(int op, T* p, T u) {
+  if (op == sc_none) {
+    *p = u;
+    return;
+  }
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> ||
+                std::is_same_v<T, uint32_t>) {
+    if (op == sc_sum) {
+      atomicAdd(p, u);
+      return;
+    }
+  }
+  if constexpr (sizeof(T) == 8 && !std::is_floating_point_v<T>) {
+    if (op == sc_sum) {  // two's complement: the unsigned add is the signed add
+      atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(u));
+      return;
+    }
+  }
+  if constexpr (sizeof(T) >= 2) {
+    using B = bits_of<T>;
+    B* bp = reinterpret_cast<B*>(p);
+    B old = *reinterpret_cast<volatile B*>(bp);
+    while (true) {
+      T ov;
+      memcpy(&ov, &old, sizeof(T));
+      T nv = combine<T>(op, ov, u);
+      B nb;
+      memcpy(&nb, &nv, sizeof(T));
+      if (nb == old) return;
+      B seen = atomicCAS(bp, old, nb);
+      if (seen == old) return;
+      old = seen;
+    }
+  }
+}
+
+template <typename T>
+__global__ void scatter_kernel(int op, ScatterArgs a) {
+  int64_t n = static_cast<int64_t>(a.n_idx * a.upd_size);
+  const T* upd = static_cast<const T*>(a.upd);
+  T* out = static_cast<T*>(a.out);
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n; t += int64_t(gridDim.x) * blockDim.x) {
+    int64_t ii = t / a.upd_size, j = t % a.upd_size;
+    int64_t off = 0;
+    bool ok = true;
+    for (int d = a.ndim - 1; d >= 0; --d) {
+      int64_t sz = a.upd_shape[d];
+      off += (j % sz) * a.out_strides[d];
+      j /= sz;
+    }
+    for (int k = 0; k < a.naxes; ++k) {
+      int ax = a.axes[k];
+      int64_t v = a.idx[k][ii];
+      if (v < 0) v += a.out_shape[ax];
+      ok &= v >= 0 && v + a.upd_shape[ax] <= a.out_shape[ax];
+      off += v * a.out_strides[ax];
+    }
+    if (ok) atomic_combine<T>(op, out + off, upd[t]);
+  }
+}
+
+// Offset of element e of the idx-shaped space in the strided operand, the axis term left out.
+__device__ __forceinline__ int64_t along_offset(const AlongAxisArgs& a, int64_t e) {
+  int64_t off = 0;
+  for (int d = a.ndim - 1; d >= 0; --d) {
+    int64_t sz = a.shape[d];
+    if (d != a.axis) off += (e % sz) * a.strides[d];
+    e /= sz;
+  }
+  return off;
+}
+
+template <typename E>
+__global__ void take_along_kernel(const E* src, const int64_t* idx, E* out, AlongAxisArgs a, int64_t n) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
+    int64_t v = idx[e];
+    if (v < 0) v += a.axis_size;
+    out[e] = (v >= 0 && v < a.axis_size) ? src[along_offset(a, e) + v * a.strides[a.axis]] : E(0);
+  }
+}
+
+template <typename T>
+__global__ void put_along_kernel(int op, const T* vals, const int64_t* idx, T* out, AlongAxisArgs a, int64_t n) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
+    int64_t v = idx[e];
+    if (v < 0) v += a.axis_size;
+    if (v >= 0 && v < a.axis_size) atomic_combine<T>(op, out + along_offset(a, e) + v * a.strides[a.axis], vals[e]);
+  }
+}
+
+// Pure data movement by element size.
+template <typename F>
+void dispatch_size(int elem_size, F&& f) {
+  switch (elem_size) {
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    default: f(uint64_t{}); break;
+  }
+}
+
+}  // namespace
+
+bool scatter_supported(int op, int dt) {
+  if (op == sc_none) return true;
+  return is_real_dt(dt) && dt != dt_bool && dt != dtx_uint8 && dt != dtx_int8;  // no 8-bit CAS
+}
+
+void scatter(int op, int dt, int elem_size, const ScatterArgs& a, cudaStream_t st) {
+  size_t n = a.n_idx * a.upd_size;
+  if (n == 0) return;
+  auto go = [&](auto t) {
+    using T = decltype(t);
+    scatter_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(op, a);
+    TESSERA_CUDA_LAUNCH_CHECK();
+  };
+  if (op == sc_none) dispatch_size(elem_size, go);
+  else dispatch_real(dt, go);
+}
+
+void take_along_axis(const void* src, const int64_t* idx, void* out, int elem_size, const AlongAxisArgs& a, size_t n,
+                     cudaStream_t st) {
+  if (n == 0) return;
+  dispatch_size(elem_size, [&](auto t) {
+    using E = decltype(t);
+    take_along_kernel<E><<<blocks_for(n, 256), 256, 0, st>>>(static_cast<const E*>(src), idx, static_cast<E*>(out), a,
+                                                             n);
+    TESSERA_CUDA_LAUNCH_CHECK();
+  });
+}
+
+void put_along_axis(int op, int dt, int elem_size, const void* vals, const int64_t* idx, void* out,
+                    const AlongAxisArgs& a, size_t n, cudaStream_t st) {
+  if (n == 0) return;
+  auto go = [&](auto t) {
+    using T = decltype(t);
+    put_along_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(op, static_cast<const T*>(vals), idx, static_cast<T*>(out),
+                                                            a, n);
+    TESSERA_CUDA_LAUNCH_CHECK();
+  };
+  if (op == sc_none) dispatch_size(elem_size, go);
+  else dispatch_real(dt, go);
+}
+
+}  // namespace tessera::cuda
