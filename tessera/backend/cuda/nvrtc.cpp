@@ -107,7 +107,11 @@ std::vector<std::string> compile_options(int arch) {
   if (const char* e = std::getenv("TESSERA_CUDA_INCLUDE")) dirs = e;
   std::stringstream ss(dirs);
   for (std::string d; std::getline(ss, d, '|');) {
-    if (!d.empty()) opts.push_back("-I" + d);
+    if (d.empty()) continue;
+    opts.push_back("-I" + d);
+    // CUDA 13 keeps libcu++ (cuda/std/..., needed by cooperative_groups.h) in include/cccl.
+    std::error_code ec;
+    if (std::filesystem::is_directory(d + "/cccl", ec)) opts.push_back("-I" + d + "/cccl");
   }
   return opts;
 }
