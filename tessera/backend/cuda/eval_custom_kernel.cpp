@@ -16,14 +16,17 @@ namespace {
 
 // Parameter storage with stable addresses (cuLaunchKernel reads each through a pointer).
 struct KernelArgs {
-  std::deque<std::array<char, 64>> storage;
+  struct alignas(16) Slot {
+    char bytes[64];
+  };
+  std::deque<Slot> storage;
   std::vector<void*> ptrs;
   template <typename T>
   void add(const T& v) {
     static_assert(sizeof(T) <= 64);
     auto& slot = storage.emplace_back();
-    std::memcpy(slot.data(), &v, sizeof(T));
-    ptrs.push_back(slot.data());
+    std::memcpy(slot.bytes, &v, sizeof(T));
+    ptrs.push_back(slot.bytes);
   }
 };
 

@@ -124,7 +124,11 @@ std::string fused_kernel_source(Dtype dtype, const std::vector<detail::FusedInst
       s += "    }\n";
     }
   }
-  auto slot = [&](int k) { return k < nin ? "x" + std::to_string(k) : "t" + std::to_string(k - nin); };
+  auto slot = [&](int k) {  // appended, not "x" + to_string(k): GCC 12 warns (-Wrestrict) on that form
+    std::string name(k < nin ? "x" : "t");
+    name += std::to_string(k < nin ? k : k - nin);
+    return name;
+  };
   for (int i = 0; i < nin; ++i) {
     const std::string k = std::to_string(i);
     const std::string idx = access[i] == FusedAccess::dense ? "i" : access[i] == FusedAccess::scalar ? "0" : "o" + k;
