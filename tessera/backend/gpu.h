@@ -30,4 +30,8 @@ void set_stream(int index);
 // Blocks until the work queued on tessera stream `index` has finished.
 void synchronize_stream(int index);
 
+// Whether runtime compilation (NVRTC) can be used: opens libnvrtc on the first call; false
+// without CUDA. compile fuses GPU elementwise chains only when it is.
+bool jit_available();
+
 }  // namespace tessera::gpu

@@ -23,5 +23,6 @@ void copy_to_host(void*, const void*, size_t) { no_gpu(); }
 void copy_to_device(void*, const void*, size_t) { no_gpu(); }
 void set_stream(int) {}
 void synchronize_stream(int) {}
+bool jit_available() { return false; }
 }  // namespace gpu
 }  // namespace tessera

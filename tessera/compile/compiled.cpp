@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <ostream>
+#include <stdexcept>
 
 #include "tessera/backend/cpu/simd_math.h"
 #include "tessera/backend/cpu/threading.h"
@@ -83,6 +84,9 @@ enum class Access : uint8_t { dense, scalar, strided };
 
 void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array& out = outputs[0];
+  if (out.dtype() != float32) {
+    throw std::runtime_error("[compile] a fused " + dtype_name(out.dtype()) + " chain cannot run on the CPU.");
+  }
   const size_t n = out.size();
   const int nin = num_inputs_;
   std::vector<Access> access(nin);
@@ -166,7 +170,8 @@ array Compiled::expand(const std::vector<array>& inputs) const {
     args.push_back(vals[ins.a]);
     if (binary) args.push_back(vals[ins.b]);
     Shape s = vals[ins.a].shape();
-    vals.push_back(array(std::move(s), float32, ins.prim, std::move(args)));
+    Dtype d = vals[ins.a].dtype();
+    vals.push_back(array(std::move(s), d, ins.prim, std::move(args)));
   }
   return vals.back();
 }

@@ -1,9 +1,11 @@
-// The Compiled primitive: a fused chain of float32 elementwise ops evaluated block by block.
+// The Compiled primitive: a fused chain of elementwise ops; on the CPU (float32) evaluated block by
+// block, on the GPU (float32/float16/bfloat16) generated as one CUDA kernel compiled by NVRTC.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera::detail {
@@ -30,8 +32,10 @@ class Compiled : public Primitive {
  public:
   Compiled(Stream s, int num_inputs, std::vector<FusedInstr> instrs)
       : Primitive(s), num_inputs_(num_inputs), instrs_(std::move(instrs)) {}
-  // inputs: float32 arrays all of the output's shape (broadcast views allowed). Output: float32.
+  // inputs: arrays of the output's dtype, all of the output's shape (broadcast views allowed).
+  // CPU: float32 only; GPU: float32, float16, bfloat16 (computed in float).
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   // Transforms replay the original primitives and transform them.
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override;

@@ -1,8 +1,10 @@
-// compile's CPU fusion: chains of float32 elementwise ops whose intermediates have one consumer
-// become one Compiled node (inputs: the chain's external operands, output: the chain's root).
+// compile's fusion: chains of elementwise ops whose intermediates have one consumer become one
+// Compiled node (inputs: the chain's external operands, output: the chain's root). CPU chains:
+// float32; GPU chains (when NVRTC is available): float32, float16 or bfloat16, rank <= 8.
 #include <algorithm>
 #include <unordered_map>
 
+#include "tessera/backend/gpu.h"
 #include "tessera/compile/compiled.h"
 #include "tessera/compile/tape.h"
 
@@ -26,12 +28,19 @@ size_t fuse_tape(Tape& t) {
 
   std::vector<FusedOp> ops(t.nodes.size());
   std::vector<char> fusable(t.nodes.size(), 0);
+  int gpu_jit = -1;  // unknown until a GPU candidate shows up (NVRTC is opened only then)
   for (size_t i = 0; i < t.nodes.size(); ++i) {
     auto& n = t.nodes[i];
-    if (n.outputs.size() != 1 || n.dtypes[0] != float32 || n.prim->device().type != Device::cpu) continue;
-    if (!fused_op_of(*n.prim, ops[i])) continue;
-    bool ok = true;
-    for (int in : n.inputs) ok &= dtype[in] == float32;
+    if (n.outputs.size() != 1 || !fused_op_of(*n.prim, ops[i])) continue;
+    const Dtype d = n.dtypes[0];
+    const auto dev = n.prim->device().type;
+    bool ok = dev == Device::cpu && d == float32;
+    if (dev == Device::gpu && (d == float32 || d == float16 || d == bfloat16) && n.shapes[0].size() <= 8) {
+      if (gpu_jit < 0) gpu_jit = gpu::jit_available() ? 1 : 0;
+      ok = gpu_jit == 1;
+    }
+    if (!ok) continue;
+    for (int in : n.inputs) ok &= dtype[in] == d;
     fusable[i] = ok;
   }
 
@@ -47,6 +56,7 @@ size_t fuse_tape(Tape& t) {
       for (int in : t.nodes[i].inputs) {
         int p = producer[in];
         if (p < 0 || !fusable[p] || absorbed[p] || uses[in] != 1 || t.nodes[p].shapes[0] != shape) continue;
+        if (!(t.nodes[p].prim->device() == t.nodes[r].prim->device())) continue;
         if (std::find(group.begin(), group.end(), static_cast<size_t>(p)) != group.end()) continue;
         group.push_back(p);
         stack.push_back(p);

@@ -40,7 +40,8 @@ Tape trace_tape(const std::function<std::vector<array>(const std::vector<array>&
 // Common-subexpression elimination (is_equivalent primitives on identical inputs, equal constant
 // scalars) and removal of nodes no output needs.
 void simplify_tape(Tape& tape);
-// CPU fusion of float32 elementwise chains into Compiled primitives; returns the number of groups.
+// Fusion of elementwise chains into Compiled primitives (CPU: float32; GPU: float32/16/bf16 when
+// NVRTC is available); returns the number of groups.
 size_t fuse_tape(Tape& tape);
 // Builds the lazy graph of the tape on `inputs`. shapeless: output shapes are inferred.
 std::vector<array> replay_tape(const Tape& tape, const std::vector<array>& inputs, bool shapeless);

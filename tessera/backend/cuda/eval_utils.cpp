@@ -5,27 +5,35 @@
 
 namespace tessera::cuda {
 
-bool make_strided(const Shape& shape, const std::vector<const Strides*>& strides, Strided& s) {
-  int k = static_cast<int>(strides.size());
-  std::vector<int64_t> sh;
-  std::vector<std::vector<int64_t>> st(k);
+void collapse_dims(const Shape& shape, const std::vector<const Strides*>& strides, std::vector<int64_t>& sh,
+                   std::vector<std::vector<int64_t>>& st) {
+  const size_t k = strides.size();
+  sh.clear();
+  st.assign(k, {});
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
     bool merge = !sh.empty();
-    for (int o = 0; o < k && merge; ++o) merge = st[o].back() == (*strides[o])[d] * shape[d];
+    for (size_t o = 0; o < k && merge; ++o) merge = st[o].back() == (*strides[o])[d] * shape[d];
     if (merge) {
       sh.back() *= shape[d];
-      for (int o = 0; o < k; ++o) st[o].back() = (*strides[o])[d];
+      for (size_t o = 0; o < k; ++o) st[o].back() = (*strides[o])[d];
     } else {
       sh.push_back(shape[d]);
-      for (int o = 0; o < k; ++o) st[o].push_back((*strides[o])[d]);
+      for (size_t o = 0; o < k; ++o) st[o].push_back((*strides[o])[d]);
     }
   }
+}
+
+bool make_strided(const Shape& shape, const std::vector<const Strides*>& strides, Strided& s) {
+  const size_t k = strides.size();
+  std::vector<int64_t> sh;
+  std::vector<std::vector<int64_t>> st;
+  collapse_dims(shape, strides, sh, st);
   if (sh.size() > static_cast<size_t>(kMaxDims)) return false;
   s.ndim = static_cast<int>(sh.size());
   for (int d = 0; d < s.ndim; ++d) {
     s.shape[d] = sh[d];
-    for (int o = 0; o < k; ++o) s.strides[o][d] = st[o][d];
+    for (size_t o = 0; o < k; ++o) s.strides[o][d] = st[o][d];
   }
   return true;
 }

@@ -19,6 +19,11 @@ inline void* alloc_out(array& out) {
   return out.device_data();
 }
 
+// Dims of `shape` merged where every operand's strides allow it (row-major order kept), size-1
+// dims dropped: sh (the merged shape) and st (per operand, the merged strides).
+void collapse_dims(const Shape& shape, const std::vector<const Strides*>& strides, std::vector<int64_t>& sh,
+                   std::vector<std::vector<int64_t>>& st);
+
 // Iteration space over `shape` with one stride vector per operand, dims merged where every
 // operand allows it and size-1 dims dropped. Returns false when more than kMaxDims remain.
 bool make_strided(const Shape& shape, const std::vector<const Strides*>& strides, Strided& s);
