@@ -26,8 +26,11 @@ namespace {
 struct StreamState {
   cudaStream_t stream{nullptr};
   cublasHandle_t cublas{nullptr};
+  cublasLtHandle_t lt{nullptr};
   void* workspace{nullptr};
 };
+
+constexpr size_t kWorkspace = size_t(32) << 20;
 
 class Streams {
  public:
@@ -59,16 +62,25 @@ cudaStream_t current_stream() {
   return streams().get(tls_stream).stream;
 }
 
-cublasHandle_t cublas_handle() {
+namespace {
+StreamState& blas_state() {
   auto& s = streams().get(tls_stream < 0 ? 1 : tls_stream);
   if (!s.cublas) {
     TESSERA_CUBLAS_CHECK(cublasCreate(&s.cublas));
     TESSERA_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
-    constexpr size_t kWorkspace = size_t(32) << 20;
     TESSERA_CUDA_CHECK(cudaMalloc(&s.workspace, kWorkspace));
     TESSERA_CUBLAS_CHECK(cublasSetWorkspace(s.cublas, s.workspace, kWorkspace));
   }
-  return s.cublas;
+  return s;
+}
+}  // namespace
+
+cublasHandle_t cublas_handle() { return blas_state().cublas; }
+
+LtContext cublaslt_context() {
+  auto& s = blas_state();
+  if (!s.lt) TESSERA_CUBLAS_CHECK(cublasLtCreate(&s.lt));
+  return {s.lt, s.workspace, kWorkspace, s.stream};
 }
 
 }  // namespace tessera::cuda
