@@ -40,5 +40,7 @@ struct LtContext {
 LtContext cublaslt_context();
 // Tessera stream index of this thread (-1 outside GPU workers).
 int current_stream_index();
+// The tessera stream index of the only CUDA stream created so far (-1: none, -2: several).
+int single_stream_index();
 
 }  // namespace tessera::cuda
