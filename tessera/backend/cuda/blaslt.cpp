@@ -132,6 +132,13 @@ bool gemm_lt(const GemmArgs& g) {
 
 void gemm_cublas(const GemmArgs& g) {
   float alpha = 1.0f, beta = 0.0f;
+  if (g.batch == 1) {  // the plain entry point (what frameworks call for one product)
+    TESSERA_CUBLAS_CHECK(cublasGemmEx(cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n),
+                                      static_cast<int>(g.k), &alpha, g.a, g.type, static_cast<int>(g.lda), g.b, g.type,
+                                      static_cast<int>(g.ldb), &beta, g.c, g.type, static_cast<int>(g.ldc), g.compute,
+                                      CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   TESSERA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
       cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha, g.a,
       g.type, static_cast<int>(g.lda), g.sa, g.b, g.type, static_cast<int>(g.ldb), g.sb, &beta, g.c, g.type,

@@ -129,7 +129,9 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
              cuda_type(d),
              d == float32 ? (allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F) : CUBLAS_COMPUTE_32F};
   int mode = lt_mode();
-  bool lt = d != float32 && (mode == 1 || (mode < 0 && M > kFewRows));
+  // Broadcast batches (stride 0) stay on cuBLAS, whose strided-batched call is known to take them.
+  bool broadcast = batch > 1 && (a.batch_stride == 0 || b.batch_stride == 0);
+  bool lt = d != float32 && !broadcast && (mode == 1 || (mode < 0 && M > kFewRows));
   if (!lt || !gemm_lt(g)) gemm_cublas(g);
 }
 

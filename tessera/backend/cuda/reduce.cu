@@ -178,7 +178,7 @@ __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
 }
 
 // One block per row held in registers: PPT 16-byte packs a thread (cols a multiple of the pack,
-// rows 16-byte aligned); max, sum of exp and the write read the row from global memory once.
+// rows 16-byte aligned); the row is read from global memory once and exp computed once.
 template <typename T, int PPT>
 __global__ void softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
   constexpr int V = pack_of<T>();
@@ -204,7 +204,11 @@ __global__ void softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
 #pragma unroll
   for (int k = 0; k < PPT; ++k) {
 #pragma unroll
-    for (int e = 0; e < V; ++e) s += expf(v[k][e] - m);  // padding: exp(-inf) = 0
+    for (int e = 0; e < V; ++e) {
+      float x = expf(v[k][e] - m);  // padding: exp(-inf) = 0
+      s += x;
+      if (!log) v[k][e] = x;  // softmax keeps the exponentials, log_softmax the inputs
+    }
   }
   s = block_all_reduce<false>(s, shared);
   float ls = logf(s) + m, inv = 1.0f / s;
@@ -214,7 +218,7 @@ __global__ void softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
     if (j >= np) continue;
     P p;
 #pragma unroll
-    for (int e = 0; e < V; ++e) p.v[e] = from_f<T>(log ? v[k][e] - ls : expf(v[k][e] - m) * inv);
+    for (int e = 0; e < V; ++e) p.v[e] = from_f<T>(log ? v[k][e] - ls : v[k][e] * inv);
     orow[j] = p;
   }
 }
