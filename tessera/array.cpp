@@ -181,7 +181,7 @@ void array::detach() {
 }
 
 void array::eval() {
-  if (status() == Status::available) return;
+  if (status() == Status::available) return wait_for(*this);  // GPU work behind it may be queued
   tessera::eval({*this});
 }
 
@@ -189,7 +189,6 @@ bool array::is_available() const { return status() == Status::available; }
 
 void array::wait() const {
   auto st = status();
-  if (st == Status::available) return;
   if (st == Status::unscheduled) {
     throw std::runtime_error("[array] wait() on an array that was never scheduled; call eval first.");
   }

@@ -1,6 +1,9 @@
 // eval/async_eval: iterative topological ordering, one worker thread per stream, cross-stream
 // events, intermediates released as soon as their last consumer has run. A synchronous eval whose
-// graph lies on one CPU stream with an idle worker runs on the calling thread (no hand-off).
+// graph lies on one stream with an idle worker runs on the calling thread (no hand-off).
+// GPU work is never waited for by the scheduler itself: a GPU segment (or a node another stream
+// reads) records a fence after queueing its kernels; GPU consumers on other streams order their
+// queue after it, and only host consumers (eval returning, wait, CPU ops) block on it.
 #include "tessera/scheduler.h"
 
 #include <atomic>
@@ -11,6 +14,7 @@
 
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/backend/gpu.h"
+#include "tessera/backend/gpu_available.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -31,6 +35,23 @@ void Event::wait() {
 bool Event::is_signaled() {
   std::lock_guard lk(mu_);
   return done_;
+}
+
+void Event::set_fence(std::shared_ptr<void> fence, int stream) {
+  std::lock_guard lk(mu_);
+  fence_ = std::move(fence);
+  fence_stream_ = stream;
+}
+
+std::shared_ptr<void> Event::fence(int* stream) {
+  std::lock_guard lk(mu_);
+  *stream = fence_stream_;
+  return fence_;
+}
+
+void Event::clear_fence(const std::shared_ptr<void>& fence) {
+  std::lock_guard lk(mu_);
+  if (fence_ == fence) fence_ = nullptr;
 }
 
 namespace {
@@ -124,20 +145,40 @@ void gather_outputs(const array& node, std::vector<array>& outs) {
   }
 }
 
-void run_primitive(array& node, std::vector<array>& outputs) {
+// A GPU node on `stream` reading `in`: its queue waits (on the device) for in's fence when in was
+// made on another GPU stream and the host has not already seen that fence reached.
+void order_after(Event& ev, int stream) {
+  int fs = -1;
+  auto f = ev.fence(&fs);
+  if (f && fs != stream) gpu::stream_wait_fence(f, stream);
+}
+
+// `segment`: the event of the running segment (its nodes are ordered by the stream itself).
+void run_primitive(array& node, std::vector<array>& outputs, const std::shared_ptr<Event>& segment) {
   gather_outputs(node, outputs);
   auto& prim = node.primitive();
+  bool on_gpu = prim.device() == Device::gpu;
+  int stream = prim.stream().index;
   // Inputs that failed make this node fail with the same error.
   for (auto& in : node.inputs()) {
     auto st = in.status();
-    if (st == array::Status::available) continue;
     if (st == array::Status::failed) std::rethrow_exception(in.error());
-    wait_for(in);
+    if (on_gpu) {
+      // Made elsewhere: wait until its producer has queued it (an available node's segment may
+      // still be queueing, its fence not yet set), then order this stream after it.
+      auto ev = in.event();
+      if (!ev || ev == segment) continue;
+      ev->wait();
+      if (in.status() == array::Status::failed) std::rethrow_exception(in.error());
+      order_after(*ev, stream);
+    } else if (st != array::Status::available) {
+      wait_for(in);  // host consumer: also waits for GPU work behind it (host reads copy on the
+                     // legacy stream, which waits for queued GPU work, when it is available)
+    }
   }
-  if (prim.device() == Device::gpu) {
-    // Kernels go to this stream's CUDA stream, asynchronously; run_segment synchronizes before
-    // another stream or the host may read the results.
-    gpu::set_stream(prim.stream().index);
+  if (on_gpu) {
+    // Kernels go to this stream's CUDA stream, asynchronously (see run_segment).
+    gpu::set_stream(stream);
     prim.eval_gpu(node.inputs(), outputs);
   } else {
     prim.eval_cpu(node.inputs(), outputs);
@@ -155,8 +196,8 @@ void mark_done(array& node, array::Status st, std::exception_ptr err, const std:
 }
 
 // Runs one stream's share of a tape, in order.
-// GPU segments: a node read by another stream waits for its stream's queue before its event fires,
-// and the whole queue is finished before the segment's event fires.
+// GPU segments: a node read by another stream gets a fence on its own event right after its
+// kernels were queued; the segment's event gets one after the last node. Nothing waits here.
 void run_segment(std::deque<array>& tape, const std::shared_ptr<Event>& done) {
   std::vector<array> outputs;  // reused for every node
   int gpu_stream = -1;
@@ -165,15 +206,15 @@ void run_segment(std::deque<array>& tape, const std::shared_ptr<Event>& done) {
     bool on_gpu = node.primitive().device() == Device::gpu;
     if (on_gpu) gpu_stream = node.primitive().stream().index;
     try {
-      run_primitive(node, outputs);
+      run_primitive(node, outputs, done);
       outputs.clear();
       if (on_gpu) {
-        for (auto& o : node.outputs()) {
-          if (o.event() && o.event() != done) {
-            gpu::synchronize_stream(gpu_stream);
-            break;
-          }
-        }
+        gpu::Fence fence;
+        for_each_output(node, [&](array& o) {
+          if (!o.event() || o.event() == done) return;
+          if (!fence) fence = gpu::record_fence(gpu_stream);
+          o.event()->set_fence(fence, gpu_stream);
+        });
       }
       mark_done(node, array::Status::available, nullptr, done);
     } catch (...) {
@@ -184,9 +225,9 @@ void run_segment(std::deque<array>& tape, const std::shared_ptr<Event>& done) {
   tape.clear();
   if (gpu_stream >= 0) {
     try {
-      gpu::synchronize_stream(gpu_stream);
+      done->set_fence(gpu::record_fence(gpu_stream), gpu_stream);
     } catch (...) {
-      // A failed kernel surfaces here after its node was marked done; the next CUDA call reports it.
+      // A failed stream surfaces at the next CUDA call (the host's wait for this segment's outputs).
     }
   }
   done->signal();
@@ -278,12 +319,13 @@ void schedule(const std::vector<array>& outputs, bool run_inline) {
   if (segs.empty()) return;
   if (run_inline && segs.size() == 1) {
     auto& seg = segs.front();
-    if (seg.nodes.front().primitive().device() == Device::cpu) {
-      auto& w = workers().get(seg.stream);
-      if (w.idle()) {
-        run_segment(seg.nodes, seg.event);
-        return;
-      }
+    auto& w = workers().get(seg.stream);
+    if (w.idle()) {
+      // GPU kernels queue from here on the stream's CUDA stream (this thread's own is restored).
+      int prev = gpu::get_stream();
+      run_segment(seg.nodes, seg.event);
+      gpu::set_stream(prev);
+      return;
     }
   }
   for (auto& seg : segs) {
@@ -297,14 +339,25 @@ void schedule(const std::vector<array>& outputs, bool run_inline) {
 
 void wait_for(const array& a) {
   auto st = a.status();
+  auto ev = a.event();
   if (st == array::Status::scheduled) {
-    auto ev = a.event();
     if (ev) ev->wait();
     st = a.status();
   }
   if (st == array::Status::failed) std::rethrow_exception(a.error());
   if (st != array::Status::available) {
     throw std::runtime_error("[eval] array is not available after evaluation.");
+  }
+  if (ev && ev->is_signaled()) {
+    // GPU work behind the array: the host needs it finished (once; later waits see no fence).
+    // An available array whose segment is still running (a nested eval inside it, or async_eval
+    // still queueing) is not waited for: host reads copy on the legacy default stream, which
+    // waits for the GPU work queued before them.
+    int fs = -1;
+    if (auto f = ev->fence(&fs)) {
+      gpu::wait_fence(f);
+      ev->clear_fence(f);
+    }
   }
 }
 
@@ -319,10 +372,16 @@ void synchronize(Stream s) {
   auto ev = std::make_shared<Event>();
   workers().get(s.index).submit([ev] { ev->signal(); });
   ev->wait();
+  gpu::synchronize_stream(s.index);  // nothing when the stream never queued GPU work
 }
 
 void synchronize() {
-  for (int i : workers().indices()) synchronize(Stream(i, Device::cpu));
+  for (int i : workers().indices()) {
+    auto ev = std::make_shared<Event>();
+    workers().get(i).submit([ev] { ev->signal(); });
+    ev->wait();
+  }
+  if (gpu_is_available()) gpu::synchronize_all();
 }
 
 namespace scheduler {

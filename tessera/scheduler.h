@@ -3,6 +3,7 @@
 
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -11,17 +12,24 @@
 
 namespace tessera {
 
-// A one-shot completion flag with an optional error.
+// A one-shot completion flag with an optional error. For GPU work the flag means "queued": the
+// event also carries a fence (recorded on the GPU stream `fence_stream` after the work) that GPU
+// consumers on other streams order after and host consumers wait for.
 class Event {
  public:
   void signal(std::exception_ptr err = nullptr);
   void wait();  // blocks until signalled; does not rethrow
   bool is_signaled();
+  void set_fence(std::shared_ptr<void> fence, int stream);  // before signal
+  std::shared_ptr<void> fence(int* stream);                 // null: no GPU work pending
+  void clear_fence(const std::shared_ptr<void>& fence);     // the host saw it reached
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_{false};
+  std::shared_ptr<void> fence_;
+  int fence_stream_{-1};
 };
 
 // Computes the arrays (and everything they need); rethrows the first error of a requested array.

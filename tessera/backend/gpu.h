@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 namespace tessera::gpu {
 
@@ -25,10 +26,25 @@ void clear_cache();
 void copy_to_host(void* dst, const void* src, size_t n);
 void copy_to_device(void* dst, const void* src, size_t n);
 
-// Scheduler: kernels launched by this thread go to the CUDA stream of tessera stream `index`.
+// Scheduler: kernels launched by this thread go to the CUDA stream of tessera stream `index`
+// (-1: none, the legacy default stream); get_stream reads it back.
 void set_stream(int index);
-// Blocks until the work queued on tessera stream `index` has finished.
+int get_stream();
+// Blocks until the work queued on tessera stream `index` has finished (nothing when that stream
+// never ran GPU work).
 void synchronize_stream(int index);
+// Blocks until the whole device is idle; every cached device block becomes free for all streams.
+void synchronize_all();
+
+// Fences: a marker recorded on a stream after the work queued so far (a pooled cudaEvent, given
+// back when the last handle goes). A GPU consumer on another stream orders its queue after it
+// without blocking the host; a host consumer blocks until it is reached.
+using Fence = std::shared_ptr<void>;
+Fence record_fence(int stream);
+void stream_wait_fence(const Fence& f, int stream);
+void wait_fence(const Fence& f);
+// Debug counter: host blocks on GPU work (stream synchronizations and fence waits) so far.
+size_t sync_count();
 
 // Whether runtime compilation (NVRTC) can be used: opens libnvrtc on the first call; false
 // without CUDA. compile fuses GPU elementwise chains only when it is.

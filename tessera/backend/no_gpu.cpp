@@ -22,7 +22,13 @@ void clear_cache() {}
 void copy_to_host(void*, const void*, size_t) { no_gpu(); }
 void copy_to_device(void*, const void*, size_t) { no_gpu(); }
 void set_stream(int) {}
+int get_stream() { return -1; }
 void synchronize_stream(int) {}
 bool jit_available() { return false; }
+void synchronize_all() {}
+Fence record_fence(int) { return nullptr; }
+void stream_wait_fence(const Fence&, int) {}
+void wait_fence(const Fence&) {}
+size_t sync_count() { return 0; }
 }  // namespace gpu
 }  // namespace tessera

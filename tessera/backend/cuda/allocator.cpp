@@ -1,7 +1,10 @@
 // The device caching allocator: size-class free lists over cudaMalloc, a limit, counters.
 // A freed block remembers the tessera stream that freed it; only that stream (whose queue orders
 // the reuse after the last kernel reading it) or, after that stream was synchronized, any stream
-// takes it again.
+// takes it again. Blocks freed by host threads belong to the only CUDA stream when there is one
+// (its queue holds every kernel that may still read them), else to the host (tag -2) until the
+// device is synchronized. Host threads may take any block: their first use of it is a copy on the
+// legacy default stream, which waits for the work queued on every tessera stream.
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -23,7 +26,7 @@ std::string human(size_t bytes) { return detail::human_bytes(bytes); }
 
 struct Block {
   void* ptr;
-  int stream;  // tessera stream that freed it (-1: free for all)
+  int stream;  // tessera stream that freed it (-1: free for all, -2: host threads only)
 };
 
 class DeviceAllocator {
@@ -47,7 +50,7 @@ class DeviceAllocator {
     if (it != free_.end()) {
       auto& v = it->second;
       for (size_t i = v.size(); i-- > 0;) {
-        if (v[i].stream == s || v[i].stream < 0) {
+        if (v[i].stream == s || v[i].stream == -1 || s < 0) {
           void* p = v[i].ptr;
           v.erase(v.begin() + static_cast<long>(i));
           cache_ -= cls;
@@ -86,7 +89,8 @@ class DeviceAllocator {
     std::unique_lock lk(mu_);
     active_ -= cls;
     if (cache_ + cls <= cache_limit_) {
-      free_[cls].push_back({p, cuda::current_stream_index()});
+      int s = cuda::current_stream_index();
+      free_[cls].push_back({p, s >= 0 ? s : cuda::single_stream_index()});
       cache_ += cls;
     } else {
       cudaFree(p);  // synchronizes the device, so in-flight readers are done
@@ -168,6 +172,15 @@ void release_stream_blocks(int stream) {
     for (auto& b : blocks) {
       if (b.stream == stream) b.stream = -1;
     }
+  }
+}
+
+// After the device was synchronized every cached block may serve any stream.
+void release_all_blocks() {
+  auto& a = device_allocator();
+  std::lock_guard lk(a.mu_);
+  for (auto& [cls, blocks] : a.free_) {
+    for (auto& b : blocks) b.stream = -1;
   }
 }
 

@@ -94,6 +94,15 @@ bool copy_supported(int src_dt, int dst_dt) {
 
 void copy_strided(const void* src, int src_dt, void* dst, int dst_dt, const Strided& s, size_t n, cudaStream_t st) {
   if (n == 0) return;
+  if (src_dt == dst_dt && contiguous_same(s)) {
+    // A plain block copy: the copy engine path of the driver (full bandwidth, no kernel).
+    cudaError_t e = cudaMemcpyAsync(dst, src, n * static_cast<size_t>(size_of(src_dt)), cudaMemcpyDeviceToDevice, st);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      throw std::runtime_error(std::string("[cuda] device copy failed: ") + cudaGetErrorString(e));
+    }
+    return;
+  }
   if (src_dt == dst_dt) {
     switch (size_of(src_dt)) {
       case 1: launch<uint8_t, uint8_t>(src, dst, s, n, st); break;

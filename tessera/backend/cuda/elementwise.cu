@@ -1,6 +1,6 @@
 // CUDA elementwise kernels: unary math, binary arithmetic/comparison with broadcast strides, select.
 // One kernel per dtype with the op as a uniform run-time switch (memory bound; keeps builds small).
-#include "tessera/backend/cuda/kernels/common.cuh"
+#include "tessera/backend/cuda/kernels/vec.cuh"
 
 namespace tessera::cuda {
 
@@ -50,14 +50,35 @@ __device__ __forceinline__ int32_t unary_i(int op, int32_t x) {
 }
 
 template <typename T>
-__global__ void unary_kernel(int op, const T* in, T* out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    if constexpr (std::is_same_v<T, int32_t>) {
-      out[i] = unary_i(op, in[i]);
-    } else {
-      out[i] = from_f<T>(unary_f(op, to_f(in[i])));
-    }
+__device__ __forceinline__ T unary_t(int op, T x) {
+  if constexpr (std::is_same_v<T, int32_t>) {
+    return unary_i(op, x);
+  } else {
+    return from_f<T>(unary_f(op, to_f(x)));
   }
+}
+
+// Contiguous input and output: 16-byte packs when both are aligned (Vec), then the tail (or
+// everything, when not aligned) one element at a time; grid-stride over the SM-sized grid.
+template <typename T, bool Vec>
+__global__ void unary_kernel(int op, const T* in, T* out, int64_t n) {
+  constexpr int V = pack_of<T>();
+  using P = Pack<T, V>;
+  int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, stride = int64_t(gridDim.x) * blockDim.x;
+  int64_t done = 0;
+  if constexpr (Vec) {
+    int64_t nv = n / V;
+    auto pin = reinterpret_cast<const P*>(in);
+    auto pout = reinterpret_cast<P*>(out);
+    for (int64_t i = t; i < nv; i += stride) {
+      P p = pin[i];
+#pragma unroll
+      for (int k = 0; k < V; ++k) p.v[k] = unary_t(op, p.v[k]);
+      pout[i] = p;
+    }
+    done = nv * V;
+  }
+  for (int64_t i = done + t; i < n; i += stride) out[i] = unary_t(op, in[i]);
 }
 
 template <typename A>
@@ -103,33 +124,100 @@ __device__ __forceinline__ bool compare(int op, A a, A b) {
   }
 }
 
-template <typename T, bool Contig>
-__global__ void binary_kernel(int op, const T* a, T av, const T* b, T bv, void* out, Strided s, int64_t n) {
+// out = op(x, y) for one element pair: arithmetic in float (int32 for int32), comparisons to bool.
+template <typename T, typename O>
+__device__ __forceinline__ O binary_t(int op, T x, T y) {
   using A = std::conditional_t<std::is_same_v<T, int32_t>, int32_t, float>;
+  A xf, yf;
+  if constexpr (std::is_same_v<T, int32_t>) {
+    xf = x;
+    yf = y;
+  } else {
+    xf = to_f(x);
+    yf = to_f(y);
+  }
+  if constexpr (std::is_same_v<O, bool>) {
+    return compare<A>(op, xf, yf);
+  } else if constexpr (std::is_same_v<T, int32_t>) {
+    return arith<A>(op, xf, yf);
+  } else {
+    return from_f<T>(arith<A>(op, xf, yf));
+  }
+}
+
+// How an operand of a binary op is read at linear output index j (the output is contiguous).
+enum OperandKind : int {
+  k_value,    // the by-value scalar
+  k_contig,   // p[j]
+  k_row,      // p[j % period]: a row repeated over the leading dims ((M, N) op (N,))
+  k_col,      // p[j / period]: one value per row ((M, N) op (M, 1))
+  k_scalar,   // p[0]: a one-element device array broadcast everywhere
+};
+
+template <typename T>
+struct Operand {
+  const T* p;
+  T val;
+  int kind;
+  int64_t period;
+};
+
+template <typename T>
+__device__ __forceinline__ T read(const Operand<T>& o, int64_t j) {
+  switch (o.kind) {
+    case k_contig: return o.p[j];
+    case k_row: return o.p[j % o.period];
+    case k_col: return o.p[j / o.period];
+    default: return o.val;
+  }
+}
+
+// V consecutive values of o starting at j (j a multiple of V; the launcher checked that packs of
+// k_contig/k_row operands are aligned and k_col periods are multiples of V).
+template <typename T, int V>
+__device__ __forceinline__ Pack<T, V> read_pack(const Operand<T>& o, int64_t j) {
+  Pack<T, V> r;
+  if (o.kind == k_contig || o.kind == k_row) {
+    int64_t e = o.kind == k_contig ? j : j % o.period;
+    r = *reinterpret_cast<const Pack<T, V>*>(o.p + e);
+  } else {
+    T v = o.kind == k_col ? o.p[j / o.period] : o.val;
+#pragma unroll
+    for (int k = 0; k < V; ++k) r.v[k] = v;
+  }
+  return r;
+}
+
+// Contiguous output, operands by kind; packs of 16 bytes of T when Vec, the tail per element.
+template <typename T, typename O, bool Vec>
+__global__ void binary_fast_kernel(int op, Operand<T> a, Operand<T> b, O* out, int64_t n) {
+  constexpr int V = pack_of<T>();
+  if (a.kind == k_scalar) a.val = a.p[0], a.kind = k_value;
+  if (b.kind == k_scalar) b.val = b.p[0], b.kind = k_value;
+  int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, stride = int64_t(gridDim.x) * blockDim.x;
+  int64_t done = 0;
+  if constexpr (Vec) {
+    int64_t nv = n / V;
+    for (int64_t i = t; i < nv; i += stride) {
+      auto x = read_pack<T, V>(a, i * V);
+      auto y = read_pack<T, V>(b, i * V);
+      Pack<O, V> r;
+#pragma unroll
+      for (int k = 0; k < V; ++k) r.v[k] = binary_t<T, O>(op, x.v[k], y.v[k]);
+      reinterpret_cast<Pack<O, V>*>(out)[i] = r;
+    }
+    done = nv * V;
+  }
+  for (int64_t i = done + t; i < n; i += stride) out[i] = binary_t<T, O>(op, read(a, i), read(b, i));
+}
+
+// General broadcast strides (operand 0 = a, 1 = b).
+template <typename T, typename O>
+__global__ void binary_strided_kernel(int op, const T* a, T av, const T* b, T bv, O* out, Strided s, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    T x, y;
-    if constexpr (Contig) {
-      x = a ? a[i] : av;
-      y = b ? b[i] : bv;
-    } else {
-      x = a ? a[strided_offset(s, 0, i)] : av;
-      y = b ? b[strided_offset(s, 1, i)] : bv;
-    }
-    A xf, yf;
-    if constexpr (std::is_same_v<T, int32_t>) {
-      xf = x;
-      yf = y;
-    } else {
-      xf = to_f(x);
-      yf = to_f(y);
-    }
-    if (op >= b_eq) {
-      static_cast<bool*>(out)[i] = compare<A>(op, xf, yf);
-    } else if constexpr (std::is_same_v<T, int32_t>) {
-      static_cast<T*>(out)[i] = arith<A>(op, xf, yf);
-    } else {
-      static_cast<T*>(out)[i] = from_f<T>(arith<A>(op, xf, yf));
-    }
+    T x = a ? a[strided_offset(s, 0, i)] : av;
+    T y = b ? b[strided_offset(s, 1, i)] : bv;
+    out[i] = binary_t<T, O>(op, x, y);
   }
 }
 
@@ -157,6 +245,41 @@ T host_value(double v) {
   else return static_cast<T>(v);
 }
 
+// The fast-path kind of operand k (null pointer: by value); false when it needs general strides.
+template <typename T>
+bool classify(const Strided& s, int k, const void* p, double val, Operand<T>& o) {
+  o = {static_cast<const T*>(p), host_value<T>(val), k_value, 1};
+  if (!p) return true;
+  bool all_zero = true;
+  for (int d = 0; d < s.ndim; ++d) all_zero &= s.strides[k][d] == 0 || s.shape[d] == 1;
+  if (all_zero) {
+    o.kind = k_scalar;
+  } else if (is_contig(s, k)) {
+    o.kind = k_contig;
+  } else if (s.ndim == 2 && s.strides[k][0] == 0 && s.strides[k][1] == 1) {
+    o.kind = k_row;
+    o.period = s.shape[1];
+  } else if (s.ndim == 2 && s.strides[k][0] == 1 && s.strides[k][1] == 0) {
+    o.kind = k_col;
+    o.period = s.shape[1];
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Packs of V elements are possible for o: aligned pointer, row periods and column periods whole packs.
+template <typename T>
+bool pack_ok(const Operand<T>& o, int V) {
+  switch (o.kind) {
+    case k_contig: return aligned_to(16, o.p);
+    case k_row: return aligned_to(16, o.p) && o.period % V == 0;
+    case k_col: return o.period % V == 0;
+    default: return true;
+  }
+}
+
+
 }  // namespace
 
 bool unary_supported(int op, int dt) {
@@ -168,7 +291,13 @@ void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st)
   if (n == 0) return;
   auto go = [&](auto t) {
     using T = decltype(t);
-    unary_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(op, static_cast<const T*>(in), static_cast<T*>(out), n);
+    auto ip = static_cast<const T*>(in);
+    auto op_ = static_cast<T*>(out);
+    if (aligned_to(16, in, out)) {
+      unary_kernel<T, true><<<grid_for(n / pack_of<T>() + 1, 256), 256, 0, st>>>(op, ip, op_, n);
+    } else {
+      unary_kernel<T, false><<<grid_for(n, 256), 256, 0, st>>>(op, ip, op_, n);
+    }
   };
   if (dt == dt_int32) go(int32_t{});
   else dispatch_float(dt, go);
@@ -183,18 +312,27 @@ bool binary_supported(int op, int dt) {
 void binary(int op, int dt, const void* a, double a_val, const void* b, double b_val, void* out, const Strided& s,
             size_t n, cudaStream_t st) {
   if (n == 0) return;
-  bool contig = (!a || is_contig(s, 0)) && (!b || is_contig(s, 1));
   auto go = [&](auto t) {
     using T = decltype(t);
-    auto ap = static_cast<const T*>(a);
-    auto bp = static_cast<const T*>(b);
-    if (contig) {
-      binary_kernel<T, true><<<blocks_for(n, 256), 256, 0, st>>>(op, ap, host_value<T>(a_val), bp,
-                                                                 host_value<T>(b_val), out, s, n);
-    } else {
-      binary_kernel<T, false><<<blocks_for(n, 256), 256, 0, st>>>(op, ap, host_value<T>(a_val), bp,
-                                                                  host_value<T>(b_val), out, s, n);
-    }
+    auto run = [&](auto o) {
+      using O = decltype(o);
+      auto out_p = static_cast<O*>(out);
+      Operand<T> x, y;
+      if (classify<T>(s, 0, a, a_val, x) && classify<T>(s, 1, b, b_val, y)) {
+        constexpr int V = pack_of<T>();
+        if (pack_ok(x, V) && pack_ok(y, V) && aligned_to(sizeof(O) * V, out)) {
+          binary_fast_kernel<T, O, true><<<grid_for(n / V + 1, 256), 256, 0, st>>>(op, x, y, out_p, n);
+        } else {
+          binary_fast_kernel<T, O, false><<<grid_for(n, 256), 256, 0, st>>>(op, x, y, out_p, n);
+        }
+      } else {
+        binary_strided_kernel<T, O><<<blocks_for(n, 256), 256, 0, st>>>(
+            op, static_cast<const T*>(a), host_value<T>(a_val), static_cast<const T*>(b), host_value<T>(b_val),
+            out_p, s, n);
+      }
+    };
+    if (op >= b_eq) run(bool{});
+    else run(T{});
   };
   if (dt == dt_int32) go(int32_t{});
   else dispatch_float(dt, go);

@@ -1,7 +1,12 @@
-// eval_gpu of Matmul through cuBLAS (cublasGemmStridedBatchedEx, float32 accumulation): row- or
-// column-major operands (transposed views) are used in place, batches by one stride (0 = broadcast).
+// eval_gpu of Matmul: float16/bfloat16 through cuBLASLt (cached plans, the stream's workspace),
+// few-row products and float32 through cuBLAS (float32 accumulation; TF32 only when
+// TESSERA_ALLOW_TF32=1). Row- or column-major operands (transposed views) are used in place,
+// batches by one stride (0 = broadcast) as one strided-batched call.
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
+#include "tessera/backend/cuda/blaslt.h"
 #include "tessera/backend/cuda/eval_utils.h"
 #include "tessera/primitives/linalg.h"
 
@@ -55,6 +60,32 @@ cudaDataType_t cuda_type(Dtype d) {
   return d == float16 ? CUDA_R_16F : d == bfloat16 ? CUDA_R_16BF : CUDA_R_32F;
 }
 
+// Environment switch read once: unset or empty gives `otherwise`, "0" false, anything else true.
+bool env_flag(const char* name, bool otherwise) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return otherwise;
+  return std::strcmp(v, "0") != 0;
+}
+
+// float32 products may use TF32 tensor cores (10-bit mantissa inputs) only when asked.
+bool allow_tf32() {
+  static const bool on = env_flag("TESSERA_ALLOW_TF32", false);
+  return on;
+}
+
+// cuBLASLt for 16-bit products of more than kFewRows output rows; TESSERA_CUBLASLT=0 turns it off
+// and =1 uses it for every 16-bit product (few-row products otherwise go to cuBLAS, whose GEMV-like
+// kernels serve decode shapes).
+constexpr int64_t kFewRows = 16;
+int lt_mode() {
+  static const int mode = [] {
+    const char* v = std::getenv("TESSERA_CUBLASLT");
+    if (!v || !*v) return -1;
+    return std::strcmp(v, "0") == 0 ? 0 : 1;
+  }();
+  return mode;
+}
+
 }  // namespace
 
 void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -88,13 +119,20 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   a.ptr = a.holder->device_data();
   b.ptr = b.holder->device_data();
   // Column-major view: C^T (N x M) = B^T (N x K) * A^T (K x M).
-  float alpha = 1.0f, beta = 0.0f;
-  auto t = cuda_type(d);
-  TESSERA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      cublas_handle(), b.col_major ? CUBLAS_OP_T : CUBLAS_OP_N, a.col_major ? CUBLAS_OP_T : CUBLAS_OP_N,
-      static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, b.ptr, t, static_cast<int>(b.ld),
-      b.batch_stride, a.ptr, t, static_cast<int>(a.ld), a.batch_stride, &beta, c, t, static_cast<int>(N), M * N,
-      static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  GemmArgs g{b.col_major ? CUBLAS_OP_T : CUBLAS_OP_N,
+             a.col_major ? CUBLAS_OP_T : CUBLAS_OP_N,
+             N, M, K,
+             b.ptr, b.ld, b.batch_stride,
+             a.ptr, a.ld, a.batch_stride,
+             c, N, M * N,
+             batch,
+             cuda_type(d),
+             d == float32 ? (allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F) : CUBLAS_COMPUTE_32F};
+  int mode = lt_mode();
+  // Broadcast batches (stride 0) stay on cuBLAS, whose strided-batched call is known to take them.
+  bool broadcast = batch > 1 && (a.batch_stride == 0 || b.batch_stride == 0);
+  bool lt = d != float32 && !broadcast && (mode == 1 || (mode < 0 && M > kFewRows));
+  if (!lt || !gemm_lt(g)) gemm_cublas(g);
 }
 
 }  // namespace tessera

@@ -1,5 +1,6 @@
-// CUDA kernels of the fused fast ops: rms_norm (one block per row) and rope (one thread per pair).
-#include "tessera/backend/cuda/kernels/common.cuh"
+// CUDA kernels of the fused fast ops: rms_norm (one block per row, held in registers with 16-byte
+// loads when it fits) and rope (one thread per pair).
+#include "tessera/backend/cuda/kernels/vec.cuh"
 
 namespace tessera::cuda {
 
@@ -32,6 +33,51 @@ __global__ void rms_norm_kernel(const T* x, const W* w, T* out, int d, float eps
   }
 }
 
+// The row in registers: PPT packs of V elements a thread; x, out (and w) rows 16-byte aligned,
+// d a multiple of V. Accumulates in float; reads x once.
+template <typename T, typename W, int PPT>
+__global__ void rms_norm_vec(const T* x, const W* w, T* out, int d, float eps) {
+  constexpr int V = pack_of<T>();
+  using P = Pack<T, V>;
+  using PW = Pack<W, V>;
+  __shared__ float shared[32];
+  int np = d / V;
+  auto row = reinterpret_cast<const P*>(x + blockIdx.x * int64_t(d));
+  auto orow = reinterpret_cast<P*>(out + blockIdx.x * int64_t(d));
+  P p[PPT];
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < PPT; ++k) {
+    int j = threadIdx.x + k * blockDim.x;
+    if (j < np) {
+      p[k] = row[j];
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        float f = to_f(p[k].v[e]);
+        s += f * f;
+      }
+    }
+  }
+  s = block_all_reduce<false>(s, shared);
+  float r = rsqrtf(s / d + eps);
+  auto wp = reinterpret_cast<const PW*>(w);
+#pragma unroll
+  for (int k = 0; k < PPT; ++k) {
+    int j = threadIdx.x + k * blockDim.x;
+    if (j >= np) continue;
+    P o;
+    if (w) {
+      PW wv = wp[j];
+#pragma unroll
+      for (int e = 0; e < V; ++e) o.v[e] = from_f<T>(to_f(p[k].v[e]) * r * to_f(wv.v[e]));
+    } else {
+#pragma unroll
+      for (int e = 0; e < V; ++e) o.v[e] = from_f<T>(to_f(p[k].v[e]) * r);
+    }
+    orow[j] = o;
+  }
+}
+
 template <typename T>
 __global__ void rope_kernel(const T* x, T* out, int64_t rows, int L, int d, int half, int dims, bool trad, float base,
                             float scale, const int32_t* offsets, int64_t rows_per_offset, const float* freqs) {
@@ -61,18 +107,36 @@ __global__ void rope_kernel(const T* x, T* out, int64_t rows, int L, int d, int 
 void rms_norm(int dt, const void* x, const void* w, bool w_f32, void* out, size_t rows, int d, float eps,
               cudaStream_t st) {
   if (rows == 0 || d == 0) return;
-  int threads = d >= 4096 ? 1024 : d >= 1024 ? 256 : 128;
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
-    if (w_f32) {
-      rms_norm_kernel<T, float><<<static_cast<unsigned>(rows), threads, 0, st>>>(
-          static_cast<const T*>(x), static_cast<const float*>(w), static_cast<T*>(out), d, eps);
-    } else {
-      rms_norm_kernel<T, T><<<static_cast<unsigned>(rows), threads, 0, st>>>(
-          static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(out), d, eps);
-    }
+    auto go = [&](auto wt) {
+      using W = decltype(wt);
+      constexpr int V = pack_of<T>();
+      auto xp = static_cast<const T*>(x);
+      auto wp = static_cast<const W*>(w);
+      auto op = static_cast<T*>(out);
+      int threads = 0;
+      int ppt = d % V == 0 && aligned_to(16, x, out) && aligned_to(sizeof(W) * V, w) ? row_plan(d / V, &threads) : 0;
+      for (size_t r0 = 0; r0 < rows; r0 += 0x7fffffff) {
+        unsigned n = static_cast<unsigned>(rows - r0 < 0x7fffffff ? rows - r0 : 0x7fffffff);
+        const T* x0 = xp + r0 * d;
+        T* o0 = op + r0 * d;
+        switch (ppt) {
+          case 1: rms_norm_vec<T, W, 1><<<n, threads, 0, st>>>(x0, wp, o0, d, eps); break;
+          case 2: rms_norm_vec<T, W, 2><<<n, threads, 0, st>>>(x0, wp, o0, d, eps); break;
+          case 4: rms_norm_vec<T, W, 4><<<n, threads, 0, st>>>(x0, wp, o0, d, eps); break;
+          case 8: rms_norm_vec<T, W, 8><<<n, threads, 0, st>>>(x0, wp, o0, d, eps); break;
+          default: {
+            int th = d >= 4096 ? 1024 : d >= 1024 ? 256 : 128;
+            rms_norm_kernel<T, W><<<n, th, 0, st>>>(x0, wp, o0, d, eps);
+          }
+        }
+        TESSERA_KERNEL_CHECK();
+      }
+    };
+    if (w_f32) go(float{});
+    else go(T{});
   });
-  TESSERA_KERNEL_CHECK();
 }
 
 void rope(int dt, const void* x, void* out, size_t rows, int L, int d, int dims, bool traditional, float base,

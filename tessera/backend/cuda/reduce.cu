@@ -1,9 +1,11 @@
 // CUDA reductions over (outer, len, inner) views: sum/max/min/mean/prod and argmax/argmin, and the
-// row softmax. Rows (inner == 1) use one block each; columns use one thread per output.
+// row softmax. Rows (inner == 1): blocks over row chunks with 16-byte loads (a second pass combines
+// the chunks of long rows); columns: 32-column tiles with the reduced axis split over 16 thread rows.
 #include <cfloat>
 #include <climits>
 
-#include "tessera/backend/cuda/kernels/common.cuh"
+#include "tessera/backend/gpu.h"
+#include "tessera/backend/cuda/kernels/vec.cuh"
 
 namespace tessera::cuda {
 
@@ -53,10 +55,11 @@ __device__ A block_reduce(int op, A v, A* shared) {
 template <typename T>
 using Acc = std::conditional_t<std::is_same_v<T, int32_t>, int32_t, float>;
 
-template <typename T>
-__device__ __forceinline__ Acc<T> load(const T* p) {
-  if constexpr (std::is_same_v<T, int32_t>) return *p;
-  else return to_f(*p);
+// Value of an input element in the accumulation type (partials of a first pass already are).
+template <typename A, typename In>
+__device__ __forceinline__ A load_as(In v) {
+  if constexpr (std::is_same_v<In, A>) return v;
+  else return to_f(v);
 }
 
 template <typename T>
@@ -65,17 +68,59 @@ __device__ __forceinline__ T store(Acc<T> v) {
   else return from_f<T>(v);
 }
 
-template <typename T>
-__global__ void reduce_rows(int op, const T* in, T* out, int64_t len) {
+// Block (blockIdx.x, row blockIdx.y) reduces in[row * len + [x * chunk, (x + 1) * chunk)). With one
+// chunk per row it writes out[row] (divided by mean_div when nonzero); else the partial to
+// partial[row * gridDim.x + x]. Vec: rows start 16-byte aligned and chunk is a multiple of a pack.
+template <typename T, typename In, bool Vec>
+__global__ void reduce_rows(int op, const In* in, T* out, Acc<T>* partial, int64_t len, int64_t chunk,
+                            int64_t mean_div) {
   using A = Acc<T>;
   __shared__ A shared[32];
-  const T* row = in + blockIdx.x * len;
+  const In* row = in + blockIdx.y * len;
+  int64_t lo = blockIdx.x * chunk, hi = lo + chunk < len ? lo + chunk : len;
   A acc = init_of<A>(op);
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) acc = combine(op, acc, load(row + j));
+  if constexpr (Vec) {
+    constexpr int V = pack_of<In>();
+    auto packs = reinterpret_cast<const Pack<In, V>*>(row);
+    for (int64_t j = lo / V + threadIdx.x; j < hi / V; j += blockDim.x) {
+      auto p = packs[j];
+#pragma unroll
+      for (int k = 0; k < V; ++k) acc = combine(op, acc, load_as<A>(p.v[k]));
+    }
+  } else {
+    for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) acc = combine(op, acc, load_as<A>(row[j]));
+  }
   acc = block_reduce(op, acc, shared);
   if (threadIdx.x == 0) {
-    if (op == r_mean) acc = acc / static_cast<A>(len);
-    out[blockIdx.x] = store<T>(acc);
+    if (gridDim.x > 1) {
+      partial[blockIdx.y * gridDim.x + blockIdx.x] = acc;
+    } else {
+      if (mean_div >= 0) acc = acc / static_cast<A>(mean_div);
+      out[blockIdx.y] = store<T>(acc);
+    }
+  }
+}
+
+// Tiles of 32 columns (threadIdx.x) by blockDim.y slices of the reduced axis; rows by gridDim.y.
+template <typename T>
+__global__ void reduce_cols_tiled(int op, const T* in, T* out, int64_t outer, int64_t len, int64_t inner) {
+  using A = Acc<T>;
+  __shared__ A tile[16][33];
+  int64_t c = blockIdx.x * 32 + threadIdx.x;
+  for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
+    A acc = init_of<A>(op);
+    if (c < inner) {
+      const T* p = in + o * len * inner + c;
+      for (int64_t j = threadIdx.y; j < len; j += blockDim.y) acc = combine(op, acc, load_as<A>(p[j * inner]));
+    }
+    tile[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < inner) {
+      for (int k = 1; k < static_cast<int>(blockDim.y); ++k) acc = combine(op, acc, tile[k][threadIdx.x]);
+      if (op == r_mean) acc = acc / static_cast<A>(len);
+      out[o * inner + c] = store<T>(acc);
+    }
+    __syncthreads();
   }
 }
 
@@ -87,7 +132,7 @@ __global__ void reduce_cols(int op, const T* in, T* out, int64_t outer, int64_t 
   int64_t o = i / inner, c = i % inner;
   const T* p = in + o * len * inner + c;
   A acc = init_of<A>(op);
-  for (int64_t j = 0; j < len; ++j) acc = combine(op, acc, load(p + j * inner));
+  for (int64_t j = 0; j < len; ++j) acc = combine(op, acc, load_as<A>(p[j * inner]));
   if (op == r_mean) acc = acc / static_cast<A>(len);
   out[i] = store<T>(acc);
 }
@@ -98,10 +143,10 @@ __global__ void argreduce_kernel(bool is_max, const T* in, uint32_t* out, int64_
   if (i >= outer * inner) return;
   int64_t o = i / inner, c = i % inner;
   const T* p = in + o * len * inner + c;
-  float best = load(p);
+  float best = load_as<float>(*p);
   uint32_t bi = 0;
   for (int64_t j = 1; j < len; ++j) {
-    float v = load(p + j * inner);
+    float v = load_as<float>(p[j * inner]);
     if (best != best) break;  // first NaN wins
     if (v != v || (is_max ? v > best : v < best)) {
       best = v;
@@ -132,6 +177,52 @@ __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
   }
 }
 
+// One block per row held in registers: PPT 16-byte packs a thread (cols a multiple of the pack,
+// rows 16-byte aligned); the row is read from global memory once and exp computed once.
+template <typename T, int PPT>
+__global__ void softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
+  constexpr int V = pack_of<T>();
+  using P = Pack<T, V>;
+  __shared__ float shared[32];
+  int64_t np = cols / V;
+  auto row = reinterpret_cast<const P*>(in + blockIdx.x * cols);
+  auto orow = reinterpret_cast<P*>(out + blockIdx.x * cols);
+  float v[PPT][V];
+  float m = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < PPT; ++k) {
+    int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+    P p = j < np ? row[j] : P{};
+#pragma unroll
+    for (int e = 0; e < V; ++e) {
+      v[k][e] = j < np ? to_f(p.v[e]) : -INFINITY;
+      m = fmaxf(m, v[k][e]);
+    }
+  }
+  m = block_all_reduce<true>(m, shared);
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < PPT; ++k) {
+#pragma unroll
+    for (int e = 0; e < V; ++e) {
+      float x = expf(v[k][e] - m);  // padding: exp(-inf) = 0
+      s += x;
+      if (!log) v[k][e] = x;  // softmax keeps the exponentials, log_softmax the inputs
+    }
+  }
+  s = block_all_reduce<false>(s, shared);
+  float ls = logf(s) + m, inv = 1.0f / s;
+#pragma unroll
+  for (int k = 0; k < PPT; ++k) {
+    int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+    if (j >= np) continue;
+    P p;
+#pragma unroll
+    for (int e = 0; e < V; ++e) p.v[e] = from_f<T>(log ? v[k][e] - ls : v[k][e] * inv);
+    orow[j] = p;
+  }
+}
+
 template <typename F>
 bool dispatch_reduce(int dt, F&& f) {
   if (dt == dt_int32) {
@@ -152,11 +243,53 @@ void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len,
   if (outer * inner == 0) return;
   dispatch_reduce(dt, [&](auto t) {
     using T = decltype(t);
+    using A = Acc<T>;
     auto ip = static_cast<const T*>(in);
     auto op_ = static_cast<T*>(out);
     if (inner == 1) {
-      int threads = len >= 1024 ? 512 : len >= 256 ? 256 : 64;
-      reduce_rows<T><<<static_cast<unsigned>(outer), threads, 0, st>>>(op, ip, op_, len);
+      constexpr int V = pack_of<T>();
+      const int threads = 256;
+      int64_t mean_div = op == r_mean ? static_cast<int64_t>(len) : -1;
+      // Long rows with few of them: split each row over enough blocks to fill the device.
+      size_t want = static_cast<size_t>(sm_count()) * 4;
+      size_t chunks = 1;
+      if (outer < want && len >= size_t(8192)) {
+        chunks = (want + outer - 1) / outer;
+        size_t most = len / 4096;  // at least 4096 elements a block
+        if (chunks > most) chunks = most;
+      }
+      size_t chunk = (len + chunks - 1) / chunks;
+      chunk = (chunk + V - 1) / V * V;
+      chunks = chunk ? (len + chunk - 1) / chunk : 1;
+      if (chunks < 1) chunks = 1;
+      bool vec = len % V == 0 && aligned_to(16, in);
+      A* partial = nullptr;
+      if (chunks > 1) partial = static_cast<A*>(gpu::malloc(outer * chunks * sizeof(A)));
+      for (size_t r0 = 0; r0 < outer; r0 += 65535) {
+        size_t rows = outer - r0 < 65535 ? outer - r0 : 65535;
+        dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(rows));
+        const T* ir = ip ? ip + r0 * len : nullptr;
+        A* pr = partial ? partial + r0 * chunks : nullptr;
+        if (vec) {
+          reduce_rows<T, T, true><<<grid, threads, 0, st>>>(op, ir, op_ + r0, pr, len, chunk, mean_div);
+        } else {
+          reduce_rows<T, T, false><<<grid, threads, 0, st>>>(op, ir, op_ + r0, pr, len, chunk, mean_div);
+        }
+        TESSERA_KERNEL_CHECK();
+        if (partial) {
+          int op2 = op == r_mean ? r_sum : op;
+          dim3 grid2(1, static_cast<unsigned>(rows));
+          reduce_rows<T, A, false><<<grid2, 64, 0, st>>>(op2, pr, op_ + r0, nullptr, chunks, chunks, mean_div);
+          TESSERA_KERNEL_CHECK();
+        }
+      }
+      // Freed on this thread's stream: the pool hands it out again only behind these kernels.
+      if (partial) gpu::free(partial, outer * chunks * sizeof(A));
+    } else if (inner >= 32) {
+      unsigned ty = len >= 16 ? 16 : len >= 8 ? 8 : len >= 4 ? 4 : 2;
+      size_t gy = outer < 65535 ? outer : 65535;
+      dim3 grid(static_cast<unsigned>((inner + 31) / 32), static_cast<unsigned>(gy));
+      reduce_cols_tiled<T><<<grid, dim3(32, ty), 0, st>>>(op, ip, op_, outer, len, inner);
     } else {
       reduce_cols<T><<<blocks_for(outer * inner, 256), 256, 0, st>>>(op, ip, op_, outer, len, inner);
     }
@@ -179,11 +312,28 @@ void softmax(int dt, const void* in, void* out, size_t rows, size_t cols, bool l
   if (rows == 0 || cols == 0) return;
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
-    int threads = cols >= 2048 ? 512 : cols >= 256 ? 256 : 64;
-    softmax_rows<T><<<static_cast<unsigned>(rows), threads, 0, st>>>(static_cast<const T*>(in),
-                                                                       static_cast<T*>(out), cols, log);
+    auto ip = static_cast<const T*>(in);
+    auto op = static_cast<T*>(out);
+    constexpr int V = pack_of<T>();
+    int threads = 0;
+    int ppt = cols % V == 0 && aligned_to(16, in, out) ? row_plan(static_cast<int64_t>(cols / V), &threads) : 0;
+    for (size_t r0 = 0; r0 < rows; r0 += 0x7fffffff) {
+      unsigned n = static_cast<unsigned>(rows - r0 < 0x7fffffff ? rows - r0 : 0x7fffffff);
+      const T* i0 = ip + r0 * cols;
+      T* o0 = op + r0 * cols;
+      switch (ppt) {
+        case 1: softmax_rows_vec<T, 1><<<n, threads, 0, st>>>(i0, o0, cols, log); break;
+        case 2: softmax_rows_vec<T, 2><<<n, threads, 0, st>>>(i0, o0, cols, log); break;
+        case 4: softmax_rows_vec<T, 4><<<n, threads, 0, st>>>(i0, o0, cols, log); break;
+        case 8: softmax_rows_vec<T, 8><<<n, threads, 0, st>>>(i0, o0, cols, log); break;
+        default: {
+          int th = cols >= 2048 ? 512 : cols >= 256 ? 256 : 64;
+          softmax_rows<T><<<n, th, 0, st>>>(i0, o0, cols, log);
+        }
+      }
+      TESSERA_KERNEL_CHECK();
+    }
   });
-  TESSERA_KERNEL_CHECK();
 }
 
 }  // namespace tessera::cuda

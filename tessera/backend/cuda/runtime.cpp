@@ -1,7 +1,10 @@
-// CUDA streams per tessera stream, cuBLAS handles, host<->device copies and checked-call errors.
+// CUDA streams per tessera stream, cuBLAS handles, fences, host<->device copies and checked-call
+// errors.
 #include "tessera/backend/cuda/runtime.h"
 
+#include <atomic>
 #include <mutex>
+#include <vector>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -26,8 +29,11 @@ namespace {
 struct StreamState {
   cudaStream_t stream{nullptr};
   cublasHandle_t cublas{nullptr};
+  cublasLtHandle_t lt{nullptr};
   void* workspace{nullptr};
 };
+
+constexpr size_t kWorkspace = size_t(32) << 20;
 
 class Streams {
  public:
@@ -36,6 +42,16 @@ class Streams {
     auto& s = streams_[index];
     if (!s.stream) TESSERA_CUDA_CHECK(cudaStreamCreate(&s.stream));
     return s;
+  }
+  // The CUDA stream of `index`, or null when it was never created.
+  cudaStream_t find(int index) {
+    std::lock_guard lk(mu_);
+    auto it = streams_.find(index);
+    return it == streams_.end() ? nullptr : it->second.stream;
+  }
+  int single() {
+    std::lock_guard lk(mu_);
+    return streams_.empty() ? -1 : streams_.size() == 1 ? streams_.begin()->first : -2;
   }
 
  private:
@@ -50,25 +66,68 @@ Streams& streams() {
 
 thread_local int tls_stream = -1;
 
+std::atomic<size_t> syncs{0};
+
+// Recycled cudaEvents (timing off) for fences.
+class EventPool {
+ public:
+  cudaEvent_t get() {
+    {
+      std::lock_guard lk(mu_);
+      if (!free_.empty()) {
+        cudaEvent_t e = free_.back();
+        free_.pop_back();
+        return e;
+      }
+    }
+    cudaEvent_t e;
+    TESSERA_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }
+  void put(cudaEvent_t e) {
+    std::lock_guard lk(mu_);
+    free_.push_back(e);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<cudaEvent_t> free_;
+};
+
+EventPool& event_pool() {
+  static auto* p = new EventPool();  // leaked: fences may die after main returns
+  return *p;
+}
+
 }  // namespace
 
 int current_stream_index() { return tls_stream; }
+int single_stream_index() { return streams().single(); }
 
 cudaStream_t current_stream() {
   if (tls_stream < 0) return nullptr;  // legacy default stream (host threads)
   return streams().get(tls_stream).stream;
 }
 
-cublasHandle_t cublas_handle() {
+namespace {
+StreamState& blas_state() {
   auto& s = streams().get(tls_stream < 0 ? 1 : tls_stream);
   if (!s.cublas) {
     TESSERA_CUBLAS_CHECK(cublasCreate(&s.cublas));
     TESSERA_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
-    constexpr size_t kWorkspace = size_t(32) << 20;
     TESSERA_CUDA_CHECK(cudaMalloc(&s.workspace, kWorkspace));
     TESSERA_CUBLAS_CHECK(cublasSetWorkspace(s.cublas, s.workspace, kWorkspace));
   }
-  return s.cublas;
+  return s;
+}
+}  // namespace
+
+cublasHandle_t cublas_handle() { return blas_state().cublas; }
+
+LtContext cublaslt_context() {
+  auto& s = blas_state();
+  if (!s.lt) TESSERA_CUBLAS_CHECK(cublasLtCreate(&s.lt));
+  return {s.lt, s.workspace, kWorkspace, s.stream};
 }
 
 }  // namespace tessera::cuda
@@ -77,12 +136,45 @@ namespace tessera::gpu {
 
 void release_stream_blocks(int stream);  // allocator.cpp
 
+void release_all_blocks();  // allocator.cpp
+
 void set_stream(int index) { cuda::tls_stream = index; }
+int get_stream() { return cuda::tls_stream; }
 
 void synchronize_stream(int index) {
-  TESSERA_CUDA_CHECK(cudaStreamSynchronize(cuda::streams().get(index).stream));
+  cudaStream_t s = cuda::streams().find(index);
+  if (!s) return;
+  ++cuda::syncs;
+  TESSERA_CUDA_CHECK(cudaStreamSynchronize(s));
   release_stream_blocks(index);
 }
+
+void synchronize_all() {
+  ++cuda::syncs;
+  TESSERA_CUDA_CHECK(cudaDeviceSynchronize());
+  release_all_blocks();
+}
+
+Fence record_fence(int stream) {
+  cudaEvent_t e = cuda::event_pool().get();
+  cudaError_t err = cudaEventRecord(e, cuda::streams().get(stream).stream);
+  if (err != cudaSuccess) {
+    cuda::event_pool().put(e);
+    cuda::throw_cuda_error(err, "cudaEventRecord", __FILE__, __LINE__);
+  }
+  return Fence(static_cast<void*>(e), [](void* p) { cuda::event_pool().put(static_cast<cudaEvent_t>(p)); });
+}
+
+void stream_wait_fence(const Fence& f, int stream) {
+  TESSERA_CUDA_CHECK(cudaStreamWaitEvent(cuda::streams().get(stream).stream, static_cast<cudaEvent_t>(f.get()), 0));
+}
+
+void wait_fence(const Fence& f) {
+  ++cuda::syncs;
+  TESSERA_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(f.get())));
+}
+
+size_t sync_count() { return cuda::syncs.load(); }
 
 // Synchronous copies on the legacy default stream: they wait for all work queued on the (blocking)
 // tessera streams, so a buffer written by any queued kernel is complete when it is read.

@@ -2,6 +2,7 @@
 // cuBLAS handle of the calling thread's tessera stream.
 #pragma once
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -28,7 +29,18 @@ namespace tessera::cuda {
 cudaStream_t current_stream();
 // The cuBLAS handle bound to current_stream().
 cublasHandle_t cublas_handle();
+// cuBLASLt state of the calling thread's tessera stream: a handle, the stream's workspace (shared
+// with its cuBLAS handle; both are used in stream order) and the CUDA stream to run on.
+struct LtContext {
+  cublasLtHandle_t handle;
+  void* workspace;
+  size_t workspace_bytes;
+  cudaStream_t stream;
+};
+LtContext cublaslt_context();
 // Tessera stream index of this thread (-1 outside GPU workers).
 int current_stream_index();
+// The tessera stream index of the only CUDA stream created so far (-1: none, -2: several).
+int single_stream_index();
 
 }  // namespace tessera::cuda

@@ -1,0 +1,148 @@
+// cuBLASLt GEMM with a per-problem cache of descriptors and the heuristic's first algorithm; the
+// cuBLAS fallback (see blaslt.h).
+#include "tessera/backend/cuda/blaslt.h"
+
+#include <array>
+#include <map>
+#include <mutex>
+
+#include "tessera/backend/cuda/runtime.h"
+
+namespace tessera::cuda {
+
+namespace {
+
+// Largest power of two (at most 256) dividing the byte address of every batch's matrix.
+int64_t alignment(const void* p, int64_t batch_stride_bytes) {
+  uint64_t v = reinterpret_cast<uintptr_t>(p) | static_cast<uint64_t>(batch_stride_bytes) | 256u;
+  return static_cast<int64_t>(v & (~v + 1));
+}
+
+int64_t type_size(cudaDataType_t t) { return t == CUDA_R_32F ? 4 : 2; }
+
+struct Plan {
+  cublasLtMatmulDesc_t desc{nullptr};
+  cublasLtMatrixLayout_t la{nullptr}, lb{nullptr}, lc{nullptr};
+  cublasLtMatmulAlgo_t algo{};
+  bool ok{false};
+};
+
+using Key = std::array<int64_t, 17>;
+
+void set_batch(cublasLtMatrixLayout_t l, int64_t batch, int64_t stride) {
+  if (batch <= 1) return;
+  int32_t b = static_cast<int32_t>(batch);
+  TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &b, sizeof(b)));
+  TESSERA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+}
+
+Plan make_plan(const GemmArgs& g, const LtContext& ctx, const Key& key) {
+  Plan p;
+  TESSERA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, g.compute, CUDA_R_32F));
+  TESSERA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &g.ta, sizeof(g.ta)));
+  TESSERA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &g.tb, sizeof(g.tb)));
+  // Stored shapes (before op): A is m x k or k x m, B is k x n or n x k.
+  bool at = g.ta != CUBLAS_OP_N, bt = g.tb != CUBLAS_OP_N;
+  TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.la, g.type, at ? g.k : g.m, at ? g.m : g.k, g.lda));
+  TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.lb, g.type, bt ? g.n : g.k, bt ? g.k : g.n, g.ldb));
+  TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.lc, g.type, g.m, g.n, g.ldc));
+  set_batch(p.la, g.batch, g.sa);
+  set_batch(p.lb, g.batch, g.sb);
+  set_batch(p.lc, g.batch, g.sc);
+  cublasLtMatmulPreference_t pref;
+  TESSERA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  uint64_t ws = ctx.workspace_bytes;
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  uint32_t al[3] = {static_cast<uint32_t>(key[14]), static_cast<uint32_t>(key[15]), static_cast<uint32_t>(key[16])};
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0], sizeof(uint32_t));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1], sizeof(uint32_t));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof(uint32_t));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2], sizeof(uint32_t));
+  cublasLtMatmulHeuristicResult_t res{};
+  int found = 0;
+  cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(ctx.handle, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &res, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res.state == CUBLAS_STATUS_SUCCESS) {
+    p.algo = res.algo;
+    p.ok = true;
+  }
+  return p;
+}
+
+void destroy(Plan& p) {
+  cublasLtMatrixLayoutDestroy(p.la);
+  cublasLtMatrixLayoutDestroy(p.lb);
+  cublasLtMatrixLayoutDestroy(p.lc);
+  cublasLtMatmulDescDestroy(p.desc);
+}
+
+class PlanCache {
+ public:
+  // The plan for key, made on first use; cached plans live as long as the process. Past kMaxPlans
+  // problems a plan is made for the call only (*cached false: the caller destroys it).
+  Plan get(const GemmArgs& g, const LtContext& ctx, const Key& key, bool* cached) {
+    std::lock_guard lk(mu_);
+    auto it = plans_.find(key);
+    *cached = true;
+    if (it != plans_.end()) return it->second;
+    Plan p = make_plan(g, ctx, key);
+    if (plans_.size() >= kMaxPlans) {
+      *cached = false;
+      return p;
+    }
+    plans_.emplace(key, p);
+    return p;
+  }
+
+ private:
+  static constexpr size_t kMaxPlans = 4096;
+  std::mutex mu_;
+  std::map<Key, Plan> plans_;
+};
+
+PlanCache& plan_cache() {
+  static auto* c = new PlanCache();  // leaked with the process, like the handles
+  return *c;
+}
+
+}  // namespace
+
+bool gemm_lt(const GemmArgs& g) {
+  auto ctx = cublaslt_context();
+  int64_t es = type_size(g.type);
+  Key key{g.ta, g.tb, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.batch > 1 ? g.sa : 0, g.batch > 1 ? g.sb : 0,
+          g.batch > 1 ? g.sc : 0, g.batch, g.type, g.compute, alignment(g.a, g.batch > 1 ? g.sa * es : 0), alignment(g.b, g.batch > 1 ? g.sb * es : 0),
+          alignment(g.c, g.batch > 1 ? g.sc * es : 0)};
+  bool cached = true;
+  Plan p = plan_cache().get(g, ctx, key, &cached);
+  cublasStatus_t st = CUBLAS_STATUS_NOT_SUPPORTED;
+  float alpha = 1.0f, beta = 0.0f;
+  if (p.ok) {
+    st = cublasLtMatmul(ctx.handle, p.desc, &alpha, g.a, p.la, g.b, p.lb, &beta, g.c, p.lc, g.c, p.lc, &p.algo,
+                        ctx.workspace, ctx.workspace_bytes, ctx.stream);
+  }
+  if (!cached) destroy(p);
+  if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) {
+    throw_cublas_error(st, "cublasLtMatmul", __FILE__, __LINE__);
+  }
+  return st == CUBLAS_STATUS_SUCCESS;
+}
+
+void gemm_cublas(const GemmArgs& g) {
+  float alpha = 1.0f, beta = 0.0f;
+  if (g.batch == 1) {  // the plain entry point (what frameworks call for one product)
+    TESSERA_CUBLAS_CHECK(cublasGemmEx(cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n),
+                                      static_cast<int>(g.k), &alpha, g.a, g.type, static_cast<int>(g.lda), g.b, g.type,
+                                      static_cast<int>(g.ldb), &beta, g.c, g.type, static_cast<int>(g.ldc), g.compute,
+                                      CUBLAS_GEMM_DEFAULT));
+    return;
+  }
+  TESSERA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha, g.a,
+      g.type, static_cast<int>(g.lda), g.sa, g.b, g.type, static_cast<int>(g.ldb), g.sb, &beta, g.c, g.type,
+      static_cast<int>(g.ldc), g.sc, static_cast<int>(g.batch), g.compute, CUBLAS_GEMM_DEFAULT));
+}
+
+}  // namespace tessera::cuda

@@ -1,0 +1,32 @@
+// Column-major strided-batched GEMM through cuBLASLt with cached descriptors and algorithms
+// (16-bit inputs, float32 accumulation), falling back to cublasGemmStridedBatchedEx.
+#pragma once
+
+#include <cublas_v2.h>
+
+#include <cstdint>
+
+namespace tessera::cuda {
+
+// One column-major GEMM: D (m x n, ldc, batch stride sc) = op(A) (m x k) * op(B) (k x n), `batch`
+// times; A, B, C share the data type `type` and accumulate in `compute`.
+struct GemmArgs {
+  cublasOperation_t ta, tb;
+  int64_t m, n, k;
+  const void* a;
+  int64_t lda, sa;
+  const void* b;
+  int64_t ldb, sb;
+  void* c;
+  int64_t ldc, sc;
+  int64_t batch;
+  cudaDataType_t type;
+  cublasComputeType_t compute;
+};
+
+// Runs through cuBLASLt; false (nothing launched) when Lt offers no algorithm for the problem.
+bool gemm_lt(const GemmArgs& g);
+// Runs through cublasGemmStridedBatchedEx on the stream's cuBLAS handle.
+void gemm_cublas(const GemmArgs& g);
+
+}  // namespace tessera::cuda
