@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tessera/ops.h"
+#include "tessera/scheduler.h"
 
 namespace tessera::lm {
 
@@ -88,6 +89,7 @@ int KVCache::trim(int n) {
 
 void KVCache::reset() {
   for (auto& l : layers_) l.offset = 0;
+  left_padding_.clear();
 }
 
 size_t KVCache::nbytes() const {
@@ -96,6 +98,66 @@ size_t KVCache::nbytes() const {
     if (l.keys) n += l.keys->nbytes() + l.values->nbytes();
   }
   return n;
+}
+
+void KVCache::set_left_padding(std::vector<int> padding) {
+  for (int p : padding) {
+    if (p < 0) throw std::invalid_argument("[kv_cache] left padding must not be negative.");
+  }
+  for (const auto& l : layers_) {
+    if (l.keys && l.keys->shape(0) != static_cast<int>(padding.size()) && !padding.empty()) {
+      throw std::invalid_argument("[kv_cache] " + std::to_string(padding.size()) + " paddings for a batch of " +
+                                  std::to_string(l.keys->shape(0)) + ".");
+    }
+  }
+  left_padding_ = std::move(padding);
+}
+
+void KVCache::filter_rows(const std::vector<int>& rows) {
+  if (rows.empty()) throw std::invalid_argument("[kv_cache] filter_rows needs at least one row.");
+  const int B = layers_[0].keys ? layers_[0].keys->shape(0)
+                                : static_cast<int>(left_padding_.empty() ? 0 : left_padding_.size());
+  for (int r : rows) {
+    if (r < 0 || r >= B) {
+      throw std::out_of_range("[kv_cache] row " + std::to_string(r) + " out of range for batch " +
+                              std::to_string(B) + ".");
+    }
+  }
+  array idx(rows, {static_cast<int>(rows.size())}, int32);
+  for (auto& l : layers_) {
+    if (!l.keys) continue;
+    l.keys = take(*l.keys, idx, 0);
+    l.values = take(*l.values, idx, 0);
+    eval(*l.keys, *l.values);
+  }
+  if (!left_padding_.empty()) {
+    std::vector<int> pad;
+    for (int r : rows) pad.push_back(left_padding_[r]);
+    left_padding_ = std::move(pad);
+  }
+}
+
+std::pair<array, array> KVCache::state(int layer_index) const {
+  if (layer_index < 0 || layer_index >= num_layers()) {
+    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
+  }
+  const Layer& l = layers_[layer_index];
+  if (!l.keys) throw std::invalid_argument("[kv_cache] layer " + std::to_string(layer_index) + " is empty.");
+  const Shape& ks = l.keys->shape();
+  const Shape& vs = l.values->shape();
+  return {slice(*l.keys, {0, 0, 0, 0}, {ks[0], ks[1], l.offset, ks[3]}),
+          slice(*l.values, {0, 0, 0, 0}, {vs[0], vs[1], l.offset, vs[3]})};
+}
+
+void KVCache::set_state(int layer_index, const array& keys, const array& values) {
+  if (layer_index < 0 || layer_index >= num_layers()) {
+    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
+  }
+  Layer& l = layers_[layer_index];
+  l.keys.reset();
+  l.values.reset();
+  l.offset = 0;
+  update_and_fetch(layer_index, keys, values);
 }
 
 }  // namespace tessera::lm

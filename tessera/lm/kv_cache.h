@@ -31,6 +31,19 @@ class KVCache {
   // Bytes of the K/V buffers.
   size_t nbytes() const;
 
+  // Batched generation of prompts of different lengths, left-padded: row b's first left_padding()[b]
+  // positions are padding that attention skips, and its RoPE positions start that much lower. Empty
+  // (the default): no padding. Set it before the first update; its size must equal the batch size.
+  void set_left_padding(std::vector<int> padding);
+  const std::vector<int>& left_padding() const { return left_padding_; }
+  // Keeps only these batch rows (in this order) of every layer and of the padding.
+  void filter_rows(const std::vector<int>& rows);
+
+  // Layer i's stored keys and values, (B, n_kv_heads, offset, head_dim) each (lazy slices).
+  std::pair<array, array> state(int layer) const;
+  // Replaces layer i's contents by keys, values (B, n_kv_heads, T, head_dim); its offset becomes T.
+  void set_state(int layer, const array& keys, const array& values);
+
  private:
   struct Layer {
     std::optional<array> keys, values;  // (B, n_kv_heads, capacity, head_dim)
@@ -39,6 +52,7 @@ class KVCache {
   void reserve(Layer& layer, const array& keys, const array& values, int needed);
 
   std::vector<Layer> layers_;
+  std::vector<int> left_padding_;
   int max_len_;
   int step_;
 };
