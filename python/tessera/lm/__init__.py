@@ -6,6 +6,13 @@ without it having been imported first by the package."""
 import importlib
 
 _EXPORTS = {
+    "BatchResponse": "batch_generate",
+    "batch_generate": "batch_generate",
+    "make_prompt_cache": "prompt_cache",
+    "save_prompt_cache": "prompt_cache",
+    "load_prompt_cache": "prompt_cache",
+    "trim_prompt_cache": "prompt_cache",
+    "speculative_generate_step": "generate",
     "GenerationResponse": "generate",
     "generate": "generate",
     "stream_generate": "generate",
