@@ -49,9 +49,11 @@ inline nlohmann::json hf_expected(const std::string& arch) {
 }
 
 // Greedy tokens after `prompt`, one sequence, one token per step, stopping before an id in `eos`.
+// cache: nullptr for a plain growing cache.
 inline std::vector<int32_t> greedy_reference(const Llama& m, const std::vector<int32_t>& prompt, int max_tokens,
-                                             const std::vector<int32_t>& eos = {}) {
-  KVCache cache(m.num_layers());
+                                             const std::vector<int32_t>& eos = {}, KVCache* cache_in = nullptr) {
+  KVCache own(m.num_layers());
+  KVCache& cache = cache_in ? *cache_in : own;
   std::vector<int32_t> out, ids = prompt;
   const int V = m.config().vocab_size;
   while (static_cast<int>(out.size()) < max_tokens) {

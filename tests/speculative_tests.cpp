@@ -6,6 +6,7 @@
 
 #include "lm_generation_utils.h"
 #include "tessera/lm/generate.h"
+#include "tessera/lm/load.h"
 #include "tessera/lm/prompt_cache.h"
 #include "tessera/lm/random_model.h"
 #include "tessera/random.h"
@@ -119,4 +120,23 @@ TEST(Speculative, BadDraftThrows) {
   g.draft_model = &stories();
   g.num_draft_tokens = 0;
   EXPECT_THROW(generate(stories(), stories_tokenizer(), {1}, g), std::invalid_argument);
+}
+
+TEST(Speculative, HFModelWithAnotherArchitectureAsDraft) {
+  // The llama fixture (with its byte tokenizer) checked by the mistral fixture: transformers' greedy tokens.
+  auto target = load(hf_fixture_dir("llama"));
+  auto draft = hf_fixture("mistral");
+  auto ex = hf_expected("llama");
+  auto prompt = ex["prompt"].get<std::vector<int32_t>>();
+  for (int k : {1, 2, 5}) {
+    GenerationConfig g;
+    g.max_tokens = 16;
+    g.eos_ids = std::vector<int32_t>{};
+    g.draft_model = draft.get();
+    g.num_draft_tokens = k;
+    auto r = generate(*target.model, *target.tokenizer, prompt, g);
+    EXPECT_EQ(r.tokens, ex["greedy"].get<std::vector<int32_t>>()) << "k=" << k;
+    std::cout << "llama fixture, mistral draft, k=" << k << ": acceptance " << r.stats.accepted_draft_tokens << "/"
+              << r.stats.draft_tokens << "\n";
+  }
 }

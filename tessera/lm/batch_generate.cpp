@@ -150,7 +150,7 @@ BatchGenerationResult batch_generate(const Llama& model, const Tokenizer* tokeni
       std::fill(ids.begin() + r * L, ids.begin() + r * L + padding[r], p[0]);  // masked out
       std::copy(p.begin(), p.end(), ids.begin() + r * L + padding[r]);
     }
-    KVCache cache(model.num_layers());
+    KVCache cache = model_kv_cache(model, 0, 0);  // sliding-window layers keep their window only
     cache.set_left_padding(padding);
     auto t0 = Clock::now();
     array logits = model.forward(array(ids, {B, L}), &cache);  // (B, L, V)

@@ -39,13 +39,13 @@ GenerateStep::GenerateStep(const Llama& model, std::vector<int32_t> prompt, cons
     prefill_ = options_.prompt_cache->prepare(model, prompt);
     cache_ = &options_.prompt_cache->kv();
   } else {
-    own_cache_.emplace(model.num_layers(), options_.max_kv_size);
+    own_cache_.emplace(model_kv_cache(model, options_.max_kv_size, options_.num_draft_tokens));
     cache_ = &*own_cache_;
     prefill_ = prompt;
   }
   cached_prompt_tokens_ = prompt_tokens_ - static_cast<int>(prefill_.size());
   if (draft) {
-    draft_cache_.emplace(draft->num_layers());
+    draft_cache_.emplace(model_kv_cache(*draft, 0, options_.num_draft_tokens));
     draft_pending_ = prompt;
   }
   history_ = std::move(prompt);

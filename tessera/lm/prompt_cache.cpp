@@ -11,20 +11,23 @@ namespace tessera::lm {
 
 namespace {
 
-const char* kFormatKey = "tessera_prompt_cache";  // reserved metadata key marking our files
+const char* kFormatKey = "tessera_prompt_cache";  // reserved metadata key marking our files: "layers,heads,dim"
+const char* kWindowsKey = "tessera_prompt_cache_windows";  // "window:keep,..." per layer (0:0 = full)
 
 }  // namespace
 
 PromptCache::PromptCache(int num_layers, int kv_heads, int head_dim, int max_kv_size)
     : kv_(num_layers, max_kv_size), kv_heads_(kv_heads), head_dim_(head_dim) {
-  if (kv_heads <= 0 || head_dim <= 0) {
+  if (num_layers <= 0 || kv_heads <= 0 || head_dim <= 0) {
     throw std::invalid_argument("[prompt_cache] kv_heads and head_dim must be positive.");
   }
 }
 
 PromptCache::PromptCache(const Llama& model, int max_kv_size)
     : PromptCache(model.num_layers(), model.config().kv_heads(), model.config().head_dim_or_default(),
-                  max_kv_size) {}
+                  max_kv_size) {
+  kv_ = model_kv_cache(model, max_kv_size, kTrimSlack);
+}
 
 void PromptCache::check_model(const Llama& model) const {
   const auto& c = model.config();
@@ -34,6 +37,13 @@ void PromptCache::check_model(const Llama& model) const {
                                 " keys, the model has " + std::to_string(c.num_hidden_layers) + " layers of " +
                                 std::to_string(c.kv_heads()) + " x " + std::to_string(c.head_dim_or_default()) +
                                 ".");
+  }
+  for (int i = 0; i < num_layers(); ++i) {
+    const int want = c.layer_slides(i) ? c.sliding_window : 0;
+    if (kv_.window(i) != want) {
+      throw std::invalid_argument("[prompt_cache] layer " + std::to_string(i) + " has sliding window " +
+                                  std::to_string(kv_.window(i)) + ", the model's " + std::to_string(want) + ".");
+    }
   }
   for (int t : tokens_) {
     if (t < 0 || t >= c.vocab_size) {
@@ -57,8 +67,14 @@ std::vector<int32_t> PromptCache::prepare(const Llama& model, const std::vector<
   size_t common = 0;
   while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common]) ++common;
   if (common == prompt.size() && common > 0) --common;  // the last prompt token is run again for its logits
-  kv_.trim(kv_.offset() - static_cast<int>(common));
-  tokens_.resize(common);
+  const int drop = kv_.offset() - static_cast<int>(common);
+  if (kv_.can_trim(drop)) {
+    kv_.trim(drop);
+    tokens_.resize(common);
+  } else {  // a sliding-window layer no longer holds the keys the common prefix needs
+    reset();
+    common = 0;
+  }
   return std::vector<int32_t>(prompt.begin() + static_cast<long>(common), prompt.end());
 }
 
@@ -75,8 +91,8 @@ void PromptCache::reset() {
 }
 
 void save_prompt_cache(const std::string& path, PromptCache& cache, const PromptCacheMetadata& metadata) {
-  if (metadata.count(kFormatKey)) {
-    throw std::invalid_argument(std::string("[prompt_cache] metadata key ") + kFormatKey + " is reserved.");
+  if (metadata.count(kFormatKey) || metadata.count(kWindowsKey)) {
+    throw std::invalid_argument(std::string("[prompt_cache] metadata keys ") + kFormatKey + "* are reserved.");
   }
   const auto& toks = cache.tokens();
   const int T = static_cast<int>(toks.size());
@@ -93,6 +109,11 @@ void save_prompt_cache(const std::string& path, PromptCache& cache, const Prompt
   StringMap meta(metadata.begin(), metadata.end());
   meta[kFormatKey] = std::to_string(cache.num_layers()) + "," + std::to_string(cache.kv_heads()) + "," +
                      std::to_string(cache.head_dim());
+  std::string windows;
+  for (int i = 0; i < cache.num_layers(); ++i) {
+    windows += (i ? "," : "") + std::to_string(cache.kv().window(i)) + ":" + std::to_string(cache.kv().keep(i));
+  }
+  meta[kWindowsKey] = windows;
   save_safetensors(path, arrays, meta);
 }
 
@@ -112,19 +133,36 @@ std::pair<PromptCache, PromptCacheMetadata> load_prompt_cache(const std::string&
   if (tok == arrays.end() || tok->second.ndim() != 1 || tok->second.dtype() != int32) fail("no int32 tokens.");
   const int T = tok->second.shape(0);
   PromptCache cache(layers, heads, dim);
+  auto w = meta.find(kWindowsKey);
+  if (w != meta.end()) {
+    const std::string& text = w->second;
+    size_t pos = 0;
+    for (int i = 0; i < layers; ++i) {
+      int window = 0, keep = 0, used = 0;
+      if (pos >= text.size() || std::sscanf(text.c_str() + pos, "%d:%d%n", &window, &keep, &used) != 2 ||
+          window < 0 || keep < window) {
+        fail("bad sliding windows " + text + ".");
+      }
+      if (window > 0) cache.kv().set_window(i, window, keep);
+      pos += used + 1;
+    }
+  }
   if (T > 0) {
     for (int i = 0; i < layers; ++i) {
       auto k = arrays.find("layers." + std::to_string(i) + ".keys");
       auto v = arrays.find("layers." + std::to_string(i) + ".values");
-      const Shape want{1, heads, T, dim};
+      // A sliding-window layer holds its last min(T, keep) positions, the others all T.
+      const int held = cache.kv().window(i) > 0 ? std::min(T, cache.kv().keep(i)) : T;
+      const Shape want{1, heads, held, dim};
       if (k == arrays.end() || v == arrays.end() || k->second.shape() != want || v->second.shape() != want) {
         fail("layer " + std::to_string(i) + " keys/values missing or not " + shape_str(want) + ".");
       }
-      cache.kv().set_state(i, k->second, v->second);
+      cache.kv().set_state(i, k->second, v->second, T - held);
     }
   }
   cache.append(tok->second.to_vector<int32_t>());
   meta.erase(kFormatKey);
+  meta.erase(kWindowsKey);
   return {std::move(cache), PromptCacheMetadata(meta.begin(), meta.end())};
 }
 

@@ -15,8 +15,10 @@ namespace tessera::lm {
 
 class PromptCache {
  public:
-  // An empty cache for `model` (max_kv_size 0: grows as needed).
+  // An empty cache for `model` (max_kv_size 0: grows as needed). Sliding-window layers keep their
+  // window plus kTrimSlack positions; a new prompt diverging further back than that starts afresh.
   explicit PromptCache(const Llama& model, int max_kv_size = 0);
+  static constexpr int kTrimSlack = 32;
   // An empty cache for a model of num_layers layers, n_kv_heads x head_dim keys.
   PromptCache(int num_layers, int kv_heads, int head_dim, int max_kv_size = 0);
 

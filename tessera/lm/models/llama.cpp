@@ -220,9 +220,11 @@ array Llama::attend(const array& q, const array& k, const array& v, int layer_in
     array keep = kpos <= qpos;
     if (slides) keep = logical_and(keep, kpos > qpos - array(config_.sliding_window));
     if (padded) {
-      const auto& pad = cache->left_padding();
-      array first = reshape(array(std::vector<int32_t>(pad.begin(), pad.end()), {static_cast<int>(pad.size())}, int32),
-                            {static_cast<int>(pad.size()), 1, 1, 1});
+      // Key slot j holds position fetched_start + j (a sliding-window cache drops old positions).
+      std::vector<int32_t> first_slot;
+      for (int p : cache->left_padding()) first_slot.push_back(p - cache->fetched_start(layer_index));
+      const int B = static_cast<int>(first_slot.size());
+      array first = reshape(array(first_slot, {B}, int32), {B, 1, 1, 1});
       keep = logical_or(logical_and(keep, kpos >= first), kpos == qpos);
     }
     mask = keep;
