@@ -151,11 +151,15 @@ std::pair<PromptCache, PromptCacheMetadata> load_prompt_cache(const std::string&
     for (int i = 0; i < layers; ++i) {
       auto k = arrays.find("layers." + std::to_string(i) + ".keys");
       auto v = arrays.find("layers." + std::to_string(i) + ".values");
-      // A sliding-window layer holds its last min(T, keep) positions, the others all T.
-      const int held = cache.kv().window(i) > 0 ? std::min(T, cache.kv().keep(i)) : T;
+      // A sliding-window layer holds its last positions (at most keep), the others all T.
+      if (k == arrays.end() || v == arrays.end() || k->second.ndim() != 4) fail("layer " + std::to_string(i) + " missing.");
+      const int held = k->second.shape(2);
+      const bool windowed = cache.kv().window(i) > 0;
       const Shape want{1, heads, held, dim};
-      if (k == arrays.end() || v == arrays.end() || k->second.shape() != want || v->second.shape() != want) {
-        fail("layer " + std::to_string(i) + " keys/values missing or not " + shape_str(want) + ".");
+      if (k->second.shape() != want || v->second.shape() != want || held < 1 ||
+          (windowed ? held > std::min(T, cache.kv().keep(i)) : held != T)) {
+        fail("layer " + std::to_string(i) + " keys/values are " + shape_str(k->second.shape()) + " for " +
+             std::to_string(T) + " tokens.");
       }
       cache.kv().set_state(i, k->second, v->second, T - held);
     }
