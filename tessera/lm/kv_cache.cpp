@@ -5,7 +5,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "tessera/lm/models/llama.h"
 #include "tessera/ops.h"
+#include "tessera/scheduler.h"
 
 namespace tessera::lm {
 
@@ -59,6 +61,7 @@ std::pair<array, array> KVCache::update_and_fetch(int layer_index, const array& 
                                 shape_str(keys.shape()) + " and " + shape_str(values.shape()) + ".");
   }
   Layer& layer = layers_[layer_index];
+  if (layer.window > 0) return update_window(layer, keys, values);
   int start = layer.offset;
   int end = start + keys.shape(2);
   reserve(layer, keys, values, end);
@@ -80,14 +83,73 @@ int KVCache::offset() const {
 
 int KVCache::capacity() const { return layers_[0].keys ? layers_[0].keys->shape(2) : 0; }
 
+bool KVCache::can_trim(int n) const {
+  n = std::max(0, std::min(n, offset()));
+  for (const auto& l : layers_) {
+    // A query at the new offset needs keys from new_offset - window + 1 on.
+    if (l.window > 0 && l.start > std::max(0, l.offset - n - l.window + 1)) return false;
+  }
+  return true;
+}
+
 int KVCache::trim(int n) {
   n = std::max(0, std::min(n, offset()));
+  if (!can_trim(n)) {
+    throw std::runtime_error("[kv_cache] cannot trim " + std::to_string(n) +
+                             " positions: a sliding-window layer has already dropped keys they would need.");
+  }
   for (auto& l : layers_) l.offset -= n;
   return n;
 }
 
 void KVCache::reset() {
-  for (auto& l : layers_) l.offset = 0;
+  for (auto& l : layers_) l.offset = l.start = l.fetched_start = 0;
+  left_padding_.clear();
+}
+
+void KVCache::set_window(int layer_index, int window, int keep) {
+  if (layer_index < 0 || layer_index >= num_layers()) {
+    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
+  }
+  if (window <= 0 || keep < window) throw std::invalid_argument("[kv_cache] need 0 < window <= keep.");
+  Layer& l = layers_[layer_index];
+  if (l.offset > 0) throw std::invalid_argument("[kv_cache] set_window on a layer that holds positions.");
+  l.window = window;
+  l.keep = keep;
+  l.keys.reset();
+  l.values.reset();
+}
+
+// keys, values: (B, H, L, D). Returns the kept positions and the new ones, then keeps the last `keep`.
+std::pair<array, array> KVCache::update_window(Layer& layer, const array& keys, const array& values) {
+  const int B = keys.shape(0), H = keys.shape(1), L = keys.shape(2), D = keys.shape(3), Dv = values.shape(3);
+  const int stored = layer.offset - layer.start;
+  array k = keys, v = values;
+  if (layer.keys && stored > 0) {
+    if (layer.keys->shape(0) != B || layer.keys->shape(1) != H || layer.keys->shape(3) != D ||
+        layer.values->shape(3) != Dv) {
+      throw std::invalid_argument("[kv_cache] keys " + shape_str(keys.shape()) + " do not match the cache " +
+                                  shape_str(layer.keys->shape()) + ".");
+    }
+    k = concatenate({slice(*layer.keys, {0, 0, 0, 0}, {B, H, stored, D}), keys}, 2);
+    v = concatenate({slice(*layer.values, {0, 0, 0, 0}, {B, H, stored, Dv}), values}, 2);
+  }
+  layer.fetched_start = layer.start;
+  const int total = stored + L, kept = std::min(total, layer.keep);
+  layer.keys = slice(k, {0, 0, total - kept, 0}, {B, H, total, D});
+  layer.values = slice(v, {0, 0, total - kept, 0}, {B, H, total, Dv});
+  layer.offset += L;
+  layer.start = layer.offset - kept;
+  return {k, v};
+}
+
+KVCache model_kv_cache(const Llama& model, int max_len, int trim_slack) {
+  KVCache cache(model.num_layers(), max_len);
+  const auto& c = model.config();
+  for (int i = 0; i < model.num_layers(); ++i) {
+    if (c.layer_slides(i)) cache.set_window(i, c.sliding_window, c.sliding_window + std::max(0, trim_slack));
+  }
+  return cache;
 }
 
 size_t KVCache::nbytes() const {
@@ -96,6 +158,74 @@ size_t KVCache::nbytes() const {
     if (l.keys) n += l.keys->nbytes() + l.values->nbytes();
   }
   return n;
+}
+
+void KVCache::set_left_padding(std::vector<int> padding) {
+  for (int p : padding) {
+    if (p < 0) throw std::invalid_argument("[kv_cache] left padding must not be negative.");
+  }
+  for (const auto& l : layers_) {
+    if (l.keys && l.keys->shape(0) != static_cast<int>(padding.size()) && !padding.empty()) {
+      throw std::invalid_argument("[kv_cache] " + std::to_string(padding.size()) + " paddings for a batch of " +
+                                  std::to_string(l.keys->shape(0)) + ".");
+    }
+  }
+  left_padding_ = std::move(padding);
+}
+
+void KVCache::filter_rows(const std::vector<int>& rows) {
+  if (rows.empty()) throw std::invalid_argument("[kv_cache] filter_rows needs at least one row.");
+  const int B = layers_[0].keys ? layers_[0].keys->shape(0)
+                                : static_cast<int>(left_padding_.empty() ? 0 : left_padding_.size());
+  for (int r : rows) {
+    if (r < 0 || r >= B) {
+      throw std::out_of_range("[kv_cache] row " + std::to_string(r) + " out of range for batch " +
+                              std::to_string(B) + ".");
+    }
+  }
+  array idx(rows, {static_cast<int>(rows.size())}, int32);
+  for (auto& l : layers_) {
+    if (!l.keys) continue;
+    l.keys = take(*l.keys, idx, 0);
+    l.values = take(*l.values, idx, 0);
+    eval(*l.keys, *l.values);
+  }
+  if (!left_padding_.empty()) {
+    std::vector<int> pad;
+    for (int r : rows) pad.push_back(left_padding_[r]);
+    left_padding_ = std::move(pad);
+  }
+}
+
+std::pair<array, array> KVCache::state(int layer_index) const {
+  if (layer_index < 0 || layer_index >= num_layers()) {
+    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
+  }
+  const Layer& l = layers_[layer_index];
+  if (!l.keys) throw std::invalid_argument("[kv_cache] layer " + std::to_string(layer_index) + " is empty.");
+  const Shape& ks = l.keys->shape();
+  const Shape& vs = l.values->shape();
+  const int stored = l.offset - l.start;
+  return {slice(*l.keys, {0, 0, 0, 0}, {ks[0], ks[1], stored, ks[3]}),
+          slice(*l.values, {0, 0, 0, 0}, {vs[0], vs[1], stored, vs[3]})};
+}
+
+void KVCache::set_state(int layer_index, const array& keys, const array& values, int start) {
+  if (layer_index < 0 || layer_index >= num_layers()) {
+    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
+  }
+  Layer& l = layers_[layer_index];
+  if (start < 0 || (start > 0 && l.window == 0)) {
+    throw std::invalid_argument("[kv_cache] set_state: start " + std::to_string(start) +
+                                " needs a sliding-window layer.");
+  }
+  l.keys.reset();
+  l.values.reset();
+  l.offset = l.start = 0;
+  update_and_fetch(layer_index, keys, values);
+  l.offset += start;
+  l.start += start;
+  l.fetched_start = l.start;
 }
 
 }  // namespace tessera::lm

@@ -9,6 +9,8 @@
 
 namespace tessera::lm {
 
+class Llama;
+
 class KVCache {
  public:
   // max_len > 0: each layer's buffer holds max_len positions (an update past it throws).
@@ -24,23 +26,60 @@ class KVCache {
   int num_layers() const { return static_cast<int>(layers_.size()); }
   // Positions the buffers hold now (0 before the first update).
   int capacity() const;
-  // Drops the last n positions (at most offset()); returns how many were dropped.
+  // Drops the last n positions (at most offset()); returns how many were dropped. Throws
+  // "[kv_cache] ..." when a sliding-window layer no longer holds what it would need (see can_trim).
   int trim(int n);
+  // Whether trim(n) keeps every sliding-window layer exact.
+  bool can_trim(int n) const;
+
+  // Layer i attends over a sliding window of `window` positions: it keeps only its last `keep`
+  // (>= window) positions, so its memory stays bounded; keep - window is how far it can be trimmed
+  // back (+1). Set before the layer's first update.
+  void set_window(int layer, int window, int keep);
+  int window(int layer) const { return layers_.at(layer).window; }
+  int keep(int layer) const { return layers_.at(layer).keep; }
+  // Position of the first key the layer holds (0 unless it is windowed and has dropped some).
+  int start(int layer) const { return layers_.at(layer).start; }
+  // Position of the first key of the last update_and_fetch result of this layer.
+  int fetched_start(int layer) const { return layers_.at(layer).fetched_start; }
   // Empties the cache (keeps the buffers for reuse).
   void reset();
   // Bytes of the K/V buffers.
   size_t nbytes() const;
 
+  // Batched generation of prompts of different lengths, left-padded: row b's first left_padding()[b]
+  // positions are padding that attention skips, and its RoPE positions start that much lower. Empty
+  // (the default): no padding. Set it before the first update; its size must equal the batch size.
+  void set_left_padding(std::vector<int> padding);
+  const std::vector<int>& left_padding() const { return left_padding_; }
+  // Keeps only these batch rows (in this order) of every layer and of the padding.
+  void filter_rows(const std::vector<int>& rows);
+
+  // Layer i's stored keys and values, (B, n_kv_heads, offset - start, head_dim) each (lazy slices).
+  std::pair<array, array> state(int layer) const;
+  // Replaces layer i's contents by keys, values (B, n_kv_heads, T, head_dim) of positions start..;
+  // its offset becomes start + T (start > 0 only for a windowed layer, with T >= its keep or all).
+  void set_state(int layer, const array& keys, const array& values, int start = 0);
+
  private:
   struct Layer {
     std::optional<array> keys, values;  // (B, n_kv_heads, capacity, head_dim)
-    int offset = 0;
+    int offset = 0;                     // positions seen
+    int window = 0, keep = 0;           // sliding-window layer: keeps its last `keep` positions
+    int start = 0;                      // position of buffer slot 0
+    int fetched_start = 0;
   };
   void reserve(Layer& layer, const array& keys, const array& values, int needed);
+  std::pair<array, array> update_window(Layer& layer, const array& keys, const array& values);
 
   std::vector<Layer> layers_;
+  std::vector<int> left_padding_;
   int max_len_;
   int step_;
 };
+
+// A cache for `model`: its sliding-window layers keep window + trim_slack positions (trim_slack: how
+// far speculative decoding or a prompt cache may trim back), the others grow (or hold max_len).
+KVCache model_kv_cache(const Llama& model, int max_len = 0, int trim_slack = 32);
 
 }  // namespace tessera::lm

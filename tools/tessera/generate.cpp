@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -11,8 +12,10 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "tessera/lm/batch_generate.h"
 #include "tessera/lm/chat.h"
 #include "tessera/lm/load.h"
+#include "tessera/lm/prompt_cache.h"
 
 namespace tessera::cli {
 
@@ -33,18 +36,52 @@ const std::string kUsage =
         "  --tokenizer PATH    tokenizer (default: the GGUF's own; for .bin, tokenizer.bin or tok*.bin\n"
         "                      next to the model)\n"
         "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
-        "                      stdin, dropping one final newline\n"
+        "                      stdin, dropping one final newline. Given several times, the prompts\n"
+        "                      are generated together as a batch (texts printed in order)\n"
         "  --system TEXT       system message (chat template only)\n"
         "  --chat-template FILE  use this Jinja2 chat template instead of the model's\n"
         "  --no-chat-template, --raw  send the prompt as is, without the chat template\n") +
     kGenerationOptionsHelp +
     "  --echo              print the prompt before the generated text\n"
+    "  --draft-model PATH  speculative decoding with this smaller model of the same vocabulary\n"
+    "                      (the output stays the model's own greedy/sampled text)\n"
+    "  --num-draft-tokens N  tokens the draft proposes per step (default 3)\n"
+    "  --prompt-cache-file PATH  reuse the KV cache saved in PATH for the prompt's shared prefix (if\n"
+    "                      it exists), then save the cache of this prompt and its answer there\n"
+    "  --batch-size N      rows decoded together with several --prompt (default: from free memory)\n"
     "  -h, --help          show this help\n";
+
+// Several prompts decoded together: each text on its own, in order, then a summary.
+template <class Encode>
+int batch_main(const lm::Llama& model, const lm::Tokenizer& tok, const std::vector<std::string>& prompts,
+               const Encode& encode, const lm::GenerationConfig& cfg, int batch_size) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& p : prompts) ids.push_back(encode(p));
+  lm::BatchGenerationConfig b;
+  b.max_tokens = cfg.max_tokens;
+  b.sampler = cfg.sampler;
+  b.eos_ids = cfg.eos_ids;
+  b.stop_strings = cfg.stop_strings;
+  b.batch_size = batch_size;
+  auto r = lm::batch_generate(model, &tok, ids, b);
+  for (size_t i = 0; i < r.texts.size(); ++i) {
+    std::printf("==== prompt %zu\n%s\n", i, r.texts[i].c_str());
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr, "==========\n");
+  std::fprintf(stderr, "Prompts: %zu, batch size %d\n", prompts.size(), r.batch_size);
+  std::fprintf(stderr, "Prompt: %d tokens, %.1f tokens-per-sec\n", r.prompt_tokens, r.prompt_tps);
+  std::fprintf(stderr, "Generation: %d tokens, %.1f tokens-per-sec\n", r.generation_tokens, r.generation_tps);
+  std::fprintf(stderr, "Peak memory: %.3f MB\n", r.peak_memory_mb);
+  return 0;
+}
 
 }  // namespace
 
 int generate_main(int argc, char** argv) {
-  std::string model_path, tokenizer_path, prompt, template_file;
+  std::string model_path, tokenizer_path, prompt, template_file, draft_path, cache_file;
+  std::vector<std::string> prompts;
+  int batch_size = 0;
   std::optional<std::string> system;
   bool echo = false, raw = false;
   lm::GenerationConfig cfg;
@@ -78,10 +115,23 @@ int generate_main(int argc, char** argv) {
           prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
           if (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
         }
-      } else if (!parse_generation_flag(flag, value, cfg))
+        prompts.push_back(prompt);
+      } else if (flag == "--draft-model")
+        draft_path = value;
+      else if (flag == "--num-draft-tokens")
+        cfg.num_draft_tokens = parse_int(flag, value);
+      else if (flag == "--prompt-cache-file")
+        cache_file = value;
+      else if (flag == "--batch-size")
+        batch_size = parse_int(flag, value);
+      else if (!parse_generation_flag(flag, value, cfg))
         throw UsageError("unknown option " + a);
     }
     validate_generation_config(cfg);
+    if (cfg.num_draft_tokens < 1) throw UsageError("--num-draft-tokens must be >= 1");
+    if (batch_size < 0) throw UsageError("--batch-size must be >= 0");
+    if (prompts.size() > 1 && (!draft_path.empty() || !cache_file.empty() || echo))
+      throw UsageError("several --prompt (a batch) do not combine with --draft-model, --prompt-cache-file or --echo");
     if (raw && (system || !template_file.empty()))
       throw UsageError("--system and --chat-template need the chat template (drop --raw)");
   } catch (const UsageError& e) {
@@ -95,14 +145,28 @@ int generate_main(int argc, char** argv) {
     const lm::Tokenizer& tok = *loaded.tokenizer;
     std::optional<std::string> tmpl = raw ? std::nullopt : choose_chat_template(tok, template_file);
     if (system && !tmpl) throw std::runtime_error("--system needs a chat template; this model has none");
-    std::vector<int32_t> ids;
-    if (tmpl) {
+    auto encode = [&](const std::string& text) {
+      if (!tmpl) return tok.encode(text, /*add_special_tokens=*/true);
       nlohmann::ordered_json messages = nlohmann::ordered_json::array();
       if (system) messages.push_back({{"role", "system"}, {"content", *system}});
-      messages.push_back({{"role", "user"}, {"content", prompt}});
-      ids = lm::encode_chat_text(tok, lm::render_chat(tok, *tmpl, messages, /*add_generation_prompt=*/true));
-    } else {
-      ids = tok.encode(prompt, /*add_special_tokens=*/true);
+      messages.push_back({{"role", "user"}, {"content", text}});
+      return lm::encode_chat_text(tok, lm::render_chat(tok, *tmpl, messages, /*add_generation_prompt=*/true));
+    };
+    if (prompts.size() > 1) return batch_main(*loaded.model, tok, prompts, encode, cfg, batch_size);
+    std::vector<int32_t> ids = encode(prompt);
+    std::optional<lm::LoadedModel> draft;
+    if (!draft_path.empty()) {
+      draft = lm::load(draft_path, tokenizer_path);
+      cfg.draft_model = draft->model.get();
+    }
+    std::optional<lm::PromptCache> cache;
+    if (!cache_file.empty()) {
+      if (std::ifstream(cache_file).good()) {
+        cache.emplace(std::move(lm::load_prompt_cache(cache_file).first));
+      } else {
+        cache.emplace(*loaded.model);
+      }
+      cfg.prompt_cache = &*cache;
     }
     if (echo) {
       std::fputs(prompt.c_str(), stdout);
@@ -120,6 +184,15 @@ int generate_main(int argc, char** argv) {
     std::fprintf(stderr, "Generation: %d tokens, %.1f tokens-per-sec\n", s.generation_tokens,
                  s.generation_tps);
     std::fprintf(stderr, "Peak memory: %.3f MB\n", s.peak_memory_mb);
+    if (draft) {
+      std::fprintf(stderr, "Draft: %d of %d proposed tokens accepted (%.1f%%)\n", s.accepted_draft_tokens,
+                   s.draft_tokens, s.draft_tokens ? 100.0 * s.accepted_draft_tokens / s.draft_tokens : 0.0);
+    }
+    if (cache) {
+      lm::save_prompt_cache(cache_file, *cache, {{"model", model_path}});
+      std::fprintf(stderr, "Prompt cache: %d prompt tokens reused, %zu tokens saved to %s\n",
+                   s.cached_prompt_tokens, cache->tokens().size(), cache_file.c_str());
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tessera generate: error: %s\n", e.what());

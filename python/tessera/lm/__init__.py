@@ -4,8 +4,17 @@ Names are imported lazily so that `python -m tessera.lm.generate` (the command l
 without it having been imported first by the package."""
 
 import importlib
+import sys
+import types
 
 _EXPORTS = {
+    "BatchResponse": "batch",
+    "batch_generate": "batch",
+    "make_prompt_cache": "prompt_cache",
+    "save_prompt_cache": "prompt_cache",
+    "load_prompt_cache": "prompt_cache",
+    "trim_prompt_cache": "prompt_cache",
+    "speculative_generate_step": "generate",
     "GenerationResponse": "generate",
     "generate": "generate",
     "stream_generate": "generate",
@@ -25,6 +34,11 @@ def __getattr__(name):
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     # Importing the submodule "generate" set the package attribute to the module: the function wins.
     globals()[name] = value
+    # (also when another submodule imported it first)
+    for other, module in _EXPORTS.items():
+        loaded = sys.modules.get(f"{__name__}.{module}")
+        if loaded is not None and isinstance(globals().get(other), types.ModuleType):
+            globals()[other] = getattr(loaded, other)
     return value
 
 

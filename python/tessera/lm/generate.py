@@ -48,12 +48,20 @@ def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_process
     tokens = [int(t) for t in prompt]
     if not tokens:
         raise ValueError("[generate] the prompt has no tokens")
-    cache = prompt_cache if prompt_cache is not None else model.make_cache(max_kv_size)
+    todo = tokens
+    record = prompt_cache if isinstance(prompt_cache, _lm.PromptCache) else None
+    if record is not None:  # reuse its prefix of the prompt; it records what runs through it
+        todo = record.prepare(model, tokens)
+        cache = record.kv
+    else:
+        cache = prompt_cache if prompt_cache is not None else model.make_cache(max_kv_size)
     sampler = sampler if sampler is not None else _lm.Sampler()
     history = list(tokens)
 
     def step(ids):
         logits = model(core.array([ids], dtype=core.int32), cache)[:, -1, :]  # (1, V)
+        if record is not None:
+            record.append(ids)
         for proc in logits_processors or []:
             logits = proc(core.array(history, dtype=core.int32), logits)
         logprobs = logits - core.logsumexp(logits, axis=-1, keepdims=True)
@@ -65,7 +73,7 @@ def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_process
         return int(y.reshape(-1)[0].item()), logprobs[0]
 
     n = 0
-    token, logprobs = step(tokens)
+    token, logprobs = step(todo)
     while n < max_tokens:
         yield token, logprobs
         n += 1
@@ -73,6 +81,26 @@ def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_process
             break
         history.append(token)
         token, logprobs = step([token])
+
+
+def speculative_generate_step(prompt, model, draft_model, *, num_draft_tokens=3, max_tokens=256, sampler=None,
+                              logits_processors=None, max_kv_size=0, prompt_cache=None):
+    """Yields (token, logprobs, from_draft): the draft model proposes num_draft_tokens greedy tokens per step
+    and the model keeps them up to its first disagreement (the C++ GenerateStep), so the output is the
+    model's own. logprobs is None here. sampler: a tessera.core.lm.Sampler or None (greedy)."""
+    if sampler is not None and not isinstance(sampler, _lm.Sampler):
+        raise ValueError("[generate] draft_model needs a tessera.core.lm.Sampler (make_sampler) as sampler")
+    if logits_processors:
+        raise ValueError("[generate] logits_processors are not supported with draft_model")
+    if prompt_cache is not None and not isinstance(prompt_cache, _lm.PromptCache):
+        raise TypeError("[generate] prompt_cache with draft_model must be a PromptCache (make_prompt_cache)")
+    stepper = _lm.GenerateStep(model, [int(t) for t in prompt], prompt_cache=prompt_cache, draft_model=draft_model,
+                               num_draft_tokens=num_draft_tokens, max_kv_size=max_kv_size, sampler=sampler)
+    n = 0
+    while n < max_tokens:
+        for token, from_draft in stepper.next(max_tokens - n):
+            yield token, None, from_draft
+            n += 1
 
 
 def _prompt_ids(tokenizer, prompt):
@@ -94,15 +122,25 @@ def _prompt_ids(tokenizer, prompt):
 def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
     """Yields a GenerationResponse per generated token. prompt: str or token ids. Keyword arguments:
     sampler= (make_sampler) or temp, top_p, top_k, min_p, min_tokens_to_keep, seed, repetition_penalty,
-    repetition_context_size, logit_bias; logits_processors=, max_kv_size=, prompt_cache=."""
+    repetition_context_size, logit_bias; logits_processors=, max_kv_size=, prompt_cache= (a KVCache that is
+    continued, or a PromptCache from make_prompt_cache whose shared prefix with the prompt is reused);
+    draft_model= and num_draft_tokens= for speculative decoding (greedy-exact)."""
     if not isinstance(tokenizer, TokenizerWrapper):
         tokenizer = TokenizerWrapper(tokenizer)
     ids = _prompt_ids(tokenizer, prompt)
     if kwargs.get("sampler") is None and any(k in kwargs for k in _SAMPLER_KEYS):
         kwargs["sampler"] = _sampler_from_kwargs(kwargs)
-    unknown = set(kwargs) - {"sampler", "logits_processors", "max_kv_size", "prompt_cache"}
+    unknown = set(kwargs) - {"sampler", "logits_processors", "max_kv_size", "prompt_cache", "draft_model",
+                             "num_draft_tokens"}
     if unknown:
         raise TypeError(f"[generate] unexpected keyword arguments: {sorted(unknown)}")
+    draft_model = kwargs.pop("draft_model", None)
+    num_draft_tokens = kwargs.pop("num_draft_tokens", 3)
+    if draft_model is not None:
+        steps = speculative_generate_step(ids, model, draft_model, num_draft_tokens=num_draft_tokens,
+                                          max_tokens=max_tokens, **kwargs)
+    else:
+        steps = ((t, lp, False) for t, lp in generate_step(ids, model, max_tokens=max_tokens, **kwargs))
     detokenizer = tokenizer.detokenizer
     detokenizer.set_context(ids)
     eos = tokenizer.eos_token_ids
@@ -113,7 +151,8 @@ def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
     token = None
     logprobs = None
     n = -1
-    for n, (token, logprobs) in enumerate(generate_step(ids, model, max_tokens=max_tokens, **kwargs)):
+    from_draft = False
+    for n, (token, logprobs, from_draft) in enumerate(steps):
         if n == 0:
             prompt_time = time.perf_counter() - tic
             prompt_tps = len(ids) / prompt_time if prompt_time > 0 else 0.0
@@ -124,7 +163,7 @@ def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
         if (n + 1) == max_tokens:
             break
         yield GenerationResponse(
-            text=detokenizer.last_segment, token=token, logprobs=logprobs, from_draft=False,
+            text=detokenizer.last_segment, token=token, logprobs=logprobs, from_draft=from_draft,
             prompt_tokens=len(ids), prompt_tps=prompt_tps, generation_tokens=n + 1,
             generation_tps=(n + 1) / max(time.perf_counter() - tic, 1e-9),
             peak_memory=core.get_peak_memory() / 1e9, finish_reason=None)
@@ -132,7 +171,7 @@ def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
         return  # max_tokens == 0
     detokenizer.finalize()
     yield GenerationResponse(
-        text=detokenizer.last_segment, token=token, logprobs=logprobs, from_draft=False,
+        text=detokenizer.last_segment, token=token, logprobs=logprobs, from_draft=from_draft,
         prompt_tokens=len(ids), prompt_tps=prompt_tps, generation_tokens=n + 1,
         generation_tps=(n + 1) / max(time.perf_counter() - tic, 1e-9),
         peak_memory=core.get_peak_memory() / 1e9, finish_reason="stop" if token in eos else "length")

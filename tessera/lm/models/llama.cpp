@@ -185,31 +185,48 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
 }
 
 // x: (B, L, hidden) -> (B, L, hidden).
-// x: (B, heads, L, D) rotated at positions offset.. with this layer's base and scaling.
-array Llama::rope(const array& x, int layer_index, int offset) const {
+// x: (B, heads, L, D) rotated at positions offset.. (per row, less its left padding) with this layer's
+// base and scaling.
+array Llama::rope(const array& x, int layer_index, int offset, const KVCache* cache) const {
   const int dims = rotary_dims(config_);
+  array offsets(offset, int32);
+  if (cache && !cache->left_padding().empty()) {
+    std::vector<int32_t> rows;
+    for (int p : cache->left_padding()) rows.push_back(offset - p);
+    offsets = array(rows, {static_cast<int>(rows.size())}, int32);
+  }
   if (config_.rope_local_theta > 0 && config_.layer_slides(layer_index)) {
-    return fast::rope(x, dims, config_.rope_traditional, config_.rope_local_theta, 1.0f, offset);
+    return fast::rope(x, dims, config_.rope_traditional, config_.rope_local_theta, 1.0f, offsets);
   }
   if (rope_freqs_) {
-    return fast::rope(x, dims, config_.rope_traditional, std::nullopt, 1.0f, offset, rope_freqs_);
+    return fast::rope(x, dims, config_.rope_traditional, std::nullopt, 1.0f, offsets, rope_freqs_);
   }
   float scale = config_.rope_type == "linear" ? 1.0f / config_.rope_factor : 1.0f;
-  return fast::rope(x, dims, config_.rope_traditional, config_.rope_theta, scale, offset);
+  return fast::rope(x, dims, config_.rope_traditional, config_.rope_theta, scale, offsets);
 }
 
-// q: (B, Hq, L, D); k, v: (B, Hkv, offset + L, D) -> (B, Hq, L, D). Causal, and windowed on sliding layers.
-array Llama::attend(const array& q, const array& k, const array& v, int layer_index, int offset) const {
+// q: (B, Hq, L, D); k, v: (B, Hkv, offset + L, D) -> (B, Hq, L, D). Causal, windowed on sliding layers,
+// and blind to each row's left padding (a padded query sees only itself, so no row is empty).
+array Llama::attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const {
   const int L = q.shape(2), T = k.shape(2), D = q.shape(3);
   const float scale = 1.0f / std::sqrt(config_.query_pre_attn_scalar > 0 ? config_.query_pre_attn_scalar
                                                                          : static_cast<float>(D));
   const bool slides = config_.layer_slides(layer_index) && T > config_.sliding_window;
-  std::optional<array> mask;  // (L, T) true = keep
-  if (slides || (config_.attn_logit_softcapping > 0 && L > 1)) {
+  const bool padded = cache && !cache->left_padding().empty();
+  std::optional<array> mask;  // (L, T) or (B, 1, L, T) with padding; true = keep
+  if (slides || padded || (config_.attn_logit_softcapping > 0 && L > 1)) {
     array qpos = reshape(arange(T - L, T), {L, 1});
     array kpos = reshape(arange(0, T), {1, T});
     array keep = kpos <= qpos;
     if (slides) keep = logical_and(keep, kpos > qpos - array(config_.sliding_window));
+    if (padded) {
+      // Key slot j holds position fetched_start + j (a sliding-window cache drops old positions).
+      std::vector<int32_t> first_slot;
+      for (int p : cache->left_padding()) first_slot.push_back(p - cache->fetched_start(layer_index));
+      const int B = static_cast<int>(first_slot.size());
+      array first = reshape(array(first_slot, {B}, int32), {B, 1, 1, 1});
+      keep = logical_or(logical_and(keep, kpos >= first), kpos == qpos);
+    }
     mask = keep;
   }
   if (config_.attn_logit_softcapping <= 0) {
@@ -243,10 +260,10 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
     q = fast::rms_norm(q, layer.q_norm, config_.rms_norm_eps);
     k = fast::rms_norm(k, layer.k_norm, config_.rms_norm_eps);
   }
-  q = rope(q, layer_index, offset);
-  k = rope(k, layer_index, offset);
+  q = rope(q, layer_index, offset, cache);
+  k = rope(k, layer_index, offset, cache);
   if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
-  array out = attend(q, k, v, layer_index, offset);
+  array out = attend(q, k, v, layer_index, cache);
   out = reshape(transpose(out, {0, 2, 1, 3}), {B, L, Hq * D});
   out = linear(out, layer.o_proj);
   return layer.o_bias ? out + *layer.o_bias : out;

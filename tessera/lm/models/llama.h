@@ -77,7 +77,9 @@ class Llama {
   Llama(LlamaConfig config, const WeightMap& weights);
 
   // tokens: (B, L) int32. cache: nullptr for a full-sequence pass, else positions start at
-  // cache->offset() and the cache grows by L. Returns logits (B, L, vocab_size) float32 (lazy).
+  // cache->offset() and the cache grows by L. A cache with left padding (KVCache::set_left_padding)
+  // runs left-padded rows of different lengths: row b's positions start at offset - padding[b] and
+  // its padded positions are masked out. Returns logits (B, L, vocab_size) float32 (lazy).
   array forward(const array& tokens, KVCache* cache = nullptr) const;
   array operator()(const array& tokens, KVCache* cache = nullptr) const { return forward(tokens, cache); }
 
@@ -100,8 +102,9 @@ class Llama {
 
   array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
   array mlp(const array& x, const Layer& layer) const;
-  array rope(const array& x, int layer_index, int offset) const;
-  array attend(const array& q, const array& k, const array& v, int layer_index, int offset) const;
+  // cache: its left padding (batched prompts) shifts each row's positions and masks its padding.
+  array rope(const array& x, int layer_index, int offset, const KVCache* cache) const;
+  array attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const;
   array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
 
   LlamaConfig config_;

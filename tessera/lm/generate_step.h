@@ -1,0 +1,64 @@
+// Token-by-token decoding (MLX-LM's generate_step / speculative_generate_step) as an iterator: prefill
+// after a prompt cache's prefix, then one token per step, or several when a draft model speculates.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tessera/lm/kv_cache.h"
+#include "tessera/lm/models/llama.h"
+#include "tessera/lm/sample.h"
+
+namespace tessera::lm {
+
+class PromptCache;
+
+struct GenerateStepOptions {
+  SamplerConfig sampler;               // temp 0 = greedy
+  int max_kv_size = 0;                 // own cache only (0: grows)
+  PromptCache* prompt_cache = nullptr; // reused across calls; holds the decoded sequence afterwards
+  const Llama* draft_model = nullptr;  // speculative decoding when set (same vocabulary size)
+  int num_draft_tokens = 3;
+};
+
+struct StepToken {
+  int32_t token;
+  bool from_draft;  // proposed by the draft model (and accepted)
+};
+
+class GenerateStep {
+ public:
+  // prompt: non-empty valid token ids (see checked_prompt). Throws "[generate] ..." for a draft of
+  // another vocabulary size, num_draft_tokens < 1 or a prompt cache of another model.
+  GenerateStep(const Llama& model, std::vector<int32_t> prompt, const GenerateStepOptions& options = {});
+
+  // The next decided tokens, at least one and at most `room` (> 0): the first call prefills the prompt
+  // and returns one token; later calls run the last token (plus a draft's proposals) and return one
+  // token, or the accepted proposals and the model's own next token.
+  std::vector<StepToken> next(int room = 1);
+
+  // The prompt and every token returned so far.
+  const std::vector<int32_t>& history() const { return history_; }
+  int prompt_tokens() const { return prompt_tokens_; }
+  int cached_prompt_tokens() const { return cached_prompt_tokens_; }
+  int draft_tokens() const { return draft_tokens_; }
+  int accepted_draft_tokens() const { return accepted_draft_tokens_; }
+
+ private:
+  array run(const std::vector<int32_t>& ids);  // -> logits (1, L, V), recorded in the prompt cache
+  int32_t sample(const array& logits, int position, const std::vector<int32_t>& context);
+  std::vector<StepToken> speculate(int k);
+
+  const Llama& model_;
+  GenerateStepOptions options_;
+  Sampler sampler_;
+  std::optional<KVCache> own_cache_;
+  KVCache* cache_;
+  std::optional<KVCache> draft_cache_;
+  std::vector<int32_t> prefill_, history_, draft_pending_;  // draft_pending_: decided, not seen by the draft
+  int prompt_tokens_ = 0, cached_prompt_tokens_ = 0, draft_tokens_ = 0, accepted_draft_tokens_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace tessera::lm
