@@ -20,6 +20,7 @@ void init_random(nb::module_& m);
 void init_transforms(nb::module_& m);
 void init_io(nb::module_& m);
 void init_lm(nb::module_& m);
+void init_lm_tools(nb::module_& m);
 void init_nn(nb::module_& m);
 
 NB_MODULE(core, m) {
@@ -41,5 +42,6 @@ NB_MODULE(core, m) {
   init_transforms(m);
   init_io(m);
   init_lm(m);
+  init_lm_tools(m);
   init_nn(m);
 }

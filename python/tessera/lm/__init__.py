@@ -14,6 +14,9 @@ _EXPORTS = {
     "TokenizerWrapper": "tokenizer_utils",
     "load": "utils",
     "load_tokenizer": "utils",
+    "perplexity": "perplexity",
+    "kl_divergence": "perplexity",
+    "download": "download",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -22,9 +25,14 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'tessera.lm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    # Importing the submodule "generate" set the package attribute to the module: the function wins.
+    module_name = _EXPORTS[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = getattr(module, name)
     globals()[name] = value
+    # Importing a submodule named like one of its functions ("generate", "perplexity", "download") set the
+    # package attribute to the module: the function wins.
+    if module_name in _EXPORTS:
+        globals()[module_name] = getattr(module, module_name)
     return value
 
 
