@@ -52,7 +52,7 @@ const Llama& model() {
 // stories260K with every weight scaled by (1 + eps * u), u uniform in [-1, 1).
 Llama perturbed(double eps, unsigned seed) {
   WeightMap w = checkpoint().weights;
-  for (auto& [name, a] : w) a = a * (1.0f + array(static_cast<float>(eps)) * random_array(a.shape(), float32, -1, 1, seed++));
+  for (auto& [name, a] : w) a = a * (array(1.0f) + array(static_cast<float>(eps)) * random_array(a.shape(), float32, -1, 1, seed++));
   return Llama(checkpoint().config, w);
 }
 
@@ -162,7 +162,7 @@ TEST(LmToolsPerplexity, WindowsHandChecked) {
 
 TEST(LmToolsPerplexity, TokenNllHandChecked) {
   // Row 0: p = (1/4, 3/4); row 1: uniform over 4 -> ln 4; row 2: p(2) = e^2 / (1 + e + e^2).
-  array logits({0.0f, std::log(3.0f), -1e9f, -1e9f, 1, 1, 1, 1, 0, 1, 2, -1e9f}, {3, 4});
+  array logits({0.0f, std::log(3.0f), -1e9f, -1e9f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 1.0f, 2.0f, -1e9f}, {3, 4});
   array nll = token_nll(logits, array({1, 2, 2}, {3}, int32));
   double e = std::exp(1.0);
   EXPECT_TRUE(tessera::testing::all_close(nll, {std::log(4.0 / 3.0), std::log(4.0), std::log((1 + e + e * e) / (e * e))},

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "tessera/ops.h"
-#include "tessera/transforms.h"
+#include "tessera/scheduler.h"
 
 namespace tessera::lm {
 

@@ -3,6 +3,7 @@ with huggingface_hub (or finds it there, offline) and returns its snapshot direc
 `python -m tessera.lm.download org/name` is what `tessera download` runs."""
 
 import argparse
+import math
 import os
 import sys
 
@@ -26,7 +27,7 @@ def _missing_error(repo_id, revision, reason):
     snap = _lm.hub_snapshot_dir(repo_id, revision or "main")
     missing = _lm.missing_model_files(snap or "")
     return RuntimeError(
-        f"[download] could not get {repo_id} (revision {revision or 'main'}): {reason}. "
+        f"[download] could not get {repo_id} (revision {revision or 'main'}): {reason.rstrip('.')}. "
         f"Missing from the Hugging Face cache {_lm.hf_hub_cache_dir()}: {', '.join(missing) or 'nothing'}.")
 
 
@@ -45,8 +46,8 @@ def download(repo_id, revision=None, allow_patterns=None, timeout=DEFAULT_TIMEOU
         if cached is not None:
             return cached
     # huggingface_hub reads its timeouts from the environment when first imported.
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(timeout))
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(timeout))
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(max(1, math.ceil(timeout))))  # whole seconds
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(max(1, math.ceil(timeout))))
     try:
         import huggingface_hub
     except ImportError:

@@ -3,6 +3,7 @@ llama2.c checkpoints."""
 
 import glob
 import os
+import sys
 
 from .. import core
 from .tokenizer_utils import TokenizerWrapper
@@ -20,6 +21,8 @@ def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None):
     if not os.path.exists(path) and _lm.is_hub_repo_id(path):
         from .download import download
 
+        # Importing the submodule bound tessera.lm.download to it: the function wins (as in __getattr__).
+        sys.modules[__package__].download = download
         path = download(path)
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, "config.json")):
         bins = [p for p in sorted(glob.glob(os.path.join(path, "*.bin")))
