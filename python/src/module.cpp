@@ -21,6 +21,7 @@ void init_transforms(nb::module_& m);
 void init_io(nb::module_& m);
 void init_lm(nb::module_& m);
 void init_lm_generation(nb::module_& m);
+void init_lm_tools(nb::module_& m);
 void init_nn(nb::module_& m);
 
 NB_MODULE(core, m) {
@@ -43,5 +44,6 @@ NB_MODULE(core, m) {
   init_io(m);
   init_lm(m);
   init_lm_generation(m);
+  init_lm_tools(m);
   init_nn(m);
 }

@@ -8,6 +8,7 @@
 
 #include "tessera/lm/gguf_model.h"
 #include "tessera/lm/hf_model.h"
+#include "tessera/lm/hub.h"
 #include "tessera/lm/llama2c.h"
 #include "tessera/lm/load_tokenizer.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
@@ -49,7 +50,8 @@ std::shared_ptr<Tokenizer> find_llama2c_tokenizer(const fs::path& model_path, in
 
 }  // namespace
 
-LoadedModel load(const std::string& path, const std::string& tokenizer_path) {
+LoadedModel load(const std::string& path_or_repo_id, const std::string& tokenizer_path) {
+  const std::string path = resolve_model_path(path_or_repo_id);  // "org/name": its Hugging Face cache snapshot
   fs::path p(path);
   std::error_code ec;
   if (!fs::exists(p, ec)) throw std::runtime_error("[load] no such file or directory: " + path);

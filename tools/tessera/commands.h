@@ -9,5 +9,8 @@ int chat_main(int argc, char** argv);
 int bench_main(int argc, char** argv);
 int info_main(int argc, char** argv);
 int tokenize_main(int argc, char** argv);
+int perplexity_main(int argc, char** argv);
+int kl_main(int argc, char** argv);
+int download_main(int argc, char** argv);
 
 }  // namespace tessera::cli

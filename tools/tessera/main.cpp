@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
         "  bench     measure prefill and decode throughput (tessera bench --help)\n"
         "  info      show a model's configuration and tokenizer (tessera info --help)\n"
         "  tokenize  text to token ids and back (tessera tokenize --help)\n"
+        "  perplexity  a model's perplexity on a text file (tessera perplexity --help)\n"
+        "  kl        KL divergence of a model from a reference model (tessera kl --help)\n"
+        "  download  fetch a model from the Hugging Face Hub (tessera download --help)\n"
         "  version   print the version\n");
     return argc < 2 ? 1 : 0;
   }
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return tessera::cli::bench_main(argc - 1, argv + 1);
     if (cmd == "info") return tessera::cli::info_main(argc - 1, argv + 1);
     if (cmd == "tokenize") return tessera::cli::tokenize_main(argc - 1, argv + 1);
+    if (cmd == "perplexity") return tessera::cli::perplexity_main(argc - 1, argv + 1);
+    if (cmd == "kl") return tessera::cli::kl_main(argc - 1, argv + 1);
+    if (cmd == "download") return tessera::cli::download_main(argc - 1, argv + 1);
     std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

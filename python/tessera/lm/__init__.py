@@ -23,6 +23,9 @@ _EXPORTS = {
     "TokenizerWrapper": "tokenizer_utils",
     "load": "utils",
     "load_tokenizer": "utils",
+    "perplexity": "perplexity",
+    "kl_divergence": "perplexity",
+    "download": "download",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -31,12 +34,14 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'tessera.lm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    # Importing the submodule "generate" set the package attribute to the module: the function wins.
+    module_name = _EXPORTS[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = getattr(module, name)
     globals()[name] = value
-    # (also when another submodule imported it first)
-    for other, module in _EXPORTS.items():
-        loaded = sys.modules.get(f"{__name__}.{module}")
+    # Importing a submodule named like one of its functions ("generate", "perplexity", "download") sets
+    # the package attribute to the module, also when another submodule imported it first: the function wins.
+    for other, mod in _EXPORTS.items():
+        loaded = sys.modules.get(f"{__name__}.{mod}")
         if loaded is not None and isinstance(globals().get(other), types.ModuleType):
             globals()[other] = getattr(loaded, other)
     return value

@@ -177,8 +177,11 @@ def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
         peak_memory=core.get_peak_memory() / 1e9, finish_reason="stop" if token in eos else "length")
 
 
-def generate(model, tokenizer, prompt, verbose=False, **kwargs):
-    """The generated text (without the prompt). verbose prints it as it streams, then the statistics."""
+def generate(model, tokenizer, prompt, verbose=False, stream=False, **kwargs):
+    """The generated text (without the prompt). verbose prints it as it streams, then the statistics.
+    stream=True returns an iterator of the text pieces instead (as stream_generate's response.text)."""
+    if stream:
+        return (response.text for response in stream_generate(model, tokenizer, prompt, **kwargs))
     text = ""
     response = None
     for response in stream_generate(model, tokenizer, prompt, **kwargs):

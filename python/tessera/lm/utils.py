@@ -3,6 +3,7 @@ llama2.c checkpoints."""
 
 import glob
 import os
+import sys
 
 from .. import core
 from .tokenizer_utils import TokenizerWrapper
@@ -13,8 +14,16 @@ _lm = core.lm
 def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None):
     """(model, tokenizer) from a Hugging Face model directory (config.json + safetensors), a GGUF file,
     or a llama2.c checkpoint (.bin, or a directory holding one). The tokenizer comes
-    from tokenizer_path, else a tokenizer.bin / tok*.bin next to the model whose vocabulary size matches."""
+    from tokenizer_path, else a tokenizer.bin / tok*.bin next to the model whose vocabulary size matches.
+    A Hugging Face id "org/name" that is not a local path loads from the Hugging Face cache, downloaded
+    first when missing (tessera.lm.download; offline that raises a RuntimeError naming the missing files)."""
     path = os.fspath(path_or_hf_repo)
+    if not os.path.exists(path) and _lm.is_hub_repo_id(path):
+        from .download import download
+
+        # Importing the submodule bound tessera.lm.download to it: the function wins (as in __getattr__).
+        sys.modules[__package__].download = download
+        path = download(path)
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, "config.json")):
         bins = [p for p in sorted(glob.glob(os.path.join(path, "*.bin")))
                 if not os.path.basename(p).startswith("tok")]
