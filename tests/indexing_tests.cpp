@@ -151,6 +151,29 @@ TEST(Indexing, GatherSlices) {
   EXPECT_THROW(gather(x.a, std::vector<array>{array({0}), array({0})}, {0}, {1, 1, 1}), std::invalid_argument);
 }
 
+// Plain scatter with many duplicate indices: the last update of each row wins (on every device; the
+// GPU finds the last writer through a table above 1024 index tuples and by direct checks below).
+TEST(Indexing, ScatterLastDuplicateWins) {
+  for (int n : {300, 3000}) {
+    std::vector<int> iv(n);
+    std::vector<float> uv(n * 2);
+    for (int i = 0; i < n; ++i) {
+      iv[i] = (i * 37 + i / 7) % 50 - (i % 3 == 0 ? 50 : 0);  // negative indices wrap
+      uv[2 * i] = static_cast<float>(i);
+      uv[2 * i + 1] = static_cast<float>(-i);
+    }
+    array x = zeros({50, 2});
+    array out = scatter(x, array(iv, {n}, int32), array(uv, {n, 1, 2}, float32), 0);
+    std::vector<float> ref(100, 0.0f);
+    for (int i = 0; i < n; ++i) {
+      int r = (iv[i] + 50) % 50;
+      ref[2 * r] = uv[2 * i];
+      ref[2 * r + 1] = uv[2 * i + 1];
+    }
+    EXPECT_EQ(out.to_vector<float>(), ref) << n << " indices";
+  }
+}
+
 TEST(Indexing, ScatterReductions) {
   for (Dtype dt : {float32, bfloat16, int32, float64}) {
     auto x = make({5, 3}, dt);

@@ -93,7 +93,20 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   }
   a.n_idx = nidx;
   a.upd_size = usize;
-  scatter(op, dt(out.dtype()), static_cast<int>(out.itemsize()), a, current_stream());
+  // Plain scatter with many index tuples: the last writer of each element is found through a table.
+  size_t table_bytes = 0;
+  if (op == sc_none && nidx > kScatterDirectCheckMax && nidx < (size_t(1) << 31)) {
+    table_bytes = out.size() * sizeof(int);
+    a.winner = static_cast<int*>(gpu::malloc(table_bytes));
+    TESSERA_CUDA_CHECK(cudaMemsetAsync(a.winner, 0xff, table_bytes, current_stream()));
+  }
+  try {
+    scatter(op, dt(out.dtype()), static_cast<int>(out.itemsize()), a, current_stream());
+  } catch (...) {
+    if (a.winner) gpu::free(a.winner, table_bytes);
+    throw;
+  }
+  if (a.winner) gpu::free(a.winner, table_bytes);
 }
 
 void GatherAxis::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {

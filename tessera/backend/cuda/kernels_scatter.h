@@ -24,7 +24,12 @@ struct ScatterArgs {
   int axes[4];
   const int64_t* idx[4];
   size_t n_idx, upd_size;  // index tuples, elements per update slice
+  // Plain scatter with many tuples: an int32 per out element, filled with -1 by the caller; it
+  // records the last tuple writing each element. Null: later tuples are checked directly.
+  int* winner;
 };
+// Index tuples above which plain scatter uses the winner table (the direct check is O(n_idx^2)).
+constexpr size_t kScatterDirectCheckMax = 1024;
 // none: any element size; reductions: 16/32/64-bit dtypes (CAS loops; atomics for sums).
 bool scatter_supported(int op, int dt);
 void scatter(int op, int dt, int elem_size, const ScatterArgs& a, cudaStream_t st);

@@ -1,5 +1,5 @@
-// CUDA scatter kernels: one thread per update element; plain scatter stores (duplicates: one of
-// them wins), reductions combine atomically (atomicAdd for 32/64-bit sums, a compare-and-swap
+// CUDA scatter kernels: one thread per update element; plain scatter stores (duplicates: the last
+// one wins, as on the CPU), reductions combine atomically (atomicAdd for 32/64-bit sums, a compare-and-swap
 // loop on the element's bits otherwise). NaN propagates through max/min as on the CPU.
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels_scatter.h"
@@ -67,28 +67,65 @@ __device__ __forceinline__ void atomic_combine(int op, T* p, T u) {
   }
 }
 
+// Destination offset of update element t (index tuple ii, element j of the slice); false when the
+// tuple is out of range. coord[d]: j's coordinate in the slice; v[k]: the wrapped index of axis k.
+__device__ __forceinline__ bool scatter_target(const ScatterArgs& a, int64_t ii, int64_t j, int64_t* coord,
+                                               int64_t* v, int64_t& off) {
+  off = 0;
+  bool ok = true;
+  for (int d = a.ndim - 1; d >= 0; --d) {
+    int64_t sz = a.upd_shape[d];
+    coord[d] = j % sz;
+    off += coord[d] * a.out_strides[d];
+    j /= sz;
+  }
+  for (int k = 0; k < a.naxes; ++k) {
+    int ax = a.axes[k];
+    v[k] = a.idx[k][ii];
+    if (v[k] < 0) v[k] += a.out_shape[ax];
+    ok &= v[k] >= 0 && v[k] + a.upd_shape[ax] <= a.out_shape[ax];
+    off += v[k] * a.out_strides[ax];
+  }
+  return ok;
+}
+
+// Plain scatter, deterministic as on the CPU: the last update of an element wins. True when a later
+// in-range index tuple's slice also covers this element (few tuples: checked directly).
+__device__ __forceinline__ bool overwritten_later(const ScatterArgs& a, int64_t ii, const int64_t* coord,
+                                                  const int64_t* v) {
+  for (int64_t later = ii + 1; later < static_cast<int64_t>(a.n_idx); ++later) {
+    bool covers = true;
+    for (int k = 0; k < a.naxes && covers; ++k) {
+      int ax = a.axes[k];
+      int64_t w = a.idx[k][later];
+      if (w < 0) w += a.out_shape[ax];
+      int64_t pos = v[k] + coord[ax];
+      covers = w >= 0 && w + a.upd_shape[ax] <= a.out_shape[ax] && w <= pos && pos < w + a.upd_shape[ax];
+    }
+    if (covers) return true;
+  }
+  return false;
+}
+
+// phase: 0 = apply (op, or plain scatter with the direct check / a winner table), 1 = record the
+// last tuple of each element in a.winner (many tuples: atomicMax per element).
 template <typename T>
-__global__ void scatter_kernel(int op, ScatterArgs a) {
+__global__ void scatter_kernel(int op, int phase, ScatterArgs a) {
   int64_t n = static_cast<int64_t>(a.n_idx * a.upd_size);
   const T* upd = static_cast<const T*>(a.upd);
   T* out = static_cast<T*>(a.out);
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n; t += int64_t(gridDim.x) * blockDim.x) {
-    int64_t ii = t / a.upd_size, j = t % a.upd_size;
-    int64_t off = 0;
-    bool ok = true;
-    for (int d = a.ndim - 1; d >= 0; --d) {
-      int64_t sz = a.upd_shape[d];
-      off += (j % sz) * a.out_strides[d];
-      j /= sz;
+    int64_t ii = t / a.upd_size, off;
+    int64_t coord[kMaxDims], v[4];
+    if (!scatter_target(a, ii, t % a.upd_size, coord, v, off)) continue;
+    if (phase == 1) {
+      atomicMax(a.winner + off, static_cast<int>(ii));
+      continue;
     }
-    for (int k = 0; k < a.naxes; ++k) {
-      int ax = a.axes[k];
-      int64_t v = a.idx[k][ii];
-      if (v < 0) v += a.out_shape[ax];
-      ok &= v >= 0 && v + a.upd_shape[ax] <= a.out_shape[ax];
-      off += v * a.out_strides[ax];
+    if (op == sc_none) {
+      if (a.winner ? a.winner[off] != static_cast<int>(ii) : overwritten_later(a, ii, coord, v)) continue;
     }
-    if (ok) atomic_combine<T>(op, out + off, upd[t]);
+    atomic_combine<T>(op, out + off, upd[t]);
   }
 }
 
@@ -117,7 +154,19 @@ __global__ void put_along_kernel(int op, const T* vals, const int64_t* idx, T* o
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     int64_t v = idx[e];
     if (v < 0) v += a.axis_size;
-    if (v >= 0 && v < a.axis_size) atomic_combine<T>(op, out + along_offset(a, e) + v * a.strides[a.axis], vals[e]);
+    if (v < 0 || v >= a.axis_size) continue;
+    if (op == sc_none) {  // deterministic as on the CPU: a later index along the axis to the same place wins
+      int64_t inner = 1;
+      for (int d = a.ndim - 1; d > a.axis; --d) inner *= a.shape[d];
+      int64_t k = (e / inner) % a.shape[a.axis];
+      bool later = false;
+      for (int64_t k2 = k + 1; k2 < a.shape[a.axis] && !later; ++k2) {
+        int64_t w = idx[e + (k2 - k) * inner];
+        later = (w < 0 ? w + a.axis_size : w) == v;
+      }
+      if (later) continue;
+    }
+    atomic_combine<T>(op, out + along_offset(a, e) + v * a.strides[a.axis], vals[e]);
   }
 }
 
@@ -144,7 +193,11 @@ void scatter(int op, int dt, int elem_size, const ScatterArgs& a, cudaStream_t s
   if (n == 0) return;
   auto go = [&](auto t) {
     using T = decltype(t);
-    scatter_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(op, a);
+    if (op == sc_none && a.winner) {
+      scatter_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(op, 1, a);
+      TESSERA_CUDA_LAUNCH_CHECK();
+    }
+    scatter_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(op, 0, a);
     TESSERA_CUDA_LAUNCH_CHECK();
   };
   if (op == sc_none) dispatch_size(elem_size, go);
