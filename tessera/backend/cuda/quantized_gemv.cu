@@ -52,20 +52,32 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
     for (int u = 0; u < U; ++u) {
       const int c = c0 + 32 * u;
       if (c >= nchunks) break;
-      float dot[kRows][MR], xs[MR];
+      // Bits 4/8: dot[.][.][p] sums the values at position p of each half word, scaled by 2^(bits p).
+      constexpr bool fast = bits == 4 || bits == 8;
+      constexpr int P = fast ? 16 / bits : 1;
+      float dot[kRows][MR][P], xs[MR];
 #pragma unroll
       for (int m = 0; m < MR; ++m) {
         xs[m] = 0.0f;
 #pragma unroll
-        for (int r = 0; r < kRows; ++r) dot[r][m] = 0.0f;
+        for (int r = 0; r < kRows; ++r)
+#pragma unroll
+          for (int p = 0; p < P; ++p) dot[r][m][p] = 0.0f;
       }
 #pragma unroll
       for (int j8 = 0; j8 < 4; ++j8) {
         float qf[kRows][8];
 #pragma unroll
-        for (int r = 0; r < kRows; ++r)
+        for (int r = 0; r < kRows; ++r) {
 #pragma unroll
-          for (int j = 0; j < 8; ++j) qf[r][j] = u2f(extract<bits>(w[u][r], j8 * 8 + j));
+          for (int j = 0; j < 8; ++j) {
+            if constexpr (fast) {
+              qf[r][j] = extract_scaled<bits>(w[u][r], j8 * 8 + j);
+            } else {
+              qf[r][j] = u2f(extract<bits>(w[u][r], j8 * 8 + j));
+            }
+          }
+        }
 #pragma unroll
         for (int m = 0; m < MR; ++m) {
           float xv[8];
@@ -74,7 +86,7 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
           for (int j = 0; j < 8; ++j) {
             xs[m] += xv[j];
 #pragma unroll
-            for (int r = 0; r < kRows; ++r) dot[r][m] = fmaf(qf[r][j], xv[j], dot[r][m]);
+            for (int r = 0; r < kRows; ++r) dot[r][m][j % P] = fmaf(qf[r][j], xv[j], dot[r][m][j % P]);
           }
         }
       }
@@ -84,7 +96,12 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
         float s = to_f(scales[static_cast<int64_t>(rows[r]) * G + g]);
         float b = to_f(biases[static_cast<int64_t>(rows[r]) * G + g]);
 #pragma unroll
-        for (int m = 0; m < MR; ++m) acc[r][m] += s * dot[r][m] + b * xs[m];
+        for (int m = 0; m < MR; ++m) {
+          float d = dot[r][m][0];
+#pragma unroll
+          for (int p = 1; p < P; ++p) d = fmaf(dot[r][m][p], 1.0f / static_cast<float>(1u << (bits * p)), d);
+          acc[r][m] += s * d + b * xs[m];
+        }
       }
     }
   }

@@ -24,6 +24,9 @@ template <> struct GGInfo<gg_q6_k> { static constexpr int block = 256, bytes = 2
 
 // Exact float of a small unsigned integer (< 2^23) without a conversion instruction.
 __device__ __forceinline__ float u2f(uint32_t v) { return __int_as_float(0x4B000000u | v) - 8388608.0f; }
+// Exact float of v - off for a small unsigned v (one OR and one add, no conversion instruction).
+template <int off>
+__device__ __forceinline__ float u2f_minus(uint32_t v) { return __int_as_float(0x4B000000u | v) - (8388608.0f + off); }
 
 // ---- affine (MLX) chunks: 32 values of `bits` bits = `bits` uint32 words, LSB first ----
 
@@ -58,6 +61,17 @@ __device__ __forceinline__ uint32_t extract(const uint32_t (&w)[bits], int j) {
   uint32_t v = w[wi] >> sh;
   if (sh + bits > 32) v |= w[wi + 1] << (32 - sh);
   return v & mask;
+}
+
+// For bits 4 and 8: value j of a chunk times 2^(bits * (j % P)), P = 16 / bits, read in place from
+// its 16-bit half word (one AND-OR per value, no shift): the float stays exact below 2^23.
+template <int bits>
+__device__ __forceinline__ float extract_scaled(const uint32_t (&w)[bits], int j) {
+  static_assert(bits == 4 || bits == 8, "extract_scaled takes 4 or 8 bits");
+  constexpr int V = 32 / bits, P = 16 / bits;
+  const int wi = j / V, t = j % V, p = t % P;
+  const uint32_t h = t >= P ? (w[wi] >> 16) : w[wi];
+  return u2f(h & (((1u << bits) - 1) << (bits * p)));
 }
 
 // ---- x: 8 consecutive values as float (p 16-byte aligned) ----
@@ -129,8 +143,8 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
       uint32_t q = byte_at(w, j);
-      v[j] = d * (static_cast<float>(q & 15) - 8.0f);
-      v[j + 16] = d * (static_cast<float>(q >> 4) - 8.0f);
+      v[j] = d * u2f_minus<8>(q & 15);
+      v[j + 16] = d * u2f_minus<8>(q >> 4);
     }
   } else if constexpr (type == gg_q4_1) {
     const uint8_t* b = row + c * 20;
@@ -152,7 +166,7 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
 #pragma unroll
     for (int i = 0; i < 8; ++i) w[i] = ld_u32_a2(b + 2 + 4 * i);
 #pragma unroll
-    for (int j = 0; j < 32; ++j) v[j] = d * static_cast<float>(static_cast<int8_t>(byte_at(w, j)));
+    for (int j = 0; j < 32; ++j) v[j] = d * u2f_minus<128>(byte_at(w, j) ^ 0x80u);  // int8 as q + 128
   } else if constexpr (type == gg_q4_k || type == gg_q5_k) {
     constexpr bool five = type == gg_q5_k;
     constexpr int bytes = five ? 176 : 144;
@@ -196,8 +210,8 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
     const int ls = 4 * (r >> 1), hs = 2 * r;
 #pragma unroll
     for (int l = 0; l < 32; ++l) {
-      int x = static_cast<int>(((byte_at(L, l) >> ls) & 15) | (((byte_at(H, l) >> hs) & 3) << 4)) - 32;
-      v[l] = (l < 16 ? d0 : d1) * static_cast<float>(x);
+      uint32_t x = ((byte_at(L, l) >> ls) & 15) | (((byte_at(H, l) >> hs) & 3) << 4);
+      v[l] = (l < 16 ? d0 : d1) * u2f_minus<32>(x);
     }
   }
 }
