@@ -51,77 +51,129 @@ __device__ __forceinline__ void store_row32(E (*Bs)[BK + PAD], int t, const floa
 #pragma unroll
   for (int j = 0; j < 16; ++j) dst[j] = pack2<E>(v[2 * j], v[2 * j + 1]);
 }
-template <typename E>
-__device__ __forceinline__ void zero_row32(E (*Bs)[BK + PAD], int t) {
-  uint32_t* dst = reinterpret_cast<uint32_t*>(&Bs[t][0]);
+// Each B-tile loader has fetch (global loads of the thread's part of the slice at k0 into a Raw
+// held in registers, issued one slice ahead so their latency overlaps the MMAs) and store
+// (dequantize the Raw into Bs[n][k]).
+
+// Raw affine chunk: 32 packed values and their group's scale and bias (s = b = 0: outside W).
+template <int bits>
+struct AffineRaw {
+  uint32_t w[bits];
+  float s, b;
+};
+
+template <int bits>
+__device__ __forceinline__ void dequant32(const AffineRaw<bits>& r, float (&v)[32]) {
 #pragma unroll
-  for (int j = 0; j < 16; ++j) dst[j] = 0;
+  for (int j = 0; j < 32; ++j) v[j] = fmaf(r.s, u2f(extract<bits>(r.w, j)), r.b);
 }
 
-// W (N, K) affine: thread t dequantizes chunk k0/32 of row n0 + t.
+// W (N, K) affine: thread t takes chunk k0/32 of row n0 + t.
 template <typename T, int bits>
 struct AffineT {
+  using Raw = AffineRaw<bits>;
   const uint32_t* w;
   const T* scales;
   const T* biases;
   int N, K, gs;
-  template <typename E>
-  __device__ __forceinline__ void operator()(E (*Bs)[BK + PAD], int n0, int k0, int t) const {
-    int n = n0 + t;
-    if (n >= N) return zero_row32(Bs, t);
-    const int64_t row_words = static_cast<int64_t>(K) / 32 * bits;
-    uint32_t w8[bits];
-    load_chunk<bits>(w + n * row_words + static_cast<int64_t>(k0 / 32) * bits, w8);
-    const int G = K / gs, g = k0 / gs;
-    float s = to_f(scales[static_cast<int64_t>(n) * G + g]), b = to_f(biases[static_cast<int64_t>(n) * G + g]);
-    float v[32];
+  __device__ __forceinline__ void fetch(Raw& r, int n0, int k0, int t) const {
+    const int n = n0 + t;
+    if (n >= N) {
 #pragma unroll
-    for (int j = 0; j < 32; ++j) v[j] = fmaf(s, u2f(extract<bits>(w8, j)), b);
+      for (int i = 0; i < bits; ++i) r.w[i] = 0;
+      r.s = r.b = 0.0f;
+      return;
+    }
+    const int64_t row_words = static_cast<int64_t>(K) / 32 * bits;
+    load_chunk<bits>(w + n * row_words + static_cast<int64_t>(k0 / 32) * bits, r.w);
+    const int G = K / gs, g = k0 / gs;
+    r.s = to_f(scales[static_cast<int64_t>(n) * G + g]);
+    r.b = to_f(biases[static_cast<int64_t>(n) * G + g]);
+  }
+  template <typename E>
+  __device__ __forceinline__ void store(E (*Bs)[BK + PAD], const Raw& r, int t) const {
+    float v[32];
+    dequant32(r, v);
     store_row32(Bs, t, v);
   }
 };
 
-// W (K, N) affine (packed along N): thread t dequantizes row k0 + t/4, columns n0 + 32 (t%4) + [0, 32).
+// W (K, N) affine (packed along N): thread t takes row k0 + t/4, columns n0 + 32 (t%4) + [0, 32).
 template <typename T, int bits>
 struct AffineN {
+  using Raw = AffineRaw<bits>;
   const uint32_t* w;
   const T* scales;
   const T* biases;
   int N, K, gs;
-  template <typename E>
-  __device__ __forceinline__ void operator()(E (*Bs)[BK + PAD], int n0, int k0, int t) const {
-    const int kr = t >> 2, cn = t & 3, k = k0 + kr, n = n0 + 32 * cn;
+  __device__ __forceinline__ void fetch(Raw& r, int n0, int k0, int t) const {
+    const int k = k0 + (t >> 2), n = n0 + 32 * (t & 3);
     // N is a multiple of the group size: a chunk is wholly inside or outside.
     if (k >= K || n >= N) {
 #pragma unroll
-      for (int j = 0; j < 32; ++j) Bs[32 * cn + j][kr] = from_f<E>(0.0f);
+      for (int i = 0; i < bits; ++i) r.w[i] = 0;
+      r.s = r.b = 0.0f;
       return;
     }
     const int64_t row_words = static_cast<int64_t>(N) / 32 * bits;
-    uint32_t w8[bits];
-    load_chunk<bits>(w + k * row_words + static_cast<int64_t>(n / 32) * bits, w8);
+    load_chunk<bits>(w + k * row_words + static_cast<int64_t>(n / 32) * bits, r.w);
     const int G = N / gs, g = n / gs;
-    float s = to_f(scales[static_cast<int64_t>(k) * G + g]), b = to_f(biases[static_cast<int64_t>(k) * G + g]);
+    r.s = to_f(scales[static_cast<int64_t>(k) * G + g]);
+    r.b = to_f(biases[static_cast<int64_t>(k) * G + g]);
+  }
+  template <typename E>
+  __device__ __forceinline__ void store(E (*Bs)[BK + PAD], const Raw& r, int t) const {
+    float v[32];
+    dequant32(r, v);
+    const int kr = t >> 2, cn = t & 3;
 #pragma unroll
-    for (int j = 0; j < 32; ++j) Bs[32 * cn + j][kr] = from_f<E>(fmaf(s, u2f(extract<bits>(w8, j)), b));
+    for (int j = 0; j < 32; ++j) Bs[32 * cn + j][kr] = from_f<E>(v[j]);
   }
 };
 
-// W (N, K) GGUF blocks: thread t decodes chunk k0/32 of row n0 + t.
+// W (N, K) GGUF blocks: thread t decodes chunk k0/32 of row n0 + t (at fetch: the block layouts
+// differ too much to hold raw bytes generically).
 template <int type>
 struct GGUFT {
+  struct Raw {
+    float v[32];
+  };
   const uint8_t* w;
   int N, K;
-  template <typename E>
-  __device__ __forceinline__ void operator()(E (*Bs)[BK + PAD], int n0, int k0, int t) const {
-    int n = n0 + t;
-    if (n >= N) return zero_row32(Bs, t);
+  __device__ __forceinline__ void fetch(Raw& r, int n0, int k0, int t) const {
+    const int n = n0 + t;
+    if (n >= N) {
+#pragma unroll
+      for (int j = 0; j < 32; ++j) r.v[j] = 0.0f;
+      return;
+    }
     const int64_t row_bytes = static_cast<int64_t>(K) / GGInfo<type>::block * GGInfo<type>::bytes;
-    float v[32];
-    gguf_decode32<type>(w + n * row_bytes, k0 / 32, v);
-    store_row32(Bs, t, v);
+    gguf_decode32<type>(w + n * row_bytes, k0 / 32, r.v);
+  }
+  template <typename E>
+  __device__ __forceinline__ void store(E (*Bs)[BK + PAD], const Raw& r, int t) const {
+    store_row32(Bs, t, r.v);
   }
 };
+
+// The thread's part of an x slice: row t/2, columns k0 + 16 (t%2) + [0, 16), zeros outside x.
+template <typename T>
+struct XRaw {
+  T v[16];
+};
+template <typename T>
+__device__ __forceinline__ void fetch_x(XRaw<T>& r, const T* x, int M, int K, int m0, int k0, int t) {
+  const int m = m0 + (t >> 1), kb = k0 + (t & 1) * 16;
+  const T* src = x + static_cast<int64_t>(m) * K + kb;
+#pragma unroll
+  for (int j = 0; j < 16; ++j) r.v[j] = m < M && kb + j < K ? src[j] : from_f<T>(0.0f);
+}
+template <typename T, typename E>
+__device__ __forceinline__ void store_x(E (*As)[BK + PAD], const XRaw<T>& r, int t) {
+  uint32_t* dst = reinterpret_cast<uint32_t*>(&As[t >> 1][(t & 1) * 16]);
+#pragma unroll
+  for (int j = 0; j < 8; ++j) dst[j] = pack2<E>(to_f(r.v[2 * j]), to_f(r.v[2 * j + 1]));
+}
 
 // out (M, N) of TO = x (M, K) of T @ W^T; W's tiles come from `load_b` (Bs[n][k]).
 template <typename T, typename TO, typename E, typename LoadB>
@@ -141,22 +193,18 @@ __global__ void __launch_bounds__(kThreads) qmm_kernel(const T* __restrict__ x, 
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
+  XRaw<T> xr;
+  typename LoadB::Raw br;
+  fetch_x(xr, x, M, K, m0, 0, tid);
+  load_b.fetch(br, n0, 0, tid);
   for (int k0 = 0; k0 < K; k0 += BK) {
-    // x slice: thread t fills row t/2, columns 16 (t%2) + [0, 16).
-    {
-      const int r = tid >> 1, kk = (tid & 1) * 16, m = m0 + r;
-      uint32_t* dst = reinterpret_cast<uint32_t*>(&As[r][kk]);
-      const T* src = x + static_cast<int64_t>(m) * K + k0 + kk;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        int k = k0 + kk + 2 * j;
-        float a = m < M && k < K ? to_f(src[2 * j]) : 0.0f;
-        float b = m < M && k + 1 < K ? to_f(src[2 * j + 1]) : 0.0f;
-        dst[j] = pack2<E>(a, b);
-      }
-    }
-    load_b(Bs, n0, k0, tid);
+    store_x(As, xr, tid);
+    load_b.store(Bs, br, tid);
     __syncthreads();
+    if (k0 + BK < K) {  // the next slice's loads, consumed after this slice's MMAs
+      fetch_x(xr, x, M, K, m0, k0 + BK, tid);
+      load_b.fetch(br, n0, k0 + BK, tid);
+    }
 #pragma unroll
     for (int ks = 0; ks < BK; ks += 16) {
       uint32_t a[2][4], b[8][2];
