@@ -282,7 +282,7 @@ TEST_F(GpuQuant, DISABLED_Timings) {
       const int gs = 64;
       auto q = quantize(random_array({N, K}, bfloat16, -1, 1, 1), gs, bits, Device::gpu);
       auto x = random_array({1, K}, bfloat16, -1, 1, 2);
-      auto out = zeros({1, N}, bfloat16);
+      auto out = random_array({1, N}, bfloat16, -1, 1, 0);  // a full device buffer to write
       eval(q[0], q[1], q[2], x, out);
       cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(),
                            q[2].device_data(), bits, gs, true};
@@ -296,7 +296,7 @@ TEST_F(GpuQuant, DISABLED_Timings) {
     for (auto t : {GGUFType::Q4_0, GGUFType::Q8_0}) {
       auto b = random_gguf(t, N, K, 3);
       auto x = random_array({1, K}, float32, -1, 1, 4);
-      auto out = zeros({1, N}, float32);
+      auto out = random_array({1, N}, float32, -1, 1, 0);
       eval(b, x, out);
       double s = time_it([&] {
         cuda::gguf_qmm(static_cast<int>(t), static_cast<const float*>(x.device_data()),
@@ -312,7 +312,7 @@ TEST_F(GpuQuant, DISABLED_Timings) {
     const int M = 512, N = 4096, K = 4096, gs = 64;
     auto q = quantize(random_array({N, K}, bfloat16, -1, 1, 5), gs, 4, Device::gpu);
     auto x = random_array({M, K}, bfloat16, -1, 1, 6);
-    auto out = zeros({M, N}, bfloat16);
+    auto out = random_array({M, N}, bfloat16, -1, 1, 0);
     eval(q[0], q[1], q[2], x, out);
     cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(), q[2].device_data(),
                          4, gs, true};
@@ -322,7 +322,7 @@ TEST_F(GpuQuant, DISABLED_Timings) {
     std::printf("affine 4-bit GEMM bf16 M %d N %d K %d: %.1f TFLOP/s\n", M, N, K, 2.0 * M * N * K / s / 1e12);
     auto b = random_gguf(GGUFType::Q4_0, N, K, 7);
     auto xf = random_array({M, K}, float32, -1, 1, 8);
-    auto of = zeros({M, N}, float32);
+    auto of = random_array({M, N}, float32, -1, 1, 0);
     eval(b, xf, of);
     s = time_it([&] {
       cuda::gguf_qmm(static_cast<int>(GGUFType::Q4_0), static_cast<const float*>(xf.device_data()),

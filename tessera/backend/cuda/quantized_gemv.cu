@@ -233,8 +233,8 @@ void affine_gemv_t(int dt, const AffineWeight& wt, const void* x, void* out, int
       constexpr int bits = decltype(b)::value;
       dispatch_rows(M, [&](auto mr) {
         constexpr int MR = decltype(mr)::value;
-        // Two chunks in flight per row for the narrow widths, one for 8 bits (registers).
-        constexpr int U = bits <= 4 ? 2 : 1;
+        // Two chunks in flight per row for the narrow widths and up to 4 rows of x (registers).
+        constexpr int U = bits <= 4 && MR <= 4 ? 2 : 1;
         qmv_t_kernel<T, bits, MR, U><<<row_blocks(N), kWarps * 32, 0, st>>>(
             static_cast<const T*>(x), wt.w, static_cast<const T*>(wt.scales), static_cast<const T*>(wt.biases),
             static_cast<T*>(out), M, N, K, wt.group_size);
@@ -250,7 +250,7 @@ void affine_gemv_n(int dt, const AffineWeight& wt, const void* x, float* acc, in
   if (e != cudaSuccess) throw std::runtime_error(std::string("[cuda] cudaMemsetAsync failed: ") + cudaGetErrorString(e));
   const int nchunks = N / 32;
   // About 64K threads in all, at least 16 rows of W per slice.
-  int slices = std::max(1, std::min((K + 15) / 16, (65536 + nchunks - 1) / std::max(nchunks, 1)));
+  int slices = std::max(1, std::min({(K + 15) / 16, (65536 + nchunks - 1) / std::max(nchunks, 1), 65535}));
   int kps = (K + slices - 1) / slices;
   slices = (K + kps - 1) / kps;
   dim3 grid(static_cast<unsigned int>((nchunks + 127) / 128), static_cast<unsigned int>(slices));
