@@ -184,7 +184,8 @@ TEST_F(GpuQuant, AffineMatmulAgreesWithCpuKernelOnLargerShapes) {
       auto wa = host_values(abs(dequantize(q[0], q[1], q[2], gs, bits, Device::cpu), Device::cpu));
       std::vector<double> unused;
       ref_matmul(xa, wa, 2 * M, K, N, true, unused, mag);
-      EXPECT_TRUE(close_scaled(g, want, mag, matmul_tolerance(float32, M))) << "bits " << bits << " M " << M;
+      // 2 * M rows in all pick the kernel (GEMV up to 8).
+      EXPECT_TRUE(close_scaled(g, want, mag, matmul_tolerance(float32, 2 * M))) << "bits " << bits << " M " << M;
     }
   }
 }
