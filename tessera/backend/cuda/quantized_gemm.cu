@@ -62,33 +62,47 @@ struct AffineRaw {
   float s, b;
 };
 
+// The chunk at `words` with the scale and bias at s, b; zeros when !valid (pointers not read).
+template <typename T, int bits>
+__device__ __forceinline__ void fetch_affine(AffineRaw<bits>& r, bool valid, const uint32_t* words, const T* s,
+                                             const T* b) {
+  if (!valid) {
+#pragma unroll
+    for (int i = 0; i < bits; ++i) r.w[i] = 0;
+    r.s = r.b = 0.0f;
+    return;
+  }
+  load_chunk<bits>(words, r.w);
+  r.s = to_f(*s);
+  r.b = to_f(*b);
+}
+
 template <int bits>
 __device__ __forceinline__ void dequant32(const AffineRaw<bits>& r, float (&v)[32]) {
 #pragma unroll
   for (int j = 0; j < 32; ++j) v[j] = fmaf(r.s, u2f(extract<bits>(r.w, j)), r.b);
 }
 
-// W (N, K) affine: thread t takes chunk k0/32 of row n0 + t.
+// The packed weight, its scales and biases and the matrix sizes.
 template <typename T, int bits>
-struct AffineT {
+struct AffineLoader {
   using Raw = AffineRaw<bits>;
   const uint32_t* w;
   const T* scales;
   const T* biases;
   int N, K, gs;
+};
+
+// W (N, K) affine: thread t takes chunk k0/32 of row n0 + t.
+template <typename T, int bits>
+struct AffineT : AffineLoader<T, bits> {
+  using typename AffineLoader<T, bits>::Raw;
+  using AffineLoader<T, bits>::w, AffineLoader<T, bits>::scales, AffineLoader<T, bits>::biases;
+  using AffineLoader<T, bits>::N, AffineLoader<T, bits>::K, AffineLoader<T, bits>::gs;
   __device__ __forceinline__ void fetch(Raw& r, int n0, int k0, int t) const {
-    const int n = n0 + t;
-    if (n >= N) {
-#pragma unroll
-      for (int i = 0; i < bits; ++i) r.w[i] = 0;
-      r.s = r.b = 0.0f;
-      return;
-    }
-    const int64_t row_words = static_cast<int64_t>(K) / 32 * bits;
-    load_chunk<bits>(w + n * row_words + static_cast<int64_t>(k0 / 32) * bits, r.w);
-    const int G = K / gs, g = k0 / gs;
-    r.s = to_f(scales[static_cast<int64_t>(n) * G + g]);
-    r.b = to_f(biases[static_cast<int64_t>(n) * G + g]);
+    const int n = n0 + t, G = K / gs;
+    const int64_t row_words = static_cast<int64_t>(K) / 32 * bits, si = static_cast<int64_t>(n) * G + k0 / gs;
+    fetch_affine(r, n < N, w + n * row_words + static_cast<int64_t>(k0 / 32) * bits, scales + si, biases + si);
   }
   template <typename E>
   __device__ __forceinline__ void store(E (*Bs)[BK + PAD], const Raw& r, int t) const {
@@ -100,26 +114,16 @@ struct AffineT {
 
 // W (K, N) affine (packed along N): thread t takes row k0 + t/4, columns n0 + 32 (t%4) + [0, 32).
 template <typename T, int bits>
-struct AffineN {
-  using Raw = AffineRaw<bits>;
-  const uint32_t* w;
-  const T* scales;
-  const T* biases;
-  int N, K, gs;
+struct AffineN : AffineLoader<T, bits> {
+  using typename AffineLoader<T, bits>::Raw;
+  using AffineLoader<T, bits>::w, AffineLoader<T, bits>::scales, AffineLoader<T, bits>::biases;
+  using AffineLoader<T, bits>::N, AffineLoader<T, bits>::K, AffineLoader<T, bits>::gs;
   __device__ __forceinline__ void fetch(Raw& r, int n0, int k0, int t) const {
-    const int k = k0 + (t >> 2), n = n0 + 32 * (t & 3);
     // N is a multiple of the group size: a chunk is wholly inside or outside.
-    if (k >= K || n >= N) {
-#pragma unroll
-      for (int i = 0; i < bits; ++i) r.w[i] = 0;
-      r.s = r.b = 0.0f;
-      return;
-    }
-    const int64_t row_words = static_cast<int64_t>(N) / 32 * bits;
-    load_chunk<bits>(w + k * row_words + static_cast<int64_t>(n / 32) * bits, r.w);
-    const int G = N / gs, g = n / gs;
-    r.s = to_f(scales[static_cast<int64_t>(k) * G + g]);
-    r.b = to_f(biases[static_cast<int64_t>(k) * G + g]);
+    const int k = k0 + (t >> 2), n = n0 + 32 * (t & 3), G = N / gs;
+    const int64_t row_words = static_cast<int64_t>(N) / 32 * bits, si = static_cast<int64_t>(k) * G + n / gs;
+    fetch_affine(r, k < K && n < N, w + k * row_words + static_cast<int64_t>(n / 32) * bits, scales + si,
+                 biases + si);
   }
   template <typename E>
   __device__ __forceinline__ void store(E (*Bs)[BK + PAD], const Raw& r, int t) const {
@@ -264,10 +268,10 @@ void affine_gemm(int dt, const AffineWeight& wt, const void* x, void* out, int64
       auto s = static_cast<const T*>(wt.scales);
       auto bi = static_cast<const T*>(wt.biases);
       if (wt.transpose) {
-        AffineT<T, bits> ld{wt.w, s, bi, static_cast<int>(N), static_cast<int>(K), wt.group_size};
+        AffineT<T, bits> ld{{wt.w, s, bi, static_cast<int>(N), static_cast<int>(K), wt.group_size}};
         launch_qmm(static_cast<const T*>(x), ld, static_cast<T*>(out), M, N, K, st);
       } else {
-        AffineN<T, bits> ld{wt.w, s, bi, static_cast<int>(N), static_cast<int>(K), wt.group_size};
+        AffineN<T, bits> ld{{wt.w, s, bi, static_cast<int>(N), static_cast<int>(K), wt.group_size}};
         launch_qmm(static_cast<const T*>(x), ld, static_cast<T*>(out), M, N, K, st);
       }
     });

@@ -11,6 +11,32 @@ namespace {
 constexpr int kWarps = 4;  // warps per block of the row-streaming kernels
 constexpr int kRows = 2;   // rows of W per warp (each x load serves both)
 
+// Row pointers of the MR-row tile of x (rows past M repeat row M - 1) and zeroed accumulators.
+template <typename T, int MR>
+__device__ __forceinline__ void start_rows(const T* x, int M, int K, const T* (&xr)[MR], float (&acc)[kRows][MR]) {
+#pragma unroll
+  for (int m = 0; m < MR; ++m) {
+    xr[m] = x + static_cast<int64_t>(min(m, M - 1)) * K;
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) acc[r][m] = 0.0f;
+  }
+}
+
+// Sums each lane's acc[r][m] over the warp; lane 0 writes out[m, n0 + r] for rows inside (M, N).
+template <typename T, int MR>
+__device__ __forceinline__ void warp_sum_store(float (&acc)[kRows][MR], T* out, int M, int N, int n0) {
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int m = 0; m < MR; ++m) {
+      float v = acc[r][m];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if ((threadIdx.x & 31) == 0 && n0 + r < N && m < M) out[static_cast<int64_t>(m) * N + n0 + r] = from_f<T>(v);
+    }
+  }
+}
+
 // out[m, n] = sum_g scale[n, g] * (q[n, group g] . x[m, group g]) + bias[n, g] * sum(x[m, group g]).
 // Each warp owns kRows rows of W; lane l takes chunks (32 values, one group's part) l, l + 32, ...;
 // U chunks per row are loaded before any is used. Rows m >= M of the MR-row tile read row M - 1.
@@ -31,13 +57,8 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
     wr[r] = wq + rows[r] * row_words;
   }
   const T* xr[MR];
-#pragma unroll
-  for (int m = 0; m < MR; ++m) xr[m] = x + static_cast<int64_t>(min(m, M - 1)) * K;
   float acc[kRows][MR];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r)
-#pragma unroll
-    for (int m = 0; m < MR; ++m) acc[r][m] = 0.0f;
+  start_rows(x, M, K, xr, acc);
 
   for (int c0 = lane; c0 < nchunks; c0 += 32 * U) {
     uint32_t w[U][kRows][bits];
@@ -105,16 +126,7 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
       }
     }
   }
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-    for (int m = 0; m < MR; ++m) {
-      float v = acc[r][m];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-      if (lane == 0 && n0 + r < N && m < M) out[static_cast<int64_t>(m) * N + n0 + r] = from_f<T>(v);
-    }
-  }
+  warp_sum_store(acc, out, M, N, n0);
 }
 
 // acc[m, n] += x[m, k] * W[k, n] over a slice of k (blockIdx.y): thread = one chunk of 32 columns.
@@ -168,13 +180,8 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_mv_kernel(const float* __res
 #pragma unroll
   for (int r = 0; r < kRows; ++r) wr[r] = w + min(n0 + r, N - 1) * row_bytes;
   const float* xr[MR];
-#pragma unroll
-  for (int m = 0; m < MR; ++m) xr[m] = x + static_cast<int64_t>(min(m, M - 1)) * K;
   float acc[kRows][MR];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r)
-#pragma unroll
-    for (int m = 0; m < MR; ++m) acc[r][m] = 0.0f;
+  start_rows(x, M, K, xr, acc);
   for (int c = lane; c < nchunks; c += 32) {
     float v[kRows][32];
 #pragma unroll
@@ -192,16 +199,7 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_mv_kernel(const float* __res
       }
     }
   }
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-    for (int m = 0; m < MR; ++m) {
-      float s = acc[r][m];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-      if (lane == 0 && n0 + r < N && m < M) out[static_cast<int64_t>(m) * N + n0 + r] = s;
-    }
-  }
+  warp_sum_store(acc, out, M, N, n0);
 }
 
 // Calls f(std::integral_constant<int, MR>{}) with MR the smallest of 1, 2, 4, 8 holding M rows.

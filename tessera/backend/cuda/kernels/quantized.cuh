@@ -79,24 +79,19 @@ __device__ __forceinline__ void load_x8(const float* p, float (&v)[8]) {
   float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
 }
-__device__ __forceinline__ void load_x8(const __half* p, float (&v)[8]) {
+// f16 / bf16: one 16-byte load of four pairs (P = __half2 / __nv_bfloat162).
+template <typename P, typename T>
+__device__ __forceinline__ void load_pairs8(const T* p, float (&v)[8]) {
   uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
+  const P* h = reinterpret_cast<const P*>(&u);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    float2 f = __half22float2(h[i]);
-    v[2 * i] = f.x, v[2 * i + 1] = f.y;
+    v[2 * i] = to_f(h[i].x);
+    v[2 * i + 1] = to_f(h[i].y);
   }
 }
-__device__ __forceinline__ void load_x8(const __nv_bfloat16* p, float (&v)[8]) {
-  uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    float2 f = __bfloat1622float2(h[i]);
-    v[2 * i] = f.x, v[2 * i + 1] = f.y;
-  }
-}
+__device__ __forceinline__ void load_x8(const __half* p, float (&v)[8]) { load_pairs8<__half2>(p, v); }
+__device__ __forceinline__ void load_x8(const __nv_bfloat16* p, float (&v)[8]) { load_pairs8<__nv_bfloat162>(p, v); }
 
 // ---- GGUF: raw little-endian loads at the alignment each field has ----
 __device__ __forceinline__ float f16_bits(uint32_t h) { return __half2float(__ushort_as_half(static_cast<unsigned short>(h))); }
