@@ -1,6 +1,7 @@
 // Quantization primitives: affine (MLX) quantize/dequantize/matmul and GGUF block matmul/dequantize.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/ops/quantized.h"
 #include "tessera/primitive.h"
 
@@ -11,6 +12,7 @@ class AffineQuantize : public Primitive {
  public:
   AffineQuantize(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(AffineQuantize)
   bool is_equivalent(const Primitive& o) const override;
 
@@ -23,6 +25,7 @@ class AffineDequantize : public Primitive {
  public:
   AffineDequantize(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(AffineDequantize)
   bool is_equivalent(const Primitive& o) const override;
 
@@ -36,6 +39,7 @@ class QuantizedMatmul : public Primitive {
   QuantizedMatmul(Stream s, bool transpose, int group_size, int bits)
       : Primitive(s), transpose_(transpose), group_size_(group_size), bits_(bits) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   // Cotangent of x only: quantized_matmul(cotangent, w, ..., !transpose). The weight gets none.
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override;
@@ -52,6 +56,7 @@ class GGUFMatmul : public Primitive {
  public:
   GGUFMatmul(Stream s, GGUFType type) : Primitive(s), type_(type) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(GGUFMatmul)
   bool is_equivalent(const Primitive& o) const override;
 
@@ -64,6 +69,7 @@ class GGUFDequantize : public Primitive {
  public:
   GGUFDequantize(Stream s, GGUFType type) : Primitive(s), type_(type) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(GGUFDequantize)
   bool is_equivalent(const Primitive& o) const override;
 

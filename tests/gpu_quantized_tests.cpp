@@ -1,0 +1,346 @@
+// GPU quantized kernels (tessera_gpu_tests): affine quantize / dequantize / quantized_matmul and GGUF
+// matmul / dequantize against the CPU kernels and float64 dequantize-then-matmul references, every
+// bits / group size / GGUF type, GEMV (M <= 8) and tensor-core GEMM (M > 8) rows; DISABLED_ timings.
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "tessera/backend/cuda/kernels_quantized.h"
+#include "test_utils.h"
+
+using namespace tessera;
+using namespace tessera::testing;
+
+namespace {
+
+class GpuQuant : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
+    set_default_device(Device::gpu);
+  }
+};
+
+const int kBits[] = {2, 3, 4, 5, 6, 8};
+const int kGroups[] = {32, 64, 128};
+const int kRowsM[] = {1, 3, 8, 9, 33, 128};
+const Dtype kFloats[] = {float32, float16, bfloat16};
+const GGUFType kTypes[] = {GGUFType::Q4_0, GGUFType::Q4_1, GGUFType::Q8_0,
+                           GGUFType::Q4_K, GGUFType::Q5_K, GGUFType::Q6_K};
+
+// x (M, K) @ W^T (W (N, K), transpose) or x @ W (W (K, N)) in float64, and sum |x w| per output.
+void ref_matmul(const std::vector<double>& x, const std::vector<double>& w, int64_t M, int64_t K, int64_t N,
+                bool transpose, std::vector<double>& out, std::vector<double>& mag) {
+  out.assign(M * N, 0.0);
+  mag.assign(M * N, 0.0);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t k = 0; k < K; ++k) {
+      double xv = x[m * K + k];
+      for (int64_t n = 0; n < N; ++n) {
+        double wv = transpose ? w[n * K + k] : w[k * N + n];
+        out[m * N + n] += xv * wv;
+        mag[m * N + n] += std::fabs(xv * wv);
+      }
+    }
+  }
+}
+
+// |got - want| <= rel * mag + 1e-5 everywhere.
+::testing::AssertionResult close_scaled(const array& got, const std::vector<double>& want,
+                                        const std::vector<double>& mag, double rel) {
+  auto g = astype(got, float64, Device::cpu).to_vector<double>();
+  if (g.size() != want.size()) return ::testing::AssertionFailure() << "size " << g.size() << " vs " << want.size();
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (!(std::fabs(g[i] - want[i]) <= rel * mag[i] + 1e-5)) {
+      return ::testing::AssertionFailure() << "at " << i << ": got " << g[i] << ", expected " << want[i]
+                                           << " (scale " << mag[i] << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<double> host_values(const array& a) { return astype(a, float64, Device::cpu).to_vector<double>(); }
+
+// Relative tolerance (of sum |x w|) of a GPU quantized matmul: the GEMV accumulates in float32
+// from the inputs' values; the GEMM rounds x and W tiles to f16 (f16 x) or bf16 (bf16 and f32 x;
+// GGUF always, as its x is float32); f16/bf16 outputs are rounded.
+double matmul_tolerance(Dtype d, int64_t M, bool gguf = false) {
+  double tiles = M <= 8 ? 5e-5 : (d == float16 && !gguf ? 2e-3 : 1.2e-2);
+  double out = d == float32 ? 0.0 : d == float16 ? 1e-3 : 8e-3;
+  return tiles + out;
+}
+
+// W as float64 from a CPU dequantize with float32 scales and biases (no rounding to the x dtype).
+std::vector<double> dequantized(const std::vector<array>& q, int gs, int bits) {
+  return host_values(dequantize(q[0], astype(q[1], float32, Device::cpu), astype(q[2], float32, Device::cpu), gs,
+                                bits, Device::cpu));
+}
+
+// Random raw GGUF rows (rows, K/block*bytes): random bytes, with every f16 field (d, m, dmin) set to a
+// small positive value so that the decoded weights are finite and of ordinary size.
+array random_gguf(GGUFType t, int rows, int K, unsigned seed) {
+  int bs = gguf_block_size(t), bb = gguf_block_bytes(t);
+  int64_t nb = static_cast<int64_t>(rows) * (K / bs);
+  std::vector<uint8_t> bytes(nb * bb);
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> small(0.002f, 0.02f);
+  for (auto& b : bytes) b = static_cast<uint8_t>(byte(gen));
+  auto put = [&](uint8_t* p, float v) {
+    float16_t h(v);
+    std::memcpy(p, &h.bits, 2);
+  };
+  for (int64_t i = 0; i < nb; ++i) {
+    uint8_t* b = bytes.data() + i * bb;
+    switch (t) {
+      case GGUFType::Q4_0:
+      case GGUFType::Q8_0:
+        put(b, small(gen));
+        break;
+      case GGUFType::Q4_1:
+        put(b, small(gen));
+        put(b + 2, -8.0f * small(gen));
+        break;
+      case GGUFType::Q4_K:
+      case GGUFType::Q5_K:
+        put(b, small(gen) * 0.1f);
+        put(b + 2, small(gen) * 0.1f);
+        break;
+      case GGUFType::Q6_K:
+        put(b + 208, small(gen) * 0.01f);
+        break;
+    }
+  }
+  return array(bytes, {rows, static_cast<ShapeElem>(nb * bb / rows)}, uint8);
+}
+
+}  // namespace
+
+TEST_F(GpuQuant, QuantizeAndDequantizeMatchCpuBitForBit) {
+  for (Dtype d : kFloats) {
+    for (int bits : kBits) {
+      for (int gs : kGroups) {
+        auto w = random_array({7, 3 * gs}, d, -2, 1, bits * 100 + gs);
+        auto gpu = quantize(w, gs, bits, Device::gpu);
+        auto cpu = quantize(w, gs, bits, Device::cpu);
+        std::string what = std::string(dtype_name(d)) + " bits " + std::to_string(bits) + " gs " + std::to_string(gs);
+        EXPECT_EQ(gpu[0].to_vector<uint32_t>(), cpu[0].to_vector<uint32_t>()) << what;
+        EXPECT_EQ(host_values(gpu[1]), host_values(cpu[1])) << what;
+        EXPECT_EQ(host_values(gpu[2]), host_values(cpu[2])) << what;
+        auto dg = dequantize(cpu[0], cpu[1], cpu[2], gs, bits, Device::gpu);
+        auto dc = dequantize(cpu[0], cpu[1], cpu[2], gs, bits, Device::cpu);
+        ASSERT_EQ(dg.dtype(), d);
+        EXPECT_TRUE(all_close(dg, host_values(dc), d == float32 ? 1e-6 : 1e-2, 1e-6)) << what;
+      }
+    }
+  }
+}
+
+TEST_F(GpuQuant, AffineMatmulMatchesDequantizedReference) {
+  for (Dtype d : kFloats) {
+    for (int bits : kBits) {
+      for (int gs : kGroups) {
+        for (bool transpose : {true, false}) {
+          // N and K off the 64 x 128 x 32 GEMM tiles; the packed axis a multiple of the group size.
+          const int64_t K = transpose ? 5 * gs : 197, N = transpose ? 197 : 5 * gs;
+          Shape wshape = transpose ? Shape{static_cast<ShapeElem>(N), static_cast<ShapeElem>(K)}
+                                   : Shape{static_cast<ShapeElem>(K), static_cast<ShapeElem>(N)};
+          auto wf = random_array(wshape, d, -1, 1, bits * 1000 + gs + transpose);
+          auto q = quantize(wf, gs, bits, Device::cpu);
+          eval(q);
+          auto wv = dequantized(q, gs, bits);
+          for (int M : kRowsM) {
+            auto x = random_array({M, static_cast<ShapeElem>(K)}, d, -1, 1, M + bits);
+            auto y = quantized_matmul(x, q[0], q[1], q[2], transpose, gs, bits, Device::gpu);
+            ASSERT_EQ(y.shape(), (Shape{M, static_cast<ShapeElem>(N)}));
+            ASSERT_EQ(y.dtype(), d);
+            std::vector<double> want, mag;
+            ref_matmul(host_values(x), wv, M, K, N, transpose, want, mag);
+            EXPECT_TRUE(close_scaled(y, want, mag, matmul_tolerance(d, M)))
+                << dtype_name(d) << " bits " << bits << " gs " << gs << " transpose " << transpose << " M " << M;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(GpuQuant, AffineMatmulAgreesWithCpuKernelOnLargerShapes) {
+  // Several GEMV chunks per lane and several GEMM k-slices; batch dims on x.
+  const int K = 1024 + 256, N = 300, gs = 64;
+  for (int bits : {4, 8}) {
+    auto q = quantize(random_array({N, K}, float32, -1, 1, 7), gs, bits, Device::cpu);
+    for (int M : {2, 6, 40}) {
+      auto x = random_array({2, M, K}, float32, -1, 1, 8 + M);
+      auto g = quantized_matmul(x, q[0], q[1], q[2], true, gs, bits, Device::gpu);
+      auto c = quantized_matmul(x, q[0], q[1], q[2], true, gs, bits, Device::cpu);
+      ASSERT_EQ(g.shape(), (Shape{2, M, N}));
+      std::vector<double> want = host_values(c), mag;
+      auto xa = host_values(abs(x, Device::cpu));
+      auto wa = host_values(abs(dequantize(q[0], q[1], q[2], gs, bits, Device::cpu), Device::cpu));
+      std::vector<double> unused;
+      ref_matmul(xa, wa, 2 * M, K, N, true, unused, mag);
+      // 2 * M rows in all pick the kernel (GEMV up to 8).
+      EXPECT_TRUE(close_scaled(g, want, mag, matmul_tolerance(float32, 2 * M))) << "bits " << bits << " M " << M;
+    }
+  }
+}
+
+TEST_F(GpuQuant, MisalignedAndStridedOperands) {
+  // Rows 1.. of a 3-bit weight start 60 bytes into the buffer (not 16-byte aligned); x is a
+  // transposed view. Results must equal the CPU kernel's on the same views.
+  const int K = 160, N = 33, gs = 32, bits = 3;
+  auto q = quantize(random_array({N + 1, K}, float32, -1, 1, 11), gs, bits, Device::cpu);
+  eval(q);
+  auto wq = slice(q[0], {1, 0}, {N + 1, K * bits / 32});
+  auto sc = slice(q[1], {1, 0}, {N + 1, K / gs});
+  auto bi = slice(q[2], {1, 0}, {N + 1, K / gs});
+  for (int M : {1, 5, 20}) {
+    auto x = transpose(random_array({K, M}, float32, -1, 1, 12 + M));
+    auto g = quantized_matmul(x, wq, sc, bi, true, gs, bits, Device::gpu);
+    auto c = quantized_matmul(x, wq, sc, bi, true, gs, bits, Device::cpu);
+    std::vector<double> want = host_values(c), mag;
+    auto xa = host_values(abs(x, Device::cpu));
+    auto wa = host_values(abs(dequantize(wq, sc, bi, gs, bits, Device::cpu), Device::cpu));
+    std::vector<double> unused;
+    ref_matmul(xa, wa, M, K, N, true, unused, mag);
+    EXPECT_TRUE(close_scaled(g, want, mag, matmul_tolerance(float32, M))) << "M " << M;
+  }
+  auto dg = dequantize(wq, sc, bi, gs, bits, Device::gpu);
+  EXPECT_TRUE(all_close(dg, host_values(dequantize(wq, sc, bi, gs, bits, Device::cpu)), 1e-6, 1e-6));
+}
+
+TEST_F(GpuQuant, GGUFDequantizeMatchesCpu) {
+  for (auto t : kTypes) {
+    const int rows = 5, K = 768;
+    auto b = random_gguf(t, rows, K, 21 + static_cast<int>(t));
+    auto g = gguf_dequantize(b, t, {rows, K}, Device::gpu);
+    auto c = gguf_dequantize(b, t, {rows, K}, Device::cpu);
+    auto cv = host_values(c);
+    for (double v : cv) ASSERT_TRUE(std::isfinite(v)) << gguf_type_name(t);
+    EXPECT_TRUE(all_close(g, cv, 1e-6, 1e-7)) << gguf_type_name(t);
+  }
+}
+
+TEST_F(GpuQuant, GGUFMatmulMatchesDequantizedReference) {
+  for (auto t : kTypes) {
+    // N off the GEMM tile; K several blocks (and for 256-blocks, not a multiple of 512).
+    const int N = 197, K = 768;
+    auto b = random_gguf(t, N, K, 40 + static_cast<int>(t));
+    auto wv = host_values(gguf_dequantize(b, t, {N, K}, Device::cpu));
+    for (Dtype d : kFloats) {
+      for (int M : kRowsM) {
+        auto x = random_array({M, K}, d, -1, 1, M * 3 + static_cast<int>(t));
+        auto y = gguf_quantized_matmul(x, b, t, K, Device::gpu);
+        ASSERT_EQ(y.shape(), (Shape{M, N}));
+        ASSERT_EQ(y.dtype(), d);
+        std::vector<double> want, mag;
+        ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
+        EXPECT_TRUE(close_scaled(y, want, mag, matmul_tolerance(d, M, true)))
+            << gguf_type_name(t) << " " << dtype_name(d) << " M " << M;
+      }
+    }
+  }
+}
+
+TEST_F(GpuQuant, ZeroRowsAndBadInput) {
+  auto q = quantize(random_array({16, 64}, float32, -1, 1, 3), 32, 4, Device::cpu);
+  auto y = quantized_matmul(zeros({0, 64}), q[0], q[1], q[2], true, 32, 4, Device::gpu);
+  EXPECT_EQ(y.shape(), (Shape{0, 16}));
+  eval(y);
+  EXPECT_THROW(quantized_matmul(zeros({2, 63}), q[0], q[1], q[2], true, 32, 4, Device::gpu), std::invalid_argument);
+  auto b = random_gguf(GGUFType::Q4_0, 4, 64, 1);
+  EXPECT_THROW(gguf_quantized_matmul(zeros({1, 32}), b, GGUFType::Q4_0, 32, Device::gpu), std::invalid_argument);
+}
+
+// Timings (run with --gtest_also_run_disabled_tests): the kernels alone, timed with CUDA events on
+// device buffers, as GB/s of weight + scale + x bytes (GEMV) and TFLOP/s (GEMM, M = 512).
+TEST_F(GpuQuant, DISABLED_Timings) {
+  cudaStream_t st;
+  ASSERT_EQ(cudaStreamCreate(&st), cudaSuccess);
+  cudaEvent_t e0, e1;
+  ASSERT_EQ(cudaEventCreate(&e0), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&e1), cudaSuccess);
+  auto time_it = [&](auto&& f) {
+    f();
+    EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+    const int reps = 50;
+    cudaEventRecord(e0, st);
+    for (int i = 0; i < reps; ++i) f();
+    cudaEventRecord(e1, st);
+    EXPECT_EQ(cudaEventSynchronize(e1), cudaSuccess);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    return ms / 1e3 / reps;
+  };
+  const int shapes[3][2] = {{4096, 4096}, {4096, 11008}, {11008, 4096}};  // (N, K)
+  for (auto [N, K] : shapes) {
+    for (int bits : {4, 8}) {
+      const int gs = 64;
+      auto q = quantize(random_array({N, K}, bfloat16, -1, 1, 1), gs, bits, Device::gpu);
+      auto x = random_array({1, K}, bfloat16, -1, 1, 2);
+      auto out = random_array({1, N}, bfloat16, -1, 1, 0);  // a full device buffer to write
+      eval(q[0], q[1], q[2], x, out);
+      cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(),
+                           q[2].device_data(), bits, gs, true};
+      double s = time_it([&] {
+        cuda::affine_qmm(static_cast<int>(bfloat16.val), w, x.device_data(), out.device_data(), nullptr, 1, N, K, st);
+      });
+      double bytes = q[0].nbytes() + q[1].nbytes() + q[2].nbytes() + x.nbytes() + out.nbytes();
+      std::printf("affine %d-bit gs %d GEMV bf16 N %d K %d: %.1f us, %.0f GB/s\n", bits, gs, N, K, s * 1e6,
+                  bytes / s / 1e9);
+    }
+    for (auto t : {GGUFType::Q4_0, GGUFType::Q8_0}) {
+      auto b = random_gguf(t, N, K, 3);
+      auto x = random_array({1, K}, float32, -1, 1, 4);
+      auto out = random_array({1, N}, float32, -1, 1, 0);
+      eval(b, x, out);
+      double s = time_it([&] {
+        cuda::gguf_qmm(static_cast<int>(t), static_cast<const float*>(x.device_data()),
+                       static_cast<const uint8_t*>(b.device_data()), static_cast<float*>(out.device_data()), 1, N,
+                       K, st);
+      });
+      double bytes = b.nbytes() + x.nbytes() + out.nbytes();
+      std::printf("GGUF %s GEMV N %d K %d: %.1f us, %.0f GB/s\n", gguf_type_name(t).c_str(), N, K, s * 1e6,
+                  bytes / s / 1e9);
+    }
+  }
+  {
+    const int M = 512, N = 4096, K = 4096, gs = 64;
+    auto q = quantize(random_array({N, K}, bfloat16, -1, 1, 5), gs, 4, Device::gpu);
+    auto x = random_array({M, K}, bfloat16, -1, 1, 6);
+    auto out = random_array({M, N}, bfloat16, -1, 1, 0);
+    eval(q[0], q[1], q[2], x, out);
+    cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(), q[2].device_data(),
+                         4, gs, true};
+    double s = time_it([&] {
+      cuda::affine_qmm(static_cast<int>(bfloat16.val), w, x.device_data(), out.device_data(), nullptr, M, N, K, st);
+    });
+    std::printf("affine 4-bit GEMM bf16 M %d N %d K %d: %.1f TFLOP/s\n", M, N, K, 2.0 * M * N * K / s / 1e12);
+    auto b = random_gguf(GGUFType::Q4_0, N, K, 7);
+    auto xf = random_array({M, K}, float32, -1, 1, 8);
+    auto of = random_array({M, N}, float32, -1, 1, 0);
+    eval(b, xf, of);
+    s = time_it([&] {
+      cuda::gguf_qmm(static_cast<int>(GGUFType::Q4_0), static_cast<const float*>(xf.device_data()),
+                     static_cast<const uint8_t*>(b.device_data()), static_cast<float*>(of.device_data()), M, N, K,
+                     st);
+    });
+    std::printf("GGUF Q4_0 GEMM f32 M %d N %d K %d: %.1f TFLOP/s\n", M, N, K, 2.0 * M * N * K / s / 1e12);
+    // Baseline in the same run: the dense bf16 matmul (cuBLAS) of the same shape, through the graph.
+    auto wd = random_array({K, N}, bfloat16, -1, 1, 9);
+    eval(wd);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 20; ++i) eval(matmul(x, wd));
+    synchronize();
+    double sd = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 20;
+    std::printf("dense bf16 matmul (cuBLAS) M %d N %d K %d: %.1f TFLOP/s\n", M, N, K, 2.0 * M * N * K / sd / 1e12);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  cudaStreamDestroy(st);
+}
