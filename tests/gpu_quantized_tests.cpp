@@ -330,7 +330,7 @@ TEST_F(GpuQuant, DISABLED_Timings) {
                      static_cast<const uint8_t*>(b.device_data()), static_cast<float*>(of.device_data()), M, N, K,
                      st);
     });
-    std::printf("GGUF Q4_0 GEMM f32 M %d N %d K %d: %.1f TFLOP/s\n", M, N, K, 2.0 * M * N * K / s / 1e12);
+    std::printf("GGUF Q4_0 f32 x (GEMV over 8-row chunks) M %d N %d K %d: %.1f TFLOP/s\n", M, N, K, 2.0 * M * N * K / s / 1e12);
     // Baseline in the same run: the dense bf16 matmul (cuBLAS) of the same shape, through the graph.
     auto wd = random_array({K, N}, bfloat16, -1, 1, 9);
     eval(wd);
