@@ -9,5 +9,6 @@ int chat_main(int argc, char** argv);
 int bench_main(int argc, char** argv);
 int info_main(int argc, char** argv);
 int tokenize_main(int argc, char** argv);
+int convert_main(int argc, char** argv);
 
 }  // namespace tessera::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
         "  bench     measure prefill and decode throughput (tessera bench --help)\n"
         "  info      show a model's configuration and tokenizer (tessera info --help)\n"
         "  tokenize  text to token ids and back (tessera tokenize --help)\n"
+        "  convert   convert / quantize a model to a HF directory or GGUF (tessera convert --help)\n"
         "  version   print the version\n");
     return argc < 2 ? 1 : 0;
   }
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return tessera::cli::bench_main(argc - 1, argv + 1);
     if (cmd == "info") return tessera::cli::info_main(argc - 1, argv + 1);
     if (cmd == "tokenize") return tessera::cli::tokenize_main(argc - 1, argv + 1);
+    if (cmd == "convert") return tessera::cli::convert_main(argc - 1, argv + 1);
     std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {
