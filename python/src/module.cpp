@@ -21,6 +21,7 @@ void init_transforms(nb::module_& m);
 void init_io(nb::module_& m);
 void init_lm(nb::module_& m);
 void init_nn(nb::module_& m);
+void init_quantized(nb::module_& m);
 
 NB_MODULE(core, m) {
   m.doc() = "tessera.core: lazy arrays on CPU and CUDA with MLX's API.";
@@ -42,4 +43,5 @@ NB_MODULE(core, m) {
   init_io(m);
   init_lm(m);
   init_nn(m);
+  init_quantized(m);
 }
