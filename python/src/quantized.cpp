@@ -46,7 +46,6 @@ void init_quantized(nb::module_& m) {
         o.tokenizer_path = tokenizer;
         o.max_shard_bytes = static_cast<int64_t>(max_shard_gb * double(int64_t{1} << 30));
         if (progress) o.progress = progress;
-        nb::gil_scoped_release release;
         lm::convert(input, output, o);
       },
       "input"_a, "output"_a, "dtype"_a = nb::none(), "quantize"_a = false, "q_bits"_a = 4, "q_group_size"_a = 64,

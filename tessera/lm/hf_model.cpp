@@ -52,9 +52,11 @@ HFWeights load_hf_weights(const std::string& dir, std::optional<Dtype> dtype, bo
   }
   auto loaded = tessera::load(weights_path.string());
   out.weights = WeightMap(loaded.begin(), loaded.end());
+  // MLX writes "quantization" (and a copy as "quantization_config"); other quant_methods are not MLX's.
   for (const char* key : {"quantization", "quantization_config"}) {
-    if (out.config_json.contains(key) && out.config_json[key].contains("bits")) {
-      check_quantization_config(out.config_json[key], out.weights);
+    const auto it = out.config_json.find(key);
+    if (it != out.config_json.end() && it->is_object() && !it->contains("quant_method")) {
+      check_quantization_config(*it, out.weights);
       break;
     }
   }

@@ -92,7 +92,7 @@ ModelWeights load_weights(const std::string& path, std::optional<Dtype> dtype, b
 }
 
 std::shared_ptr<Tokenizer> find_tokenizer(const ModelWeights& w, const std::string& tokenizer_path) {
-  if (w.format == "llama2c") {
+  if (w.format == "llama2c" || fs::path(tokenizer_path).extension() == ".bin") {
     return tokenizer_path.empty() ? find_llama2c_tokenizer(fs::path(w.path), w.config.vocab_size)
                                   : std::make_shared<Llama2cTokenizer>(tokenizer_path, w.config.vocab_size);
   }

@@ -36,7 +36,8 @@ struct ModelWeights {
 ModelWeights load_weights(const std::string& path, std::optional<Dtype> dtype = float32, bool keep_gguf_blocks = true,
                           bool sanitize = true);
 
-// The tokenizer of loaded weights: tokenizer_path if given, else as load() finds it.
+// The tokenizer of loaded weights: tokenizer_path if given (a .bin path is read as a llama2.c tokenizer of
+// the model's vocabulary size), else as load() finds it.
 std::shared_ptr<Tokenizer> find_tokenizer(const ModelWeights& weights, const std::string& tokenizer_path = "");
 
 // path: a Hugging Face model directory (config.json + safetensors, see hf_model.h; MLX-quantized
