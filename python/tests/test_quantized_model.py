@@ -33,7 +33,7 @@ def reference_logits():
     return logits(model)
 
 
-@pytest.mark.parametrize("quantization,limit", [("int8", 0.02), ("int4", 0.25), ("bf16", 0.05)])
+@pytest.mark.parametrize("quantization,limit", [("int8", 0.02), ("int4", 0.5), ("bf16", 0.05)])
 def test_load_quantized_logits_close(reference_logits, quantization, limit):
     model, _ = load(MODEL, quantization=quantization)
     err = np.abs(logits(model) - reference_logits).max()
@@ -117,7 +117,7 @@ def test_convert_quantized_dir_reload(tmp_path, reference_logits):
     assert weights["model.embed_tokens.scales"].dtype == tx.float16
     model, _ = load(out)
     err = np.abs(logits(model) - reference_logits).max()
-    assert err < 0.25 * np.abs(reference_logits).max()
+    assert err < 0.5 * np.abs(reference_logits).max()
 
 
 def test_convert_module_cli_errors(tmp_path):
