@@ -13,6 +13,7 @@
 #include "tessera/nn/module.h"
 #include "tessera/nn/normalization.h"
 #include "tessera/nn/positional_encoding.h"
+#include "tessera/nn/quantized.h"
 #include "tessera/nn/value_and_grad.h"
 #include "tessera/nn/weights_io.h"
 #include "tessera/tree.h"

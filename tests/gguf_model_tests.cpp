@@ -302,3 +302,33 @@ TEST(GGUFTokenizer, ChatTextParsesSpecialTokensSentencePiece) {
   // token, so the round trip only differs by those spaces.
   EXPECT_EQ(tok->decode(ids), "<s><|user|>\nHi<|end|> \n<|assistant|> \n");
 }
+
+TEST(SmolLM2, NativeQ4_1WeightsMatchDequantizedModel) {
+  REQUIRE_SMOLLM2();
+  const auto& native = smollm2();  // Q4_1 (and Q8_0 / Q6_K ...) blocks kept, quantized matmul
+  lm::GGUFModelOptions dense_opts;
+  dense_opts.keep_quantized = false;
+  auto file = load_gguf_file(smollm2_path());
+  auto config = lm::llama_config_from_gguf(file.metadata);
+  auto dense_w = lm::llama_weights_from_gguf(file, config, dense_opts);
+  auto native_w = lm::llama_weights_from_gguf(file, config);
+  // Linear weights are stored as blocks (with their type marker), norms stay dense float32.
+  ASSERT_TRUE(native_w.count("model.layers.0.mlp.up_proj.gguf_type"));
+  EXPECT_EQ(native_w.at("model.layers.0.mlp.up_proj.weight").dtype(), uint8);
+  EXPECT_EQ(native_w.at("model.layers.0.input_layernorm.weight").dtype(), float32);
+  lm::Llama dense(config, dense_w);
+  const auto& ref = reference();
+  auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
+  const int L = static_cast<int>(prompt.size());
+  // Prefill (many rows) and a single-row step (the decode path) both.
+  for (int n : {L, 1}) {
+    array tokens = array(std::vector<int32_t>(prompt.end() - n, prompt.end()), {1, n}, int32);
+    array a = native.model->forward(tokens), b = dense.forward(tokens);
+    double max_diff = max(abs(a - b)).item<float>(), scale = max(abs(b)).item<float>();
+    // Measured: 0.22 of 25 (0.9%) after 30 layers (summation order; int8-rounded activations for the
+    // 1-row Q8_0 path).
+    std::printf("SmolLM2 %d rows: max |native - dequantized| logits %.4g of %.4g\n", n, max_diff, scale);
+    EXPECT_LT(max_diff, 2e-2 * scale) << n << " rows: max |native - dequantized| " << max_diff << " of " << scale;
+    EXPECT_TRUE(all(equal(argmax(a, -1), argmax(b, -1))).item<bool>());
+  }
+}

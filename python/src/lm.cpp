@@ -98,11 +98,12 @@ void init_lm(nb::module_& m) {
       "A tokenizer from a model directory, tokenizer.json, tokenizer.model or GGUF file.");
   lm.def(
       "load",
-      [](const std::string& path, const std::string& tokenizer_path) {
-        LoadedModel l = lm::load(path, tokenizer_path);
+      [](const std::string& path, const std::string& tokenizer_path, const std::string& quantization) {
+        LoadedModel l = lm::load(path, tokenizer_path, quantization);
         return std::make_pair(l.model, l.tokenizer);
       },
-      "path"_a, "tokenizer_path"_a = "", "Loads (model, tokenizer) from a llama2.c checkpoint.");
+      "path"_a, "tokenizer_path"_a = "", "quantization"_a = "",
+      "Loads (model, tokenizer); quantization: '', int8, int4, f16, bf16 or f32.");
 
   nb::class_<StreamingDetokenizer>(lm, "StreamingDetokenizer",
                                    "Text pieces as tokens arrive, never splitting a UTF-8 character.")

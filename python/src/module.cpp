@@ -23,6 +23,7 @@ void init_lm(nb::module_& m);
 void init_lm_generation(nb::module_& m);
 void init_lm_tools(nb::module_& m);
 void init_nn(nb::module_& m);
+void init_quantized(nb::module_& m);
 
 NB_MODULE(core, m) {
   m.doc() = "tessera.core: lazy arrays on CPU and CUDA with MLX's API.";
@@ -46,4 +47,5 @@ NB_MODULE(core, m) {
   init_lm_generation(m);
   init_lm_tools(m);
   init_nn(m);
+  init_quantized(m);
 }

@@ -29,6 +29,16 @@ int positive_int(const GGUFValue& v, const std::string& key) {
   return static_cast<int>(x);
 }
 
+// A 2-D tensor of a block type the GGUF quantized matmul reads directly.
+bool is_native_block(const GGUFTensor& t) {
+  if (t.shape.size() != 2 || t.shape[0] <= 0) return false;
+  for (GGMLType g : {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q8_0, GGMLType::Q4_K, GGMLType::Q5_K,
+                     GGMLType::Q6_K}) {
+    if (t.type == g) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 LlamaConfig llama_config_from_gguf(const GGUFMetadata& md) {
@@ -121,12 +131,18 @@ WeightMap llama_weights_from_gguf(const GGUFFile& file, LlamaConfig& config,
       throw std::invalid_argument("[gguf] rope_freqs.weight (Llama 3.1 RoPE scaling) is not supported yet");
     auto hf = hf_name_from_gguf(name);
     if (!hf) throw std::invalid_argument("[gguf] unknown tensor " + name + " in a llama file");
+    if (options.keep_quantized && is_native_block(t)) {
+      const std::string prefix = hf->substr(0, hf->size() - std::string(".weight").size());
+      w.emplace(*hf, reshape(t.data, {t.shape[0], static_cast<int>(t.data.size() / t.shape[0])}));
+      w.emplace(prefix + ".gguf_type", array(static_cast<int32_t>(t.type)));
+      continue;
+    }
     w.emplace(*hf, gguf_weight(t, *hf, options));
   }
   config.tie_word_embeddings = w.find("lm_head.weight") == w.end();
   if (config.vocab_size == 0) {
     auto it = w.find("model.embed_tokens.weight");
-    if (it != w.end() && it->second.ndim() == 2) config.vocab_size = it->second.shape(0);
+    if (it != w.end() && it->second.ndim() == 2) config.vocab_size = it->second.shape(0);  // rows either way
   }
   return w;
 }

@@ -18,6 +18,9 @@ struct GGUFModelOptions {
   // bfloat16); F32/F16/BF16 tensors are converted to it too. Norm weights always stay float32. float32 is the
   // fastest on the CPU today (OpenBLAS).
   Dtype dtype = float32;
+  // Linear and embedding weights of the block types the quantized matmul reads (Q4_0, Q4_1, Q8_0, Q4_K,
+  // Q5_K, Q6_K) stay as raw blocks (see linear_weight.h); other block types are dequantized to dtype.
+  bool keep_quantized = true;
 };
 
 // LlamaConfig from `{arch}.*` metadata (general.architecture must be "llama"). vocab_size falls back to the
@@ -31,11 +34,12 @@ LlamaConfig llama_config_from_gguf(const GGUFMetadata& metadata);
 // for names it does not know.
 std::optional<std::string> hf_name_from_gguf(const std::string& gguf_name);
 
-// One weight as the model will use it. Today every tensor becomes a dense array; this is the one place where
-// a block-quantized tensor could later stay quantized for a quantized matmul.
+// One weight as a dense array (block types dequantized to options.dtype, norms float32).
 array gguf_weight(const GGUFTensor& tensor, const std::string& hf_name, const GGUFModelOptions& options);
 
 // The HF-named weights of a llama GGUF file. A missing output.weight means tied embeddings (config updated).
+// With options.keep_quantized, supported block tensors are stored as uint8 blocks (out, bytes per row) plus a
+// "<prefix>.gguf_type" marker (linear_weight.h).
 // Throws "[gguf] ..." on unknown tensor names.
 WeightMap llama_weights_from_gguf(const GGUFFile& file, LlamaConfig& config,
                                   const GGUFModelOptions& options = {});

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,18 @@ struct HFModel {
 // The decoder settings of a config.json text, through the model_type registry. Throws "[load] ..." for an
 // unknown or missing model_type, and the architecture's own "[<model_type>] ..." errors for bad fields.
 LlamaConfig hf_config_from_json(const std::string& json_text);
+
+// The config, config.json and weights of a directory (sanitized, floating arrays cast to dtype; packed
+// quantized weights stay uint32). MLX-quantized directories (config.json "quantization" section, .weight
+// uint32 + .scales + .biases) are checked against their section (throws "[quantize] ..." on a mismatch).
+struct HFWeights {
+  LlamaConfig config;
+  WeightMap weights;
+  nlohmann::json config_json;
+};
+// sanitize = false keeps the checkpoint's own names and values (for re-saving; the Llama model needs them
+// sanitized).
+HFWeights load_hf_weights(const std::string& dir, std::optional<Dtype> dtype = float32, bool sanitize = true);
 
 // dir: config.json plus model.safetensors or a sharded model.safetensors.index.json. The tokenizer comes
 // from tokenizer_path if given, else the directory (tokenizer.json or tokenizer.model). Throws "[load] ..."

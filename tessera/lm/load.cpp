@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "tessera/lm/gguf_model.h"
+#include "tessera/lm/gguf_tokenizer.h"
 #include "tessera/lm/hf_model.h"
 #include "tessera/lm/hub.h"
 #include "tessera/lm/llama2c.h"
 #include "tessera/lm/load_tokenizer.h"
+#include "tessera/lm/quantize_weights.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
 
 namespace tessera::lm {
@@ -50,21 +52,32 @@ std::shared_ptr<Tokenizer> find_llama2c_tokenizer(const fs::path& model_path, in
 
 }  // namespace
 
-LoadedModel load(const std::string& path_or_repo_id, const std::string& tokenizer_path) {
+ModelWeights load_weights(const std::string& path_or_repo_id, std::optional<Dtype> dtype, bool keep_gguf_blocks,
+                          bool sanitize) {
   const std::string path = resolve_model_path(path_or_repo_id);  // "org/name": its Hugging Face cache snapshot
   fs::path p(path);
   std::error_code ec;
   if (!fs::exists(p, ec)) throw std::runtime_error("[load] no such file or directory: " + path);
+  ModelWeights out;
+  out.path = path;
   if (fs::is_directory(p, ec)) {
-    auto hf = load_hf_model(path, {}, tokenizer_path);
-    return LoadedModel{hf.model, hf.tokenizer};
+    HFWeights hf = load_hf_weights(path, dtype, sanitize);
+    out.format = "hf";
+    out.config = std::move(hf.config);
+    out.weights = std::move(hf.weights);
+    out.config_json = std::move(hf.config_json);
+    return out;
   }
   auto ext = p.extension().string();
   if (ext == ".gguf") {
-    auto g = load_gguf_model(path);
-    LoadedModel out;
-    out.model = g.model;
-    out.tokenizer = tokenizer_path.empty() ? g.tokenizer : load_tokenizer(tokenizer_path);
+    GGUFFile file = load_gguf_file(path);
+    out.format = "gguf";
+    out.config = llama_config_from_gguf(file.metadata);
+    GGUFModelOptions options;
+    options.dtype = dtype.value_or(float32);
+    options.keep_quantized = keep_gguf_blocks;
+    out.weights = llama_weights_from_gguf(file, out.config, options);
+    out.gguf_metadata = std::move(file.metadata);
     return out;
   }
   if (ext == ".safetensors" || ext == ".json" || ext == ".npz" || ext == ".pt" ||
@@ -73,11 +86,30 @@ LoadedModel load(const std::string& path_or_repo_id, const std::string& tokenize
                              " format is not supported yet (Hugging Face directories, .gguf and llama2.c .bin are).");
   }
   auto ck = load_llama2c(path);
+  out.format = "llama2c";
+  out.config = ck.config;
+  out.weights = std::move(ck.weights);
+  if (dtype) cast_weights(out.weights, *dtype);
+  return out;
+}
+
+std::shared_ptr<Tokenizer> find_tokenizer(const ModelWeights& w, const std::string& tokenizer_path) {
+  if (w.format == "llama2c" || fs::path(tokenizer_path).extension() == ".bin") {
+    return tokenizer_path.empty() ? find_llama2c_tokenizer(fs::path(w.path), w.config.vocab_size)
+                                  : std::make_shared<Llama2cTokenizer>(tokenizer_path, w.config.vocab_size);
+  }
+  if (!tokenizer_path.empty()) return load_tokenizer(tokenizer_path);
+  if (w.format == "gguf") return tokenizer_from_gguf(w.gguf_metadata);
+  return load_tokenizer(w.path);
+}
+
+LoadedModel load(const std::string& path, const std::string& tokenizer_path, const std::string& quantization) {
+  ModelWeights w = load_weights(path);
+  apply_load_quantization(w.weights, w.config, quantization);
   LoadedModel out;
-  out.model = std::make_shared<Llama>(ck.config, ck.weights);
-  out.tokenizer = tokenizer_path.empty()
-                      ? find_llama2c_tokenizer(p, ck.config.vocab_size)
-                      : std::make_shared<Llama2cTokenizer>(tokenizer_path, ck.config.vocab_size);
+  out.model = std::make_shared<Llama>(w.config, w.weights);
+  w.weights.clear();
+  out.tokenizer = find_tokenizer(w, tokenizer_path);
   return out;
 }
 

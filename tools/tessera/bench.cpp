@@ -35,6 +35,8 @@ const char* const kUsage =
     "  --shape NAME      random weights (normal * 0.02) of a named shape: 7b (Llama-2-7B), 1b (Llama-3.2-1B\n"
     "                    like, vocab 32000), smol (SmolLM2-135M, untied), stories (stories260K)\n"
     "  --dtype D         bf16, f16 or f32 (default: bf16 for --shape, f32 for --model)\n"
+    "  --dequantize      dequantize GGUF block weights at load (default: Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K\n"
+    "                    stay quantized and run through the quantized matmul)\n"
     "  -p, --prompt-tokens N  prompt length for prefill (default 512)\n"
     "  -n, --gen-tokens N     decode steps (default 128)\n"
     "  --batch B         sequences per step (default 1)\n"
@@ -56,16 +58,19 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// Weights of a model file cast to dtype (on the default device).
-lm::WeightMap load_weights(const std::string& path, Dtype dtype, lm::LlamaConfig& config) {
+// Weights of a model file cast to dtype (on the default device). GGUF blocks the quantized matmul reads stay
+// quantized unless dequantize.
+lm::WeightMap load_weights(const std::string& path, Dtype dtype, lm::LlamaConfig& config, bool dequantize) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("[bench] no such file: " + path);
   if (std::filesystem::path(path).extension() == ".gguf") {
     GGUFFile file = load_gguf_file(path);
     config = lm::llama_config_from_gguf(file.metadata);
     lm::GGUFModelOptions opt;
     opt.dtype = dtype;
+    opt.keep_quantized = !dequantize;
     lm::WeightMap w = lm::llama_weights_from_gguf(file, config, opt);
     for (auto& [name, a] : w) {
+      if (!is_floating_point(a.dtype())) continue;  // raw blocks and their markers
       a = astype(a, dtype);  // norms stay float32 in the GGUF loader; the benchmark runs all in dtype
       eval(a);
     }
@@ -113,7 +118,7 @@ int bench_main(int argc, char** argv) {
   std::optional<Device> device;
   int prompt_tokens = 512, gen_tokens = 128, batch = 1, repeats = 3;
   uint64_t seed = 0;
-  bool json = false;
+  bool json = false, dequantize = false;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
@@ -123,6 +128,10 @@ int bench_main(int argc, char** argv) {
       }
       if (a == "--json") {
         json = true;
+        continue;
+      }
+      if (a == "--dequantize") {
+        dequantize = true;
         continue;
       }
       auto [flag, value] = flag_and_value(argc, argv, i);
@@ -188,7 +197,7 @@ int bench_main(int argc, char** argv) {
       weights = lm::random_llama_weights(config, dt, seed);
       name = shape;
     } else {
-      weights = load_weights(model_path, dt, config);
+      weights = load_weights(model_path, dt, config, dequantize);
       name = std::filesystem::path(model_path).filename().string();
     }
     if (prompt_tokens + gen_tokens + 2 > config.max_position_embeddings)

@@ -12,5 +12,6 @@ int tokenize_main(int argc, char** argv);
 int perplexity_main(int argc, char** argv);
 int kl_main(int argc, char** argv);
 int download_main(int argc, char** argv);
+int convert_main(int argc, char** argv);
 
 }  // namespace tessera::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
         "  perplexity  a model's perplexity on a text file (tessera perplexity --help)\n"
         "  kl        KL divergence of a model from a reference model (tessera kl --help)\n"
         "  download  fetch a model from the Hugging Face Hub (tessera download --help)\n"
+        "  convert   convert / quantize a model to a HF directory or GGUF (tessera convert --help)\n"
         "  version   print the version\n");
     return argc < 2 ? 1 : 0;
   }
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (cmd == "perplexity") return tessera::cli::perplexity_main(argc - 1, argv + 1);
     if (cmd == "kl") return tessera::cli::kl_main(argc - 1, argv + 1);
     if (cmd == "download") return tessera::cli::download_main(argc - 1, argv + 1);
+    if (cmd == "convert") return tessera::cli::convert_main(argc - 1, argv + 1);
     std::fprintf(stderr, "tessera: unknown command '%s' (see tessera --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -11,12 +11,20 @@ from .tokenizer_utils import TokenizerWrapper
 _lm = core.lm
 
 
-def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None):
-    """(model, tokenizer) from a Hugging Face model directory (config.json + safetensors), a GGUF file,
-    or a llama2.c checkpoint (.bin, or a directory holding one). The tokenizer comes
-    from tokenizer_path, else a tokenizer.bin / tok*.bin next to the model whose vocabulary size matches.
-    A Hugging Face id "org/name" that is not a local path loads from the Hugging Face cache, downloaded
-    first when missing (tessera.lm.download; offline that raises a RuntimeError naming the missing files)."""
+_QUANTIZATIONS = (None, "int8", "int4", "f16", "bf16", "f32")
+
+
+def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None, quantization=None):
+    """(model, tokenizer) from a Hugging Face model directory (config.json + safetensors; MLX-quantized
+    ones too), a GGUF file (Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K weights stay quantized), or a llama2.c checkpoint
+    (.bin, or a directory holding one). The tokenizer comes from tokenizer_path, else a tokenizer.bin /
+    tok*.bin next to the model whose vocabulary size matches. quantization: None keeps the weights as
+    stored; "int8" / "int4" quantize linear and embedding weights at load (MLX affine, group size 64);
+    "f16" / "bf16" / "f32" dequantize and cast. A Hugging Face id "org/name" that is not a local path loads
+    from the Hugging Face cache, downloaded first when missing (tessera.lm.download; offline that raises a
+    RuntimeError naming the missing files)."""
+    if quantization not in _QUANTIZATIONS:
+        raise ValueError(f"[load] unknown quantization {quantization!r} (int8, int4, f16, bf16, f32 or None)")
     path = os.fspath(path_or_hf_repo)
     if not os.path.exists(path) and _lm.is_hub_repo_id(path):
         from .download import download
@@ -30,7 +38,7 @@ def load(path_or_hf_repo, tokenizer_path=None, tokenizer_config=None):
         if not bins:
             raise FileNotFoundError(f"[load] no model checkpoint (*.bin) in {path}")
         path = bins[0]
-    model, tokenizer = _lm.load(path, os.fspath(tokenizer_path) if tokenizer_path else "")
+    model, tokenizer = _lm.load(path, os.fspath(tokenizer_path) if tokenizer_path else "", quantization or "")
     return model, TokenizerWrapper(tokenizer, **(tokenizer_config or {}))
 
 

@@ -24,9 +24,11 @@ from .layers import Dropout, Embedding, Identity, Linear, Sequential
 from .module import Module
 from .normalization import GroupNorm, LayerNorm, RMSNorm
 from .positional_encoding import RoPE
+from .quantized import QuantizedEmbedding, QuantizedLinear, quantize
 from .utils import value_and_grad
 
 __all__ = [
     "Module", "Linear", "Embedding", "Identity", "Dropout", "Sequential", "RMSNorm", "LayerNorm", "GroupNorm",
     "Conv1d", "Conv2d", "RoPE", "MultiHeadAttention", "value_and_grad", "init", "losses",
+    "QuantizedLinear", "QuantizedEmbedding", "quantize",
 ]

@@ -19,16 +19,6 @@ namespace tessera::lm {
 
 namespace {
 
-// x: (..., in); w_t: (in, out), the transposed (out, in) weight -> (..., out).
-array linear(const array& x, const array& w_t) { return matmul(x, w_t); }
-
-// The (in, out) view of an (out, in) weight, evaluated once so forward passes reuse it as is.
-array transposed(const array& w) {
-  array t = transpose(w);
-  t.eval();
-  return t;
-}
-
 array silu(const array& x) { return x * sigmoid(x); }
 
 // The tanh approximation of GELU (PyTorch's gelu(approximate="tanh")).
@@ -150,24 +140,27 @@ LlamaConfig llama_hf_config(const nlohmann::json& j) {
 }
 
 Llama::Llama(LlamaConfig config, const WeightMap& w)
-    : config_(std::move(config)), embed_tokens_(zeros({1})), norm_(zeros({1})), lm_head_(zeros({1})) {
+    : config_(std::move(config)), norm_(zeros({1})) {
   config_.validate();
   const int H = config_.hidden_size, I = config_.intermediate_size, V = config_.vocab_size;
   const int D = config_.head_dim_or_default();
   const int q_out = config_.num_attention_heads * D, kv_out = config_.kv_heads() * D;
-  embed_tokens_ = get_weight(w, "model.embed_tokens.weight", {V, H});
+  auto linear_w = [&](const std::string& prefix, int out, int in) {
+    return linear_weight_from(w, prefix, out, in, "llama");
+  };
+  embed_tokens_ = linear_w("model.embed_tokens", V, H);
   for (int i = 0; i < config_.num_hidden_layers; ++i) {
     std::string p = "model.layers." + std::to_string(i) + ".";
     layers_.push_back(Layer{
         get_weight(w, p + "input_layernorm.weight", {H}),
-        transposed(get_weight(w, p + "self_attn.q_proj.weight", {q_out, H})),
-        transposed(get_weight(w, p + "self_attn.k_proj.weight", {kv_out, H})),
-        transposed(get_weight(w, p + "self_attn.v_proj.weight", {kv_out, H})),
-        transposed(get_weight(w, p + "self_attn.o_proj.weight", {H, q_out})),
+        linear_w(p + "self_attn.q_proj", q_out, H),
+        linear_w(p + "self_attn.k_proj", kv_out, H),
+        linear_w(p + "self_attn.v_proj", kv_out, H),
+        linear_w(p + "self_attn.o_proj", H, q_out),
         get_weight(w, p + "post_attention_layernorm.weight", {H}),
-        transposed(get_weight(w, p + "mlp.gate_proj.weight", {I, H})),
-        transposed(get_weight(w, p + "mlp.up_proj.weight", {I, H})),
-        transposed(get_weight(w, p + "mlp.down_proj.weight", {H, I})),
+        linear_w(p + "mlp.gate_proj", I, H),
+        linear_w(p + "mlp.up_proj", I, H),
+        linear_w(p + "mlp.down_proj", H, I),
         get_optional(w, config_.attention_bias, p + "self_attn.q_proj.bias", {q_out}),
         get_optional(w, config_.attention_bias, p + "self_attn.k_proj.bias", {kv_out}),
         get_optional(w, config_.attention_bias, p + "self_attn.v_proj.bias", {kv_out}),
@@ -180,8 +173,7 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
   }
   if (config_.rope_type == "llama3") rope_freqs_ = llama3_rope_freqs(config_, rotary_dims(config_));
   norm_ = get_weight(w, "model.norm.weight", {H});
-  lm_head_ =
-      transposed(config_.tie_word_embeddings ? embed_tokens_ : get_weight(w, "lm_head.weight", {V, H}));
+  lm_head_ = config_.tie_word_embeddings ? embed_tokens_ : linear_w("lm_head", V, H);
 }
 
 // x: (B, L, hidden) -> (B, L, hidden).
@@ -249,8 +241,8 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)
   auto heads = [&](const array& t, int n) { return transpose(reshape(t, {B, L, n, D}), {0, 2, 1, 3}); };
-  auto project = [&](const array& w, const std::optional<array>& b) {
-    array y = linear(x, w);
+  auto project = [&](const LinearWeight& w, const std::optional<array>& b) {
+    array y = w.apply(x);
     return b ? y + *b : y;
   };
   array q = heads(project(layer.q_proj, layer.q_bias), Hq);
@@ -265,15 +257,15 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
   if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
   array out = attend(q, k, v, layer_index, cache);
   out = reshape(transpose(out, {0, 2, 1, 3}), {B, L, Hq * D});
-  out = linear(out, layer.o_proj);
+  out = layer.o_proj.apply(out);
   return layer.o_bias ? out + *layer.o_bias : out;
 }
 
 // Gated MLP: down(act(gate(x)) * up(x)); act is silu (SwiGLU) or gelu (GeGLU).
 array Llama::mlp(const array& x, const Layer& layer) const {
-  array g = linear(x, layer.gate_proj);
+  array g = layer.gate_proj.apply(x);
   g = config_.hidden_act == "silu" ? silu(g) : config_.hidden_act == "gelu" ? gelu_erf(g) : gelu_tanh(g);
-  return linear(g * linear(x, layer.up_proj), layer.down_proj);
+  return layer.down_proj.apply(g * layer.up_proj.apply(x));
 }
 
 array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const {
@@ -297,11 +289,11 @@ array Llama::forward(const array& tokens, KVCache* cache) const {
                                 " layers, the model " + std::to_string(num_layers()) + ".");
   }
   const int offset = cache ? cache->offset() : 0;
-  array x = take(embed_tokens_, astype(tokens, int32), 0);  // (B, L, hidden)
+  array x = embed_tokens_.rows(tokens);  // (B, L, hidden)
   if (config_.embedding_scale > 0) x = x * astype(array(config_.embedding_scale), x.dtype());
   for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offset);
   x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
-  array logits = astype(linear(x, lm_head_), float32);  // (B, L, vocab)
+  array logits = astype(lm_head_.apply(x), float32);  // (B, L, vocab)
   if (config_.final_logit_softcapping > 0) logits = softcap(logits, config_.final_logit_softcapping);
   return logits;
 }

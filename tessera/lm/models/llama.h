@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tessera/array.h"
+#include "tessera/lm/models/linear_weight.h"
 
 namespace tessera::lm {
 
@@ -68,8 +69,8 @@ struct LlamaConfig {
 LlamaConfig llama_config_from_json(const std::string& json_text);
 
 // Weights keyed by Hugging Face names (model.embed_tokens.weight, model.layers.{i}.self_attn.q_proj.weight,
-// ...). Linear weights are (out_features, in_features) as in PyTorch.
-using WeightMap = std::unordered_map<std::string, array>;
+// ...). Linear weights are (out_features, in_features) as in PyTorch, or quantized (see linear_weight.h).
+// WeightMap itself is declared in linear_weight.h.
 
 class Llama {
  public:
@@ -87,14 +88,14 @@ class Llama {
   int num_layers() const { return config_.num_hidden_layers; }
 
  private:
-  // Linear weights are kept as transposed (in, out) views of the (out, in) checkpoint tensors.
+  // Linear weights (dense or quantized) applied as x W^T with W (out, in).
   struct Layer {
-    array input_layernorm;           // (hidden,)
-    array q_proj, k_proj, v_proj;    // (hidden, heads * head_dim), (hidden, kv_heads * head_dim) x2
-    array o_proj;                    // (heads * head_dim, hidden)
-    array post_attention_layernorm;  // (hidden,)
-    array gate_proj, up_proj;        // (hidden, intermediate)
-    array down_proj;                 // (intermediate, hidden)
+    array input_layernorm;                    // (hidden,)
+    LinearWeight q_proj, k_proj, v_proj;      // hidden -> heads * head_dim, kv_heads * head_dim x2
+    LinearWeight o_proj;                      // heads * head_dim -> hidden
+    array post_attention_layernorm;           // (hidden,)
+    LinearWeight gate_proj, up_proj;          // hidden -> intermediate
+    LinearWeight down_proj;                   // intermediate -> hidden
     std::optional<array> q_bias, k_bias, v_bias, o_bias;  // (heads * head_dim,), (kv_heads * head_dim,) x2, (hidden,)
     std::optional<array> q_norm, k_norm;                  // (head_dim,)
     std::optional<array> pre_feedforward_layernorm, post_feedforward_layernorm;  // (hidden,)
@@ -108,10 +109,10 @@ class Llama {
   array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
 
   LlamaConfig config_;
-  array embed_tokens_;  // (vocab, hidden)
+  LinearWeight embed_tokens_;  // (vocab, hidden); rows looked up (dequantized when quantized)
   std::vector<Layer> layers_;
   array norm_;     // (hidden,)
-  array lm_head_;  // (hidden, vocab) view; of the embedding when tied
+  LinearWeight lm_head_;  // hidden -> vocab; the embedding when tied
   std::optional<array> rope_freqs_;  // (rotary_dims / 2,) scaled periods for llama3 rope_scaling
 };
 

@@ -1,0 +1,103 @@
+// `tessera convert`: a checkpoint (HF/MLX directory, GGUF, llama2.c) to a HF directory or a GGUF file,
+// with dtype casts, MLX affine quantization (uniform or mixed recipes) or dequantization.
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "tessera/lm/convert.h"
+
+namespace tessera::cli {
+
+namespace {
+
+const char* const kUsage =
+    "usage: tessera convert --model PATH --out PATH [options]\n"
+    "\n"
+    "Converts a model (Hugging Face / MLX directory, llama GGUF file or llama2.c .bin) into a Hugging Face\n"
+    "style directory (config.json, model.safetensors or shards + index, tokenizer files) or, when --out\n"
+    "ends in .gguf, a GGUF file (llama.cpp names; tokenizer metadata from GGUF sources).\n"
+    "\n"
+    "options:\n"
+    "  --model PATH          the model to convert\n"
+    "  --out PATH            output directory, or a .gguf file\n"
+    "  --dtype T             f16, bf16 or f32: cast the floating weights\n"
+    "  -q, --quantize        quantize linear and embedding weights (directory: MLX affine; GGUF: 4 bits ->\n"
+    "                        Q4_0, 5 -> Q5_K, 6 -> Q6_K, 8 -> Q8_0)\n"
+    "  --q-bits N            bits per weight: 2, 3, 4, 5, 6 or 8 (default 4)\n"
+    "  --q-group-size N      values per scale/bias: 32, 64 or 128 (default 64)\n"
+    "  --q-recipe R          mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6: embeddings, lm_head and some\n"
+    "                        v_proj/down_proj layers at the high bits, the rest at the low bits (MLX-LM)\n"
+    "  --dequantize          store quantized weights dense\n"
+    "  --tokenizer PATH      tokenizer directory, tokenizer.json or SentencePiece .model to copy\n"
+    "  --max-shard-size GB   safetensors shard size (default 5)\n"
+    "  -h, --help            show this help\n";
+
+}  // namespace
+
+int convert_main(int argc, char** argv) {
+  std::string model_path, out_path;
+  lm::ConvertOptions options;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "-h" || a == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      }
+      if (a == "-q" || a == "--quantize") {
+        options.quantize = true;
+        continue;
+      }
+      if (a == "--dequantize") {
+        options.dequantize = true;
+        continue;
+      }
+      auto [flag, value] = flag_and_value(argc, argv, i);
+      if (flag == "--model") {
+        model_path = value;
+      } else if (flag == "--out") {
+        out_path = value;
+      } else if (flag == "--dtype") {
+        options.dtype = parse_dtype(flag, value);
+      } else if (flag == "--q-bits") {
+        options.quantization.bits = parse_int(flag, value);
+      } else if (flag == "--q-group-size") {
+        options.quantization.group_size = parse_int(flag, value);
+      } else if (flag == "--q-recipe") {
+        options.quantization.recipe = value;
+      } else if (flag == "--tokenizer") {
+        options.tokenizer_path = value;
+      } else if (flag == "--max-shard-size") {
+        double gb = parse_number(flag, value);
+        if (!(gb > 0)) throw UsageError("--max-shard-size must be positive");
+        options.max_shard_bytes = static_cast<int64_t>(gb * (1 << 30));
+      } else {
+        throw UsageError("unknown option " + a);
+      }
+    }
+    if (model_path.empty() || out_path.empty()) throw UsageError("--model and --out are required");
+    if (!options.quantize && (!options.quantization.recipe.empty()))
+      options.quantize = true;  // a recipe implies quantization
+    if (options.quantize) lm::validate_quantize_options(options.quantization);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "tessera convert: %s\n%s", e.what(), kUsage);
+    return 2;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tessera convert: %s\n%s", e.what(), kUsage);
+    return 2;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  options.progress = [](const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  lm::convert(model_path, out_path, options);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "[convert] done in %.1f s\n", s);
+  return 0;
+}
+
+}  // namespace tessera::cli
