@@ -13,6 +13,7 @@
 #include "tessera/lm/gguf_model.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/llama2c.h"
+#include "tessera/lm/quantize_weights.h"
 #include "tessera/lm/random_model.h"
 #include "tessera/memory.h"
 #include "tessera/ops.h"
@@ -37,6 +38,8 @@ const char* const kUsage =
     "  --dtype D         bf16, f16 or f32 (default: bf16 for --shape, f32 for --model)\n"
     "  --dequantize      dequantize GGUF block weights at load (default: Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K\n"
     "                    stay quantized and run through the quantized matmul)\n"
+    "  --quantize Q      int4 or int8: quantize the linear and embedding weights (MLX affine, group 64)\n"
+    "                    after loading / making them, as load(..., quantization=Q) does\n"
     "  -p, --prompt-tokens N  prompt length for prefill (default 512)\n"
     "  -n, --gen-tokens N     decode steps (default 128)\n"
     "  --batch B         sequences per step (default 1)\n"
@@ -119,6 +122,7 @@ int bench_main(int argc, char** argv) {
   int prompt_tokens = 512, gen_tokens = 128, batch = 1, repeats = 3;
   uint64_t seed = 0;
   bool json = false, dequantize = false;
+  std::string quantize;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
@@ -139,6 +143,8 @@ int bench_main(int argc, char** argv) {
         model_path = value;
       else if (flag == "--shape")
         shape = value;
+      else if (flag == "--quantize")
+        quantize = value;
       else if (flag == "--dtype")
         dtype = parse_dtype(flag, value);
       else if (flag == "-p" || flag == "--prompt-tokens")
@@ -199,6 +205,12 @@ int bench_main(int argc, char** argv) {
     } else {
       weights = load_weights(model_path, dt, config, dequantize);
       name = std::filesystem::path(model_path).filename().string();
+    }
+    if (!quantize.empty()) {
+      if (quantize != "int4" && quantize != "int8") throw UsageError("--quantize expects int4 or int8, got '" + quantize + "'");
+      std::fprintf(stderr, "tessera bench: quantizing to %s...\n", quantize.c_str());
+      lm::apply_load_quantization(weights, config, quantize);
+      name += " " + quantize;
     }
     if (prompt_tokens + gen_tokens + 2 > config.max_position_embeddings)
       std::fprintf(stderr, "tessera bench: note: %d tokens exceed the model's context of %d\n",
