@@ -3,6 +3,7 @@
 
 namespace nb = nanobind;
 
+void init_crash_backtrace(nb::module_& m);
 void init_device(nb::module_& m);
 void init_array(nb::module_& m);
 void init_convert(nb::module_& m);
@@ -26,6 +27,7 @@ void init_nn(nb::module_& m);
 void init_quantized(nb::module_& m);
 
 NB_MODULE(core, m) {
+  init_crash_backtrace(m);
   m.doc() = "tessera.core: lazy arrays on CPU and CUDA with MLX's API.";
   init_device(m);
   init_array(m);
