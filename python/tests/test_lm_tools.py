@@ -208,6 +208,27 @@ def test_cli_kl_and_compare(stories, tmp_path):
     assert "KL(reference || model): mean" in human.stdout and "Top-1 agreement:" in human.stdout
 
 
+def test_cli_kl_of_quantized_model(tmp_path, stories):
+    """--quantization quantizes --model at load: the CLI's KL equals the Python API's on the same loads,
+    and 4 bits cost more than 8."""
+    text_file = tmp_path / "story.txt"
+    text_file.write_text(story_text())
+    args = ["--file", str(text_file), "--context", "64", "--max-tokens", "160", "--json"]
+    model, tokenizer = stories
+    kls = {}
+    for q in ("int8", "int4"):
+        r = run_cli("kl", "--model", MODEL, "--reference", MODEL, "--quantization", q, *args)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        expected = kl_divergence(load(MODEL, quantization=q)[0], model, tokenizer, story_text(), context=64,
+                                 max_tokens=160)
+        assert got["mean_kl"] == pytest.approx(expected.mean_kl, rel=1e-6)
+        kls[q] = got["mean_kl"]
+    assert 0 < kls["int8"] < kls["int4"]
+    r = run_cli("kl", "--model", MODEL, "--reference", MODEL, "--quantization", "int3", *args)
+    assert r.returncode != 0 and "int3" in r.stderr
+
+
 def test_cli_usage_errors(tmp_path):
     text_file = tmp_path / "t.txt"
     text_file.write_text("Once upon a time")

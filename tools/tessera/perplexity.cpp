@@ -22,6 +22,8 @@ const std::string kOptions =
     "  --model PATH        model: Hugging Face directory or org/name in the Hugging Face cache, llama\n"
     "                      GGUF (.gguf) or llama2.c checkpoint (.bin); default as tessera generate\n"
     "  --tokenizer PATH    tokenizer (default: the model's)\n"
+    "  --quantization Q    quantize --model at load: int8 or int4 (MLX affine, group 64), or cast it:\n"
+    "                      f16, bf16, f32 (the reference is loaded as stored)\n"
     "  --file PATH         the text to score ('-': stdin)\n"
     "  --context N         tokens per forward pass (default 512)\n"
     "  --stride N          window start step, 1..context (default: context; smaller scores the first\n"
@@ -52,7 +54,7 @@ const std::string kKlUsage =
     kOptions + "  --reference REF     the reference model\n";
 
 struct Args {
-  std::string model, tokenizer, file, reference;
+  std::string model, tokenizer, file, reference, quantization;
   lm::PerplexityOptions options;
   bool json = false;
 };
@@ -90,6 +92,8 @@ int parse(int argc, char** argv, const char* name, const std::string& usage, con
         args.model = value;
       else if (flag == "--tokenizer")
         args.tokenizer = value;
+      else if (flag == "--quantization")
+        args.quantization = value;
       else if (flag == "--file")
         args.file = value;
       else if (flag == reference_flag)
@@ -120,7 +124,7 @@ int run(const char* name, Args& args) {
   try {
     if (args.model.empty()) args.model = default_model_path();
     std::string text = read_text(args.file);
-    auto model = lm::load(args.model, args.tokenizer);
+    auto model = lm::load(args.model, args.tokenizer, args.quantization);
     std::vector<int32_t> ids = lm::perplexity_tokens(*model.tokenizer, text, args.options.max_tokens);
     nlohmann::ordered_json out = {{"model", args.model}, {"file", args.file}, {"context", args.options.context},
                                   {"stride", args.options.stride ? args.options.stride : args.options.context}};
