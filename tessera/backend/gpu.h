@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 namespace tessera::gpu {
 
@@ -10,6 +11,9 @@ namespace tessera::gpu {
 // device is full after the cache was released. free returns the block to the pool.
 void* malloc(size_t n);
 void free(void* p, size_t n);
+// Device memory owned by someone else (a DLPack import): the next free(p) calls release() once the
+// device has finished all queued work, instead of caching p. p may be adopted more than once.
+void adopt(void* p, std::function<void()> release);
 
 struct MemoryInfo {
   size_t active{0}, peak{0}, cache{0}, limit{0};

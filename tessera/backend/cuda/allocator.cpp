@@ -2,6 +2,7 @@
 // A freed block remembers the tessera stream that freed it; only that stream (whose queue orders
 // the reuse after the last kernel reading it) or, after that stream was synchronized, any stream
 // takes it again.
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -114,6 +115,18 @@ class DeviceAllocator {
   size_t limit_{0}, cache_limit_{0};
 };
 
+// Adopted blocks (see gpu::adopt): pointer -> release callbacks, one per adoption.
+struct Adopted {
+  std::mutex mu;
+  std::unordered_multimap<void*, std::function<void()>> release;
+  std::atomic<size_t> count{0};
+};
+
+Adopted& adopted() {
+  static auto* a = new Adopted();  // leaked like the allocator
+  return *a;
+}
+
 DeviceAllocator& device_allocator() {
   static auto* a = new DeviceAllocator();  // leaked: buffers may be freed after main returns
   return *a;
@@ -125,7 +138,35 @@ void* malloc(size_t n) {
   if (n == 0) return nullptr;
   return device_allocator().malloc(n);
 }
-void free(void* p, size_t n) { device_allocator().free(p, n); }
+void free(void* p, size_t n) {
+  auto& ad = adopted();
+  if (ad.count.load(std::memory_order_acquire) > 0) {
+    std::function<void()> release;
+    {
+      std::lock_guard lk(ad.mu);
+      auto it = ad.release.find(p);
+      if (it != ad.release.end()) {
+        release = std::move(it->second);
+        ad.release.erase(it);
+        ad.count.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+    if (release) {
+      // The owner may reuse the memory at once: kernels still queued on any stream must finish.
+      if (cudaDeviceSynchronize() != cudaSuccess) cudaGetLastError();
+      release();
+      return;
+    }
+  }
+  device_allocator().free(p, n);
+}
+
+void adopt(void* p, std::function<void()> release) {
+  auto& ad = adopted();
+  std::lock_guard lk(ad.mu);
+  ad.release.emplace(p, std::move(release));
+  ad.count.fetch_add(1, std::memory_order_acq_rel);
+}
 
 MemoryInfo memory_info() {
   if (!gpu_is_available()) return {};
