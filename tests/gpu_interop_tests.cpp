@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "tessera/backend/gpu.h"
 #include "tessera/interop.h"
 #include "test_utils.h"
 
@@ -89,4 +90,16 @@ TEST_F(GpuInterop, EmptyAdoptionReleasesAtOnce) {
   EXPECT_EQ(released, 1);
   EXPECT_EQ(a.size(), 0u);
   EXPECT_EQ(a.shape(), (Shape{0, 3}));
+}
+
+TEST_F(GpuInterop, ExportedBlocksReturnToThePool) {
+  size_t before = get_active_memory_on(Device::gpu);
+  {
+    array a = exp(random_array({4096}, float32, -1, 1, 3));
+    eval(a);
+    ASSERT_NE(a.data_shared_ptr()->device_ptr, nullptr);
+    gpu::mark_exported(a.data_shared_ptr()->device_ptr);  // as a DLPack device export does
+    EXPECT_GT(get_active_memory_on(Device::gpu), before);
+  }
+  EXPECT_EQ(get_active_memory_on(Device::gpu), before);  // freed (after a device sync), not leaked
 }

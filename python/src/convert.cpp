@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "tessera/backend/gpu.h"
 #include "tessera/interop.h"
 #include "utils.h"
 
@@ -378,6 +379,8 @@ nb::ndarray<Framework...> as_ndarray(array a, bool writable, bool on_device = fa
 #ifdef TESSERA_CUDA
     device_type = kDLCUDA;
     data = a.size() ? holder->device_data() : nullptr;
+    // The consumer may read it on its own streams after tessera dropped the array: its free waits.
+    gpu::mark_exported(holder->data_shared_ptr()->device_ptr);
     // The consumer may write the device copy: the host copy goes stale (not for memory tessera
     // does not own on the host, e.g. a read-only mapped file, which keeps its host copy).
     if (writable && !holder->data_shared_ptr()->deleter) holder->mark_device_written();

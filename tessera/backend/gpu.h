@@ -14,6 +14,9 @@ void free(void* p, size_t n);
 // Device memory owned by someone else (a DLPack import): the next free(p) calls release() once the
 // device has finished all queued work, instead of caching p. p may be adopted more than once.
 void adopt(void* p, std::function<void()> release);
+// A pool block handed to another framework (a DLPack export), which may still read it on its own
+// streams: when it is freed, the device first finishes all queued work.
+void mark_exported(void* p);
 
 struct MemoryInfo {
   size_t active{0}, peak{0}, cache{0}, limit{0};

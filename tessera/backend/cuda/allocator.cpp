@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tessera/backend/cuda/runtime.h"
@@ -115,10 +116,12 @@ class DeviceAllocator {
   size_t limit_{0}, cache_limit_{0};
 };
 
-// Adopted blocks (see gpu::adopt): pointer -> release callbacks, one per adoption.
+// Adopted blocks (gpu::adopt): pointer -> release callbacks, one per adoption; exported pool
+// blocks (gpu::mark_exported). count: entries of both, so free() skips the lock while there are none.
 struct Adopted {
   std::mutex mu;
   std::unordered_multimap<void*, std::function<void()>> release;
+  std::unordered_set<void*> exported;
   std::atomic<size_t> count{0};
 };
 
@@ -142,18 +145,24 @@ void free(void* p, size_t n) {
   auto& ad = adopted();
   if (ad.count.load(std::memory_order_acquire) > 0) {
     std::function<void()> release;
+    bool shared = false;
     {
       std::lock_guard lk(ad.mu);
+      shared = ad.exported.erase(p) > 0;
       auto it = ad.release.find(p);
       if (it != ad.release.end()) {
         release = std::move(it->second);
         ad.release.erase(it);
-        ad.count.fetch_sub(1, std::memory_order_acq_rel);
+        shared = true;
       }
+      ad.count.store(ad.release.size() + ad.exported.size(), std::memory_order_release);
+    }
+    if (shared) {
+      // Its owner (or the framework that read it) may reuse or still read it: let every stream's
+      // queued work finish first.
+      if (cudaDeviceSynchronize() != cudaSuccess) cudaGetLastError();
     }
     if (release) {
-      // The owner may reuse the memory at once: kernels still queued on any stream must finish.
-      if (cudaDeviceSynchronize() != cudaSuccess) cudaGetLastError();
       release();
       return;
     }
@@ -165,7 +174,15 @@ void adopt(void* p, std::function<void()> release) {
   auto& ad = adopted();
   std::lock_guard lk(ad.mu);
   ad.release.emplace(p, std::move(release));
-  ad.count.fetch_add(1, std::memory_order_acq_rel);
+  ad.count.store(ad.release.size() + ad.exported.size(), std::memory_order_release);
+}
+
+void mark_exported(void* p) {
+  if (!p) return;
+  auto& ad = adopted();
+  std::lock_guard lk(ad.mu);
+  ad.exported.insert(p);
+  ad.count.store(ad.release.size() + ad.exported.size(), std::memory_order_release);
 }
 
 MemoryInfo memory_info() {
