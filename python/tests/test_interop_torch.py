@@ -187,11 +187,12 @@ def test_tessera_gpu_array_to_torch(tdtype, xdtype):
 def test_gpu_dlpack_shares_device_memory():
     a = tx.multiply(tx.arange(8, dtype=tx.float32), 2.0, stream=tx.gpu)
     t = torch.from_dlpack(a)
-    p = t.data_ptr()
-    t[0] = -1.0  # written on the device: tessera's host copy goes stale and is refreshed on read
+    assert t.device.type == "cuda" and torch.from_dlpack(a).data_ptr() == t.data_ptr()  # one buffer
+    t[0] = -1.0  # written on the device, seen by tessera's next (host) read
     torch.cuda.synchronize()
-    assert a.tolist()[0] == -1.0
-    assert torch.from_dlpack(a).data_ptr() == p
+    assert a.tolist() == [-1.0] + [2.0 * i for i in range(1, 8)]
+    # That read made a valid host copy, which exports prefer from now on (zero-copy as well).
+    assert a.__dlpack_device__() == (1, 0)
     src = torch.zeros(4, device="cuda")
     b = tx.from_dlpack(src)
     src[1] = 3.0
