@@ -90,7 +90,8 @@ Shape dlpack_shape(size_t ndim, const auto& nd) {
   return shape;
 }
 
-array from_ndarray(const HostArray& a, std::optional<Dtype> dtype) {
+template <typename HostNdarray>  // a C-contiguous CPU ndarray
+array from_ndarray(const HostNdarray& a, std::optional<Dtype> dtype) {
   Shape shape = dlpack_shape(a.ndim(), a);
   Dtype src = dtype_from_dlpack(a.dtype());
   // tessera owns a copy (the source may free or mutate its buffer later).
@@ -101,27 +102,22 @@ array from_ndarray(const HostArray& a, std::optional<Dtype> dtype) {
   return dtype && *dtype != src ? astype(out, *dtype) : out;
 }
 
-// The (type, id) a DLPack producer reports; (kDLCPU, 0) for capsules and objects without one.
-std::pair<int, int> producer_device(nb::handle obj) {
-  if (!nb::hasattr(obj, "__dlpack_device__")) return {kDLCPU, 0};
-  nb::object dev = obj.attr("__dlpack_device__")();
-  return {nb::cast<int>(dev[0]), nb::cast<int>(dev[1])};
+// The DLPack device type a producer reports; kDLCPU for capsules and objects without one.
+int producer_device_type(nb::handle obj) {
+  if (!nb::hasattr(obj, "__dlpack_device__")) return kDLCPU;
+  return nb::cast<int>(obj.attr("__dlpack_device__")()[0]);
 }
 
 
-// A CUDA DLPack tensor as an array, without a host round trip. share: the array adopts the device
-// memory (the producer stays alive while any array uses it); otherwise a device-to-device copy.
-array from_cuda_dlpack(nb::handle obj, int device_id, std::optional<Dtype> dtype, bool share) {
 #ifdef TESSERA_CUDA
-  if (device_id != 0) {
+// A CUDA DLPack tensor (imported, so a capsule is consumed) as an array, without a host round trip.
+// share: the array adopts the device memory (the producer stays alive while any array uses it);
+// otherwise a device-to-device copy.
+array from_cuda_ndarray(const CudaArray& nd, std::optional<Dtype> dtype, bool share) {
+  if (nd.device_id() != 0) {
     throw std::invalid_argument("[array] tessera uses CUDA device 0; got a tensor on device " +
-                                std::to_string(device_id) + ".");
+                                std::to_string(nd.device_id()) + ".");
   }
-  // stream=1 (the legacy default stream): the producer orders its pending work before it; tessera's
-  // streams are blocking streams, so their later kernels wait for it too.
-  nb::object capsule = PyCapsule_CheckExact(obj.ptr()) ? nb::borrow(obj) : obj.attr("__dlpack__")("stream"_a = 1);
-  CudaArray nd;
-  if (!nb::try_cast<CudaArray>(capsule, nd, false)) throw nb::type_error("[array] could not import the CUDA DLPack tensor.");
   Dtype src = dtype_from_dlpack(nd.dtype());
   Shape shape = dlpack_shape(nd.ndim(), nd);
   size_t size = shape_size(shape);
@@ -150,8 +146,20 @@ array from_cuda_dlpack(nb::handle obj, int device_id, std::optional<Dtype> dtype
   else if (!share) out = copy(out, Device::gpu);
   if (!share || (dtype && *dtype != src)) eval_arrays({out});  // done before the producer's memory changes
   return out;
+}
+#endif
+
+// A producer whose data lives on a CUDA device (see from_cuda_ndarray).
+array from_cuda_dlpack(nb::handle obj, std::optional<Dtype> dtype, bool share) {
+#ifdef TESSERA_CUDA
+  // stream=1 (the legacy default stream): the producer orders its pending work before it; tessera's
+  // streams are blocking streams, so their later kernels wait for it too.
+  nb::object capsule = obj.attr("__dlpack__")("stream"_a = 1);
+  CudaArray nd;
+  if (!nb::try_cast<CudaArray>(capsule, nd, false)) throw nb::type_error("[array] could not import the CUDA DLPack tensor.");
+  return from_cuda_ndarray(nd, dtype, share);
 #else
-  (void)device_id, (void)dtype, (void)share;
+  (void)dtype, (void)share;
   throw nb::type_error(
       ("[array] cannot import a CUDA tensor (" + nb::cast<std::string>(nb::str(obj.type())) +
        "): tessera was built without CUDA. Move it to the CPU first (e.g. t.cpu()).")
@@ -166,7 +174,8 @@ std::optional<array> share_host_dlpack(nb::handle obj, std::optional<Dtype> dtyp
   if (!nb::try_cast<SharedHostArray>(obj, nd, false) || !supported_dlpack(nd.dtype())) return std::nullopt;
   Dtype src = dtype_from_dlpack(nd.dtype());
   size_t align = src == complex64 ? 4 : src.size;
-  if (reinterpret_cast<uintptr_t>(nd.data()) % align != 0 || nd.size() == 0) return std::nullopt;
+  // Imported (a capsule is used up by now): copy what cannot be aliased.
+  if (reinterpret_cast<uintptr_t>(nd.data()) % align != 0 || nd.size() == 0) return from_ndarray(nd, dtype);
   array out(nd.data(), dlpack_shape(nd.ndim(), nd), src, [nd](void*) {});
   return dtype && *dtype != src ? astype(out, *dtype) : out;
 }
@@ -174,15 +183,15 @@ std::optional<array> share_host_dlpack(nb::handle obj, std::optional<Dtype> dtyp
 }  // namespace
 
 array from_dlpack(nb::handle obj, std::optional<bool> copy) {
-  auto [type, id] = producer_device(obj);
+  int type = producer_device_type(obj);
   bool share = !copy.value_or(false);
-  if (type == kDLCUDA) return from_cuda_dlpack(obj, id, std::nullopt, share);
-  if (PyCapsule_CheckExact(obj.ptr())) {
+  if (type == kDLCUDA) return from_cuda_dlpack(obj, std::nullopt, share);
 #ifdef TESSERA_CUDA
-    CudaArray probe;
-    if (nb::try_cast<CudaArray>(obj, probe, false)) return from_cuda_dlpack(obj, 0, std::nullopt, share);
-#endif
+  if (PyCapsule_CheckExact(obj.ptr())) {
+    CudaArray nd;  // a CUDA capsule (the cast fails, leaving it unused, for others)
+    if (nb::try_cast<CudaArray>(obj, nd, false)) return from_cuda_ndarray(nd, std::nullopt, share);
   }
+#endif
   if (type != kDLCPU) {
     throw nb::type_error(("[array] unsupported DLPack device type " + std::to_string(type) + ".").c_str());
   }
@@ -232,8 +241,7 @@ array to_array(nb::handle obj, std::optional<Dtype> dtype) {
   }
   bool from_seq = nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj);
   if (!from_seq) {
-    auto [type, id] = producer_device(obj);
-    if (type == kDLCUDA) return from_cuda_dlpack(obj, id, dtype, false);
+    if (producer_device_type(obj) == kDLCUDA) return from_cuda_dlpack(obj, dtype, false);
     // NumPy arrays, DLPack objects/capsules and buffers, when their dtype is one of ours.
     HostArray nd;
     if (nb::try_cast<HostArray>(obj, nd) && supported_dlpack(nd.dtype())) return from_ndarray(nd, dtype);
