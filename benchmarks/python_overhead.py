@@ -1,9 +1,11 @@
 """Per-call overhead of tiny ops from Python: tessera vs MLX and NumPy (whichever are importable).
 
-Usage: python benchmarks/python_overhead.py [--json]
+Usage: python benchmarks/python_overhead.py [--json] [--rounds N]
 Each case runs a tiny op (16 float32 elements) many times and reports the median over repeats of
 the mean time per call in microseconds. "graph" cases build the lazy graph only; "eval" cases also
-evaluate each result (the full per-op cost a user pays in an eager-style loop)."""
+evaluate each result (the full per-op cost a user pays in an eager-style loop). With --rounds N
+(default 3) the libraries take turns N times per case, and the ratio column is the median of the
+per-round ratios, which holds up on a loaded machine better than the absolute times."""
 import json
 import statistics
 import sys
@@ -47,15 +49,27 @@ def cases_for(mod_name):
 
 
 def main():
-    results = {}
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+    libs = {}
     for name in ("tessera", "mlx", "numpy"):
         try:
-            cases = cases_for(name)
+            libs[name] = cases_for(name)
         except ImportError:
             continue
-        results[name] = {case: bench(fn) for case, fn in cases.items()}
+    runs = {name: {case: [] for case in cases} for name, cases in libs.items()}
+    for _ in range(rounds):
+        for case in dict.fromkeys(c for cases in libs.values() for c in cases):
+            for name, cases in libs.items():
+                if case in cases:
+                    runs[name][case].append(bench(cases[case], repeats=3))
+    results = {name: {case: statistics.median(t) for case, t in r.items()} for name, r in runs.items()}
+    ratios = {}
+    if "tessera" in runs and "mlx" in runs:
+        for case, t in runs["tessera"].items():
+            if case in runs["mlx"]:
+                ratios[case] = statistics.median(a / b for a, b in zip(t, runs["mlx"][case]))
     if "--json" in sys.argv:
-        print(json.dumps(results, indent=1))
+        print(json.dumps({"us_per_call": results, "tessera/mlx": ratios}, indent=1))
         return
     libs = list(results)
     case_names = list(dict.fromkeys(c for r in results.values() for c in r))
@@ -63,8 +77,8 @@ def main():
           ("   tessera/mlx" if "mlx" in results and "tessera" in results else ""))
     for c in case_names:
         row = f"{c:24}" + "".join(f"{results[l][c]:10.2f}" if c in results[l] else f"{'-':>10}" for l in libs)
-        if "mlx" in results and c in results["mlx"] and c in results.get("tessera", {}):
-            row += f"   {results['tessera'][c] / results['mlx'][c]:8.2f}x"
+        if c in ratios:
+            row += f"   {ratios[c]:8.2f}x"
         print(row)
 
 

@@ -11,9 +11,10 @@ namespace {
 
 using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
 
+// a (op) b, or b (op) a when reflected; a Python scalar b takes a's dtype (MLX's weak scalars).
 array binop(BinaryFn f, const array& a, nb::handle b, bool reflected) {
-  auto [x, y] = reflected ? to_arrays(b, nb::cast(a)) : to_arrays(nb::cast(a), b);
-  return f(x, y, {});
+  array y = txpy::is_python_scalar(b) ? txpy::scalar_like(b, a.dtype()) : to_array(b);
+  return reflected ? f(y, a, {}) : f(a, y, {});
 }
 
 // Shape given as f(2, 3) or f((2, 3)) / f([2, 3]).
@@ -175,9 +176,16 @@ void init_array(nb::module_& m) {
           "dtype"_a = nb::none(), "copy"_a = nb::none(), "NumPy conversion (zero-copy unless asked).")
       .def(
           "__dlpack__",
-          [](const array& a, nb::kwargs) { return txpy::to_dlpack(a); },
-          "A DLPack capsule for the evaluated array (CPU memory, shared).")
-      .def("__dlpack_device__", [](const array&) { return std::make_tuple(1, 0); }, "(kDLCPU, 0).")
+          [](const array& a, nb::handle stream, nb::handle max_version, nb::handle dl_device, nb::handle copy) {
+            return txpy::to_dlpack(a, stream, dl_device, copy);
+          },
+          nb::kw_only(), "stream"_a.none() = nb::none(), "max_version"_a.none() = nb::none(),
+          "dl_device"_a.none() = nb::none(), "copy"_a.none() = nb::none(),
+          "A DLPack capsule sharing the evaluated array's memory: the host copy, or the device copy when "
+          "the data lives only on the GPU (see __dlpack_device__) or dl_device=(2, 0) asks for it. The "
+          "data is complete when the capsule is returned, so any consumer stream may read it at once.")
+      .def("__dlpack_device__", [](const array& a) { return txpy::dlpack_device(a); },
+           "(1, 0) for the CPU (kDLCPU) or (2, 0) for CUDA device 0 (kDLCUDA), where the evaluated data lives.")
       .def("astype", [](const array& a, Dtype d, StreamOrDevice s) { return astype(a, d, s); }, "dtype"_a, TX_STREAM,
            "Casts to ``dtype``.")
       .def(

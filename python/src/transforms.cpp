@@ -408,37 +408,180 @@ std::string structure_key(nb::handle tree) {
   return std::string(nb::repr(tree).c_str()) + "|" + nb::inst_name(tree).c_str();
 }
 
+// ---- compile's implicit state (inputs= / outputs=, as MLX): trees of lists and dicts (a Module,
+// an optimizer's state) whose arrays are extra inputs of every call and are replaced, in place, by
+// extra outputs after it. A dict whose type has _tx_sync(phase) mirrors state kept elsewhere (the
+// optimizer's, in C++): it is told when to refresh itself ("pull" before a call, "pull_trace" after
+// fun ran in a trace), when its arrays were replaced by tracers ("push_trace"), to go back to its
+// state from before the trace ("restore"), to take the layout of the traced outputs ("pre_push") and
+// that its arrays were replaced by the call's results ("push").
+
+bool has_sync(nb::handle h) { return nb::isinstance<nb::dict>(h) && nb::hasattr(h.type(), "_tx_sync"); }
+
+void sync_state(nb::handle tree, const char* phase) {
+  if (has_sync(tree)) tree.attr("_tx_sync")(phase);
+  if (nb::isinstance<nb::list>(tree) || nb::isinstance<nb::tuple>(tree)) {
+    for (auto h : tree) sync_state(h, phase);
+  } else if (nb::isinstance<nb::dict>(tree)) {
+    for (auto [k, v] : nb::borrow<nb::dict>(tree)) sync_state(v, phase);
+  }
+}
+
+// The arrays of a state tree in order; skip_synced: leaving out those of _tx_sync dicts.
+void flatten_state(nb::handle tree, std::vector<array>& out, bool skip_synced) {
+  if (skip_synced && has_sync(tree)) return;
+  if (is_array(tree)) {
+    out.push_back(nb::cast<array>(tree));
+  } else if (nb::isinstance<nb::list>(tree) || nb::isinstance<nb::tuple>(tree)) {
+    for (auto h : tree) flatten_state(h, out, skip_synced);
+  } else if (nb::isinstance<nb::dict>(tree)) {
+    for (auto [k, v] : nb::borrow<nb::dict>(tree)) flatten_state(v, out, skip_synced);
+  }
+}
+
+// Replaces the arrays of `tree` in place, in flatten order, by arrays[pos], arrays[pos + 1], ...
+void replace_state(nb::handle tree, const std::vector<array>& arrays, size_t& pos, bool skip_synced = false) {
+  if (skip_synced && has_sync(tree)) return;
+  auto next = [&]() {
+    if (pos >= arrays.size()) throw std::runtime_error("[compile] internal: too few state arrays");
+    return nb::cast(arrays[pos++]);
+  };
+  if (nb::isinstance<nb::list>(tree)) {
+    nb::list l = nb::borrow<nb::list>(tree);
+    for (size_t i = 0; i < nb::len(l); ++i) {
+      if (is_array(l[i])) l[i] = next();
+      else replace_state(l[i], arrays, pos, skip_synced);
+    }
+  } else if (nb::isinstance<nb::dict>(tree)) {
+    nb::dict d = nb::borrow<nb::dict>(tree);
+    for (auto k : nb::list(d.keys())) {
+      nb::object v = d[k];
+      if (is_array(v)) {
+        if (PyDict_SetItem(d.ptr(), k.ptr(), next().ptr()) != 0) throw nb::python_error();  // no Module hooks
+      } else {
+        replace_state(v, arrays, pos, skip_synced);
+      }
+    }
+  } else if (nb::isinstance<nb::tuple>(tree)) {
+    for (auto h : tree) {
+      if (is_array(h)) throw nb::value_error("[compile] state arrays must sit in lists or dicts (a tuple cannot be updated in place).");
+      replace_state(h, arrays, pos, skip_synced);
+    }
+  }
+}
+
+void check_state_tree(nb::handle tree, const char* what) {
+  if (is_array(tree)) {
+    throw nb::value_error((std::string("[compile] ") + what +
+                           " must be a list or dict (tree) holding the state arrays, not an array itself.")
+                              .c_str());
+  }
+}
+
 struct PyCompiled {
   nb::callable fun;
   bool shapeless;
+  nb::object state_in = nb::none(), state_out = nb::none();
   struct Entry {
     std::shared_ptr<CompiledFunction> compiled;
     PyRefPtr out_structure;
+    std::shared_ptr<size_t> fun_outputs;  // how many outputs are fun's (the rest are state)
+    std::vector<PyRefPtr> refs;             // the Python objects its trace function keeps (for the GC)
   };
   std::unordered_map<std::string, Entry> cache;
 
   nb::object call(nb::args args, nb::kwargs kwargs) {
     nb::tuple args_t = to_tuple(args);
     if (!compile_enabled()) return fun(*args_t, **kwargs);
+    bool stateful = !state_in.is_none() || !state_out.is_none();
+    if (stateful) {
+      sync_state(state_in, "pull");
+      if (!state_out.is(state_in)) sync_state(state_out, "pull");
+    }
     std::vector<array> flat;
     flatten(args_t, flat);
+    size_t n_args = flat.size();
+    flatten_state(state_in, flat, false);
     std::string key = structure_key(args_t) + "#" + structure_key(kwargs);
+    if (stateful) key += "#" + structure_key(state_in);
     auto it = cache.find(key);
     if (it == cache.end()) {
       auto structure = keep(nb::none());
-      auto f = keep(fun), kw = keep(kwargs), targs = keep(args_t);
-      VecFn inner = [f, kw, targs, structure](const std::vector<array>& xs) {
+      auto n_out = std::make_shared<size_t>(0);
+      auto f = keep(fun), kw = keep(kwargs), targs = keep(args_t), sin = keep(state_in), sout = keep(state_out);
+      VecFn inner = [f, kw, targs, structure, n_args, n_out, sin, sout](const std::vector<array>& xs) {
         nb::gil_scoped_acquire gil;
-        nb::object r = f->obj(*fill_all(targs->obj, xs), **kw->obj);
-        return outputs_of("compile", r, &structure->obj);
+        std::vector<array> arg_xs(xs.begin(), xs.begin() + static_cast<long>(n_args));
+        std::vector<array> state_xs(xs.begin() + static_cast<long>(n_args), xs.end()), before;
+        flatten_state(sin->obj, before, true);  // _tx_sync dicts restore themselves
+        auto restore = [&]() {
+          size_t p = 0;
+          replace_state(sin->obj, before, p, true);
+          sync_state(sin->obj, "restore");
+        };
+        size_t p = 0;
+        replace_state(sin->obj, state_xs, p);
+        sync_state(sin->obj, "push_trace");
+        std::vector<array> outs;
+        try {
+          nb::object r = f->obj(*fill_all(targs->obj, arg_xs), **kw->obj);
+          outs = outputs_of("compile", r, &structure->obj);
+          *n_out = outs.size();
+          sync_state(sout->obj, "pull_trace");
+          flatten_state(sout->obj, outs, false);
+        } catch (...) {
+          restore();
+          throw;
+        }
+        restore();
+        return outs;
       };
-      Entry e{std::make_shared<CompiledFunction>(tessera::compile(inner, shapeless)), structure};
+      Entry e{std::make_shared<CompiledFunction>(tessera::compile(inner, shapeless)), structure, n_out,
+              {f, kw, targs, sin, sout, structure}};
       it = cache.emplace(key, std::move(e)).first;
     }
     auto outs = (*it->second.compiled)(flat);
+    size_t n_fun = stateful ? *it->second.fun_outputs : outs.size();
+    if (stateful) {
+      std::vector<array> state_outs(outs.begin() + static_cast<long>(n_fun), outs.end());
+      sync_state(state_out, "pre_push");
+      size_t p = 0;
+      replace_state(state_out, state_outs, p);
+      if (p != state_outs.size()) throw std::runtime_error("[compile] the state (outputs=) changed its structure since it was traced.");
+      sync_state(state_out, "push");
+      outs.erase(outs.begin() + static_cast<long>(n_fun), outs.end());
+    }
     return fill_all(it->second.out_structure->obj, outs);
   }
 };
+
+// Garbage-collector support: a compiled function usually refers back to itself through its
+// function's globals (and its state through closures).
+int compiled_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  if (!nb::inst_ready(self)) return 0;
+  auto* c = nb::inst_ptr<PyCompiled>(self);
+  Py_VISIT(c->fun.ptr());
+  Py_VISIT(c->state_in.ptr());
+  Py_VISIT(c->state_out.ptr());
+  for (auto& [key, e] : c->cache) {
+    for (auto& r : e.refs) Py_VISIT(r->obj.ptr());
+  }
+  return 0;
+}
+
+int compiled_clear(PyObject* self) {
+  auto* c = nb::inst_ptr<PyCompiled>(self);
+  c->cache.clear();
+  c->fun.reset();
+  c->state_in = nb::none();
+  c->state_out = nb::none();
+  return 0;
+}
+
+PyType_Slot compiled_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(compiled_traverse)},
+                                {Py_tp_clear, reinterpret_cast<void*>(compiled_clear)},
+                                {0, nullptr}};
 
 }  // namespace
 
@@ -579,23 +722,24 @@ void init_transforms(nb::module_& m) {
       "fun"_a, nb::sig("def checkpoint(fun: typing.Callable) -> typing.Callable"),
       "fun whose backward pass recomputes its intermediates instead of keeping them.");
 
-  nb::class_<PyCompiled>(m, "_CompiledFunction", "A function compiled by tessera.core.compile.")
+  nb::class_<PyCompiled>(m, "_CompiledFunction", nb::type_slots(compiled_slots),
+                         "A function compiled by tessera.core.compile.")
       .def("__call__", &PyCompiled::call);
   m.def(
       "compile",
       [](nb::callable fun, nb::object inputs, nb::object outputs, bool shapeless) {
-        if (!inputs.is_none() || !outputs.is_none()) {
-          throw nb::value_error(
-              "[compile] inputs=/outputs= (implicit state) are not supported yet: pass the state as arguments.");
-        }
-        return PyCompiled{std::move(fun), shapeless, {}};
+        check_state_tree(inputs, "inputs");
+        check_state_tree(outputs, "outputs");
+        return PyCompiled{std::move(fun), shapeless, std::move(inputs), std::move(outputs), {}};
       },
       "fun"_a, "inputs"_a = nb::none(), "outputs"_a = nb::none(), "shapeless"_a = false,
       nb::sig("def compile(fun: typing.Callable, inputs: object = None, outputs: object = None, "
               "shapeless: bool = False) -> typing.Callable"),
       "Compiles fun (MLX's mx.compile): traced once per input structure and signature (shapes and "
       "dtypes; only dtypes and ranks with shapeless=True), simplified and fused, then replayed without "
-      "calling fun. Non-array arguments are constants of the trace.");
+      "calling fun. Non-array arguments are constants of the trace. inputs / outputs: implicit state, "
+      "e.g. ``[model.state, optimizer.state]``: trees (lists, dicts) whose arrays fun reads / replaces; "
+      "they become inputs / outputs of the compiled graph and are updated in place after each call.");
   m.def("disable_compile", &tessera::disable_compile, "Makes compiled functions call the original function.");
   m.def("enable_compile", &tessera::enable_compile, "Turns compilation back on.");
 

@@ -100,8 +100,13 @@ nb::object to_numpy(array a);
 nb::object to_item(array a);
 nb::object to_list(array a);
 std::string array_repr(array a);
-// A DLPack capsule for the evaluated array.
-nb::object to_dlpack(array a);
+// DLPack export of the evaluated array (zero-copy): its host copy, or its device copy when that is
+// the only valid one (CUDA builds) or dl_device asks for it; the __dlpack__ protocol's arguments.
+nb::object to_dlpack(array a, nb::handle stream, nb::handle dl_device, nb::handle copy);
+// (kDLCPU, 0) or, for an array whose valid copy lives only on the GPU, (kDLCUDA, 0).
+std::pair<int, int> dlpack_device(array a);
+// DLPack import that shares the producer's memory where it can (see tessera.core.from_dlpack).
+array from_dlpack(nb::handle obj, std::optional<bool> copy);
 
 // eval with the GIL released that still lets Ctrl-C interrupt the wait.
 void eval_arrays(std::vector<array> arrays);

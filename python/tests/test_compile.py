@@ -57,6 +57,7 @@ def test_grad_of_compiled_and_disable():
         tx.enable_compile()
 
 
-def test_implicit_state_is_refused():
+def test_implicit_state_must_be_a_tree():
+    # inputs=/outputs= are trees (lists, dicts) whose arrays are replaced in place: see test_compile_state.py.
     with pytest.raises(ValueError, match=r"\[compile\]"):
-        tx.compile(gelu, inputs=[1])
+        tx.compile(gelu, inputs=tx.array(1.0))

@@ -106,3 +106,66 @@ def test_buffer_protocol():
     assert h.format == "e" and np.asarray(h).tolist() == [1.5]
     with pytest.raises(BufferError):
         memoryview(tx.array([1.0], tx.bfloat16))
+
+
+def test_from_dlpack_shares_writable_host_memory():
+    x = np.arange(6, dtype=np.float32)
+    a = tx.from_dlpack(x)  # aliases x (the producer is kept alive), as the array API's from_dlpack
+    x[2] = 50.0
+    assert a[2].item() == 50.0
+    del x
+    import gc
+    gc.collect()
+    assert a.tolist() == [0.0, 1.0, 50.0, 3.0, 4.0, 5.0]
+    y = np.ones(8, np.float32)
+    b = tx.exp(tx.from_dlpack(y)) + 1  # kernels never write their result into the producer's memory
+    tx.eval(b)
+    np.testing.assert_array_equal(y, np.ones(8, np.float32))
+    np.testing.assert_allclose(np.array(b), np.full(8, np.e + 1, np.float32), rtol=1e-6)
+
+
+def test_from_dlpack_copies_when_it_must_or_is_asked():
+    x = np.arange(4, dtype=np.int32)
+    c = tx.from_dlpack(x, copy=True)
+    x[0] = 9
+    assert c.tolist() == [0, 1, 2, 3]
+    r = np.arange(4, dtype=np.int32)
+    r.flags.writeable = False  # read-only memory is never aliased
+    d = tx.from_dlpack(r)
+    assert d.tolist() == [0, 1, 2, 3]
+    s = np.arange(12, dtype=np.float64).reshape(3, 4)[:, ::2]  # strided: copied
+    np.testing.assert_array_equal(np.array(tx.from_dlpack(s)), s)
+    e = tx.array(np.arange(3, dtype=np.float32))  # tx.array always copies
+    assert not np.shares_memory(np.asarray(e), np.arange(3, dtype=np.float32))
+
+
+def test_dlpack_protocol_arguments():
+    a = tx.array(np.arange(4, dtype=np.float32))
+    y = tx.from_dlpack(a.__dlpack__(max_version=(1, 0), dl_device=(1, 0), stream=None))  # a capsule
+    z = tx.from_dlpack(a.__dlpack__(copy=True))
+    np.asarray(a)[1] = 7.0
+    assert y.tolist() == [0.0, 7.0, 2.0, 3.0]  # shared
+    assert z.tolist() == [0.0, 1.0, 2.0, 3.0]  # copied by the producer
+    with pytest.raises(BufferError, match="dlpack"):
+        a.__dlpack__(dl_device=(7, 0))
+    with pytest.raises(TypeError):
+        a.__dlpack__(1)  # keyword-only, as the protocol says
+
+
+@pytest.mark.skipif(tx.is_available(tx.Device(tx.gpu)), reason="this build has a GPU")
+def test_cuda_producer_without_cuda_build_raises_clearly():
+    class FakeCudaTensor:
+        def __dlpack_device__(self):
+            return (2, 0)
+
+        def __dlpack__(self, **kwargs):
+            raise AssertionError("must not be asked for its memory")
+
+    with pytest.raises(TypeError, match="without CUDA"):
+        tx.array(FakeCudaTensor())
+    with pytest.raises(TypeError, match="without CUDA"):
+        tx.from_dlpack(FakeCudaTensor())
+    # Without CUDA every array lives on the host.
+    assert tx.exp(tx.ones((3,))).__dlpack_device__() == (1, 0)
+    with pytest.raises(BufferError, match="without CUDA"):
+        tx.ones((3,)).__dlpack__(dl_device=(2, 0))

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <functional>
 
 namespace tessera::gpu {
 
@@ -11,6 +12,12 @@ namespace tessera::gpu {
 // device is full after the cache was released. free returns the block to the pool.
 void* malloc(size_t n);
 void free(void* p, size_t n);
+// Device memory owned by someone else (a DLPack import): the next free(p) calls release() once the
+// device has finished all queued work, instead of caching p. p may be adopted more than once.
+void adopt(void* p, std::function<void()> release);
+// A pool block handed to another framework (a DLPack export), which may still read it on its own
+// streams: when it is freed, the device first finishes all queued work.
+void mark_exported(void* p);
 
 struct MemoryInfo {
   size_t active{0}, peak{0}, cache{0}, limit{0};

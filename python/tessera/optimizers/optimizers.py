@@ -15,8 +15,11 @@ class Optimizer:
     """Base class: update(model, gradients), apply_gradients(gradients, parameters), init, state, step,
     learning_rate (a float or a schedule of the step)."""
 
+    _uses_step = False  # the update reads the step counter (bias correction, relative steps)
+
     def __init__(self, impl):
         self._impl = impl
+        self._state = _State(self)
         if not hasattr(self, "_lr_ref"):
             self._lr_ref = None
 
@@ -39,8 +42,11 @@ class Optimizer:
 
     @property
     def state(self):
-        """{"step", "learning_rate", and per parameter path its state arrays} (a tree)."""
-        return self._impl.state()
+        """{"step", "learning_rate", and per parameter path its state arrays} (a tree). The same dict
+        each time, refreshed on access; usable as compile's implicit state
+        (``tx.compile(step, inputs=[model.state, optimizer.state], outputs=...)``)."""
+        self._state._refresh()
+        return self._state
 
     @state.setter
     def state(self, state):
@@ -59,6 +65,71 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, learning_rate):
         self._impl.set_learning_rate(self._rate(learning_rate))
+
+
+class _State(dict):
+    """An optimizer's state as a dict mirroring the C++ optimizer. tessera.core.compile(inputs=,
+    outputs=) calls _tx_sync(phase) around a traced / replayed call: the per-parameter state arrays
+    are traced inputs and outputs; the step counter (kept on the host) advances by the updates the
+    traced call made. Updates that depend on the step or on a learning-rate schedule would be frozen
+    at their traced values, so they are refused."""
+
+    def __init__(self, optimizer):
+        super().__init__()
+        self._optimizer = optimizer
+        self._step0 = 0  # step counter before the current call
+        self._steps = 0  # updates one call of the traced function makes
+        self._trace_step = 0
+        self._snapshot = {}
+        self._traced = {}
+
+    def _refresh(self):
+        self.clear()
+        self.update(self._optimizer._impl.state())
+
+    def _param_state(self):
+        return {k: v for k, v in self.items() if k not in ("step", "learning_rate")}
+
+    def _set(self, step):
+        self._optimizer._impl.set_state({"step": tx.array(step, dtype=tx.int32), **self._param_state()})
+        self["step"] = tx.array(step, dtype=tx.int32)
+
+    def _tx_sync(self, phase):
+        impl = self._optimizer._impl
+        if phase == "pull":
+            self._refresh()
+            self._step0 = impl.step
+            self._snapshot = impl.state()
+        elif phase == "push_trace":
+            opt = self._optimizer
+            if opt._uses_step or not isinstance(opt._lr_ref, (float, type(None))):
+                raise ValueError(
+                    f"[compile] {type(opt).__name__} with a learning-rate schedule or a step-dependent update "
+                    "cannot be compiled as implicit state (its step counter lives on the host); call it "
+                    "outside the compiled function.")
+            self._trace_step = impl.step
+            impl.set_state(self._param_state())
+        elif phase == "pull_trace":
+            self._steps = impl.step - self._trace_step
+            self._refresh()
+            self._traced = impl.state()
+        elif phase == "restore":
+            self.clear()
+            self.update(self._snapshot)
+            self._set(self._step0)
+        elif phase == "pre_push":
+            self.clear()
+            self.update(_copy_tree(self._traced))
+        elif phase == "push":
+            self._set(self._step0 + self._steps)
+
+
+def _copy_tree(tree):
+    if isinstance(tree, dict):
+        return {k: _copy_tree(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_copy_tree(v) for v in tree]
+    return tree
 
 
 def _params(parameters):
@@ -92,11 +163,13 @@ class Adagrad(Optimizer):
 
 class Adam(Optimizer):
     def __init__(self, learning_rate, betas=(0.9, 0.999), eps=1e-8, bias_correction=False):
+        self._uses_step = bias_correction
         super().__init__(_nn.Adam(self._rate(learning_rate), tuple(betas), eps, bias_correction))
 
 
 class AdamW(Optimizer):
     def __init__(self, learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, bias_correction=False):
+        self._uses_step = bias_correction
         super().__init__(_nn.AdamW(self._rate(learning_rate), tuple(betas), eps, weight_decay, bias_correction))
 
 
@@ -113,6 +186,7 @@ class Lion(Optimizer):
 
 
 class Adafactor(Optimizer):
+    _uses_step = True
     def __init__(self, learning_rate=None, eps=(1e-30, 1e-3), clip_threshold=1.0, decay_rate=-0.8, beta_1=None,
                  weight_decay=0.0, scale_parameter=True, relative_step=True, warmup_init=False):
         lr = None if learning_rate is None else float(learning_rate)

@@ -5,10 +5,12 @@
 // (its queue holds every kernel that may still read them), else to the host (tag -2) until the
 // device is synchronized. Host threads may take any block: their first use of it is a copy on the
 // legacy default stream, which waits for the work queued on every tessera stream.
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tessera/backend/cuda/runtime.h"
@@ -118,6 +120,20 @@ class DeviceAllocator {
   size_t limit_{0}, cache_limit_{0};
 };
 
+// Adopted blocks (gpu::adopt): pointer -> release callbacks, one per adoption; exported pool
+// blocks (gpu::mark_exported). count: entries of both, so free() skips the lock while there are none.
+struct Adopted {
+  std::mutex mu;
+  std::unordered_multimap<void*, std::function<void()>> release;
+  std::unordered_set<void*> exported;
+  std::atomic<size_t> count{0};
+};
+
+Adopted& adopted() {
+  static auto* a = new Adopted();  // leaked like the allocator
+  return *a;
+}
+
 DeviceAllocator& device_allocator() {
   static auto* a = new DeviceAllocator();  // leaked: buffers may be freed after main returns
   return *a;
@@ -129,7 +145,49 @@ void* malloc(size_t n) {
   if (n == 0) return nullptr;
   return device_allocator().malloc(n);
 }
-void free(void* p, size_t n) { device_allocator().free(p, n); }
+void free(void* p, size_t n) {
+  auto& ad = adopted();
+  if (ad.count.load(std::memory_order_acquire) > 0) {
+    std::function<void()> release;
+    bool shared = false;
+    {
+      std::lock_guard lk(ad.mu);
+      shared = ad.exported.erase(p) > 0;
+      auto it = ad.release.find(p);
+      if (it != ad.release.end()) {
+        release = std::move(it->second);
+        ad.release.erase(it);
+        shared = true;
+      }
+      ad.count.store(ad.release.size() + ad.exported.size(), std::memory_order_release);
+    }
+    if (shared) {
+      // Its owner (or the framework that read it) may reuse or still read it: let every stream's
+      // queued work finish first.
+      if (cudaDeviceSynchronize() != cudaSuccess) cudaGetLastError();
+    }
+    if (release) {
+      release();
+      return;
+    }
+  }
+  device_allocator().free(p, n);
+}
+
+void adopt(void* p, std::function<void()> release) {
+  auto& ad = adopted();
+  std::lock_guard lk(ad.mu);
+  ad.release.emplace(p, std::move(release));
+  ad.count.store(ad.release.size() + ad.exported.size(), std::memory_order_release);
+}
+
+void mark_exported(void* p) {
+  if (!p) return;
+  auto& ad = adopted();
+  std::lock_guard lk(ad.mu);
+  ad.exported.insert(p);
+  ad.count.store(ad.release.size() + ad.exported.size(), std::memory_order_release);
+}
 
 MemoryInfo memory_info() {
   if (!gpu_is_available()) return {};
