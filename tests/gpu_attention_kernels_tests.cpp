@@ -138,6 +138,44 @@ TEST_F(GpuAttentionKernels, FlashVariantsAgainstFloat64) {
   }
 }
 
+// Split-K decode with and without the K/V prefetch, against float64: GQA 4, 1 and 3 query rows
+// (causal), Lk not a multiple of a key step, D 64 and 128.
+TEST_F(GpuAttentionKernels, DecodePrefetchOnAndOffAgainstFloat64) {
+  const int B = 2, Hkv = 2, Hq = 8, Lk = 1001;
+  for (int D : {64, 128}) {
+    for (int Lq : {1, 3}) {
+      auto q = random_array({B, Hq, Lq, D}, bfloat16, -1, 1, 21);
+      auto k = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 22);
+      auto v = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 23);
+      eval(q, k, v);
+      auto qv = astype(q, float64).to_vector<double>();
+      auto kv = astype(k, float64).to_vector<double>();
+      auto vv = astype(v, float64).to_vector<double>();
+      synchronize();
+      const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+      const size_t n = static_cast<size_t>(B) * Hq * Lq * D;
+      auto ref = reference_attention(qv, kv, vv, {}, B, Hq, Hkv, Lq, Lk, D, scale, true);
+      DeviceBuffer out(n * 2);
+      auto a = make_args(q, k, v, out.p, scale, true);
+      ASSERT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
+      DeviceBuffer scratch(cuda::sdpa_decode_scratch_bytes(cuda::dt_bf16, a));
+      for (int pf : {0, 1}) {
+        ASSERT_EQ(cudaMemset(out.p, 0xff, n * 2), cudaSuccess);
+        cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, pf);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        auto got = bf16_from_device(out.p, n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (!(std::abs(got[i] - ref[i]) <= 1e-2 + 1e-2 * std::abs(ref[i]))) {
+            if (bad++ < 3) ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << ref[i];
+          }
+        }
+        EXPECT_EQ(bad, 0u) << "D=" << D << " Lq=" << Lq << " prefetch=" << pf;
+      }
+    }
+  }
+}
+
 TEST_F(GpuAttentionKernels, UnsupportedShapesAreDeclined) {
   cuda::SdpaArgs a{};
   a.B = 1, a.Hq = 4, a.Hkv = 2, a.Lq = 32, a.Lk = 64, a.D = 80, a.Dv = 80;
@@ -199,12 +237,14 @@ TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
       ASSERT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
       DeviceBuffer scratch(cuda::sdpa_decode_scratch_bytes(cuda::dt_bf16, a));
       double bytes = 2.0 * Hkv * Lk * D * 2;
-      float ms = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr); }, 100);
+      float ms = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 1); }, 100);
+      float ms_nopf = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 0); }, 100);
       float ms_generic = time_ms([&] { cuda::sdpa(cuda::dt_bf16, a, nullptr); }, 20);
       std::printf(
-          "kernel decode Lk=%d Hq=32 Hkv=8 D=128 bf16: split-K %.1f us (%.0f GB/s), generic %.1f us (%.0f "
-          "GB/s)\n",
-          Lk, ms * 1e3, bytes / (ms * 1e-3) / 1e9, ms_generic * 1e3, bytes / (ms_generic * 1e-3) / 1e9);
+          "kernel decode Lk=%d Hq=32 Hkv=8 D=128 bf16: split-K prefetch %.1f us (%.0f GB/s), no prefetch "
+          "%.1f us (%.0f GB/s), generic %.1f us (%.0f GB/s)\n",
+          Lk, ms * 1e3, bytes / (ms * 1e-3) / 1e9, ms_nopf * 1e3, bytes / (ms_nopf * 1e-3) / 1e9,
+          ms_generic * 1e3, bytes / (ms_generic * 1e-3) / 1e9);
     }
   }
 }

@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(C::kThreads, C::MINB) flash_kernel(SdpaArgs a)
 #pragma unroll
       for (int i = 0; i < kBN / 8; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.0f;
     }
-#pragma unroll(MT == 1 || D <= 64 ? D / 16 : 1)  // rolled for MT 2, D 128: less spilling
+#pragma unroll(MT == 1 || D <= 64 || kBN <= 32 ? D / 16 : 1)  // rolled for MT 2, D 128, 64 keys: spills
     for (int kk = 0; kk < D / 16; ++kk) {
       uint32_t qa[MT][4];
       if constexpr (!kQInRegs) {
@@ -302,11 +302,14 @@ void launch(const SdpaArgs& a, cudaStream_t st) {
 //   2 8 warps x 16 rows (128-row blocks: half the K/V traffic per query row), 2 stages, Q in registers
 //   3 as 2 with a 3-stage K/V ring
 //   4 4 warps x 16 rows, 32-key tiles, 2 stages, Q in registers, 3 blocks/SM (170 registers)
+//   5 4 warps x 32 rows, 32-key tiles, 2 stages, Q from shared memory (fewer score registers than
+//     1, so the k loop stays unrolled)
 using Cfg0 = Cfg<1, 4, 64, 2, true, 2>;
 using Cfg1 = Cfg<2, 4, 64, 2, false, 2>;
 using Cfg2 = Cfg<1, 8, 64, 2, true, 1>;
 using Cfg3 = Cfg<1, 8, 64, 3, true, 1>;
 using Cfg4 = Cfg<1, 4, 32, 2, true, 3>;
+using Cfg5 = Cfg<2, 4, 32, 2, false, 2>;
 
 // f(Cfg) for variant v (0 .. kFlashVariants - 1).
 template <typename F>
@@ -324,12 +327,15 @@ void with_cfg(int v, F&& f) {
     case 3:
       f(Cfg3{});
       break;
-    default:
+    case 4:
       f(Cfg4{});
+      break;
+    default:
+      f(Cfg5{});
       break;
   }
 }
-static_assert(kFlashVariants == 5, "variant table");
+static_assert(kFlashVariants == 6, "variant table");
 
 size_t variant_smem(int v, int D) {
   size_t n = 0;
