@@ -226,9 +226,12 @@ __global__ void __launch_bounds__(D)
   const int d = threadIdx.x;
   const float* ml = part_ml + row * splits * 2;
   const float* pa = part_acc + row * splits * D + d;
+  // Unrolled so that several splits' loads are in flight at once (the merge is latency bound).
   float M = -INFINITY;
+#pragma unroll 8
   for (int s = 0; s < splits; ++s) M = fmaxf(M, ml[2 * s]);
   float L = 0.0f, A = 0.0f;
+#pragma unroll 8
   for (int s = 0; s < splits; ++s) {
     float w = ml[2 * s] == -INFINITY ? 0.0f : fast_exp2(ml[2 * s] - M);
     L += ml[2 * s + 1] * w;

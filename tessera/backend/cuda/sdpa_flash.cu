@@ -130,7 +130,7 @@ __global__ void __launch_bounds__(C::kThreads, C::MINB) flash_kernel(SdpaArgs a)
     }
     const T* cK = sK + (t % kSt) * kBN * kS;
     const T* cV = sV + (t % kSt) * kBN * kS;
-    // S = Q K^T: per row tile (16 rows, 64 keys) as 8 n tiles.
+    // S = Q K^T: per row tile (16 rows, kBN keys) as kBN / 8 n tiles.
     float s[MT][kBN / 8][4];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
