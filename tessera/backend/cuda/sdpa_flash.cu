@@ -198,9 +198,11 @@ __global__ void __launch_bounds__(C::kThreads, C::MINB) flash_kernel(SdpaArgs a)
       }
     }
 
-    // Online softmax per row (the 4 lanes of a quad share a row); s becomes P.
+    // Online softmax per row (the 4 lanes of a quad share a row); s becomes P. O is rescaled only
+    // where some row of the warp got a new maximum (corr != 1), a warp-uniform branch.
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
+      float corr2[2];
 #pragma unroll
       for (int rr = 0; rr < 2; ++rr) {
         float mx = -INFINITY;
@@ -221,10 +223,15 @@ __global__ void __launch_bounds__(C::kThreads, C::MINB) flash_kernel(SdpaArgs a)
           ls += s[mt][nt][2 * rr] + s[mt][nt][2 * rr + 1];
         }
         l_r[mt][rr] = l_r[mt][rr] * corr + ls;
+        corr2[rr] = corr;
+      }
+      if (__any_sync(0xffffffffu, corr2[0] != 1.0f || corr2[1] != 1.0f)) {
 #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt) {
-          o[mt][dt][2 * rr] *= corr;
-          o[mt][dt][2 * rr + 1] *= corr;
+          o[mt][dt][0] *= corr2[0];
+          o[mt][dt][1] *= corr2[0];
+          o[mt][dt][2] *= corr2[1];
+          o[mt][dt][3] *= corr2[1];
         }
       }
     }
