@@ -1,6 +1,6 @@
 // Launcher-level checks of the attention kernels (kernels_attention.h) that the public op cannot
-// select: both row tilings of the tensor-core kernel against float64; DISABLED_ kernel timings by
-// CUDA events (no host overhead): tensor-core prefill per tiling, split-K decode vs the generic kernel.
+// select: every tiling (variant) of the tensor-core kernel against float64; DISABLED_ kernel timings
+// by CUDA events (no host overhead): tensor-core prefill per variant, split-K decode vs the generic kernel.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -34,7 +34,8 @@ struct DeviceBuffer {
 };
 
 // Kernel arguments of evaluated GPU arrays q (B, Hq, Lq, D), k/v (B, Hkv, Lk, D); out contiguous.
-cuda::SdpaArgs make_args(const array& q, const array& k, const array& v, void* out, float scale, bool causal) {
+cuda::SdpaArgs make_args(const array& q, const array& k, const array& v, void* out, float scale,
+                         bool causal) {
   cuda::SdpaArgs a{};
   a.q = q.device_data();
   a.k = k.device_data();
@@ -92,11 +93,18 @@ float time_ms(F&& f, int reps) {
 
 }  // namespace
 
-// 16 and 32 query rows per warp (64- and 128-row blocks), D 64 and 128, causal with Lq < Lk and
-// without mask, GQA 4, over lengths that are not tile multiples.
-TEST_F(GpuAttentionKernels, FlashRowTilingsAgainstFloat64) {
-  const int B = 2, Hkv = 2, Hq = 8, Lq = 200, Lk = 333;
-  for (int D : {64, 128}) {
+// Every variant (4/8 warps, 16/32 rows per warp, 32/64-key tiles, 2/3 stages), D 64 and 128, causal
+// with Lq < Lk and without mask, GQA 4, over lengths that are not tile multiples; a second shape
+// (Lq 300 > 2 blocks of 128 rows, Lk 700: more tiles than pipeline stages) with a negative scale
+// (the unfolded softmax path).
+TEST_F(GpuAttentionKernels, FlashVariantsAgainstFloat64) {
+  const int B = 2, Hkv = 2, Hq = 8;
+  struct Shape {
+    int Lq, Lk, D;
+    float scale_sign;
+  };
+  for (Shape sh : {Shape{200, 333, 64, 1.0f}, Shape{200, 333, 128, 1.0f}, Shape{300, 700, 128, -1.0f}}) {
+    const int Lq = sh.Lq, Lk = sh.Lk, D = sh.D;
     auto q = random_array({B, Hq, Lq, D}, bfloat16, -1, 1, 11);
     auto k = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 12);
     auto v = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 13);
@@ -105,16 +113,16 @@ TEST_F(GpuAttentionKernels, FlashRowTilingsAgainstFloat64) {
     auto kv = astype(k, float64).to_vector<double>();
     auto vv = astype(v, float64).to_vector<double>();
     synchronize();
-    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const float scale = sh.scale_sign / std::sqrt(static_cast<float>(D));
     const size_t n = static_cast<size_t>(B) * Hq * Lq * D;
     DeviceBuffer out(n * 2);
     for (bool causal : {true, false}) {
       auto ref = reference_attention(qv, kv, vv, {}, B, Hq, Hkv, Lq, Lk, D, scale, causal);
       auto a = make_args(q, k, v, out.p, scale, causal);
       ASSERT_TRUE(cuda::sdpa_flash_supported(cuda::dt_bf16, a));
-      for (int rpw : {16, 32}) {
+      for (int var = 0; var < cuda::kFlashVariants; ++var) {
         ASSERT_EQ(cudaMemset(out.p, 0xff, n * 2), cudaSuccess);  // NaN where nothing is written
-        cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, rpw);
+        cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, var);
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         auto got = bf16_from_device(out.p, n);
         size_t bad = 0;
@@ -123,7 +131,46 @@ TEST_F(GpuAttentionKernels, FlashRowTilingsAgainstFloat64) {
             if (bad++ < 3) ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << ref[i];
           }
         }
-        EXPECT_EQ(bad, 0u) << "D=" << D << " causal=" << causal << " rows/warp=" << rpw;
+        EXPECT_EQ(bad, 0u) << "Lq=" << Lq << " Lk=" << Lk << " D=" << D << " causal=" << causal << " variant "
+                           << var << " (" << cuda::kFlashVariantNames[var] << ")";
+      }
+    }
+  }
+}
+
+// Split-K decode with and without the K/V prefetch, against float64: GQA 4, 1 and 3 query rows
+// (causal), Lk not a multiple of a key step, D 64 and 128.
+TEST_F(GpuAttentionKernels, DecodePrefetchOnAndOffAgainstFloat64) {
+  const int B = 2, Hkv = 2, Hq = 8, Lk = 1001;
+  for (int D : {64, 128}) {
+    for (int Lq : {1, 3}) {
+      auto q = random_array({B, Hq, Lq, D}, bfloat16, -1, 1, 21);
+      auto k = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 22);
+      auto v = random_array({B, Hkv, Lk, D}, bfloat16, -1, 1, 23);
+      eval(q, k, v);
+      auto qv = astype(q, float64).to_vector<double>();
+      auto kv = astype(k, float64).to_vector<double>();
+      auto vv = astype(v, float64).to_vector<double>();
+      synchronize();
+      const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+      const size_t n = static_cast<size_t>(B) * Hq * Lq * D;
+      auto ref = reference_attention(qv, kv, vv, {}, B, Hq, Hkv, Lq, Lk, D, scale, true);
+      DeviceBuffer out(n * 2);
+      auto a = make_args(q, k, v, out.p, scale, true);
+      ASSERT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
+      DeviceBuffer scratch(cuda::sdpa_decode_scratch_bytes(cuda::dt_bf16, a));
+      for (int pf : {0, 1}) {
+        ASSERT_EQ(cudaMemset(out.p, 0xff, n * 2), cudaSuccess);
+        cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, pf);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        auto got = bf16_from_device(out.p, n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (!(std::abs(got[i] - ref[i]) <= 1e-2 + 1e-2 * std::abs(ref[i]))) {
+            if (bad++ < 3) ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << ref[i];
+          }
+        }
+        EXPECT_EQ(bad, 0u) << "D=" << D << " Lq=" << Lq << " prefetch=" << pf;
       }
     }
   }
@@ -152,7 +199,7 @@ TEST_F(GpuAttentionKernels, UnsupportedShapesAreDeclined) {
   EXPECT_FALSE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
 }
 
-// Kernel time only (CUDA events): prefill B=1 H=32 L=4096 D=128 bf16 per row tiling, and decode
+// Kernel time only (CUDA events): prefill B=1 H=32 L=4096 D=128 bf16 per variant, and decode
 // of one token over an 8k cache view (32 q heads / 8 kv heads) for split-K vs the generic kernel.
 TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
   {
@@ -165,11 +212,13 @@ TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
     DeviceBuffer out(static_cast<size_t>(B) * H * L * D * 2);
     for (bool causal : {true, false}) {
       auto a = make_args(q, k, v, out.p, 1.0f / std::sqrt(128.0f), causal);
-      for (int rpw : {16, 32}) {
-        float ms = time_ms([&] { cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, rpw); }, 10);
+      for (int var = 0; var < cuda::kFlashVariants; ++var) {
+        float ms = time_ms([&] { cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, var); }, 10);
         double flops = 4.0 * B * H * L * double(L) * D * (causal ? 0.5 : 1.0);
-        std::printf("kernel flash prefill L=4096 H=32 D=128 bf16 %s, %d rows/warp: %.3f ms, %.1f TFLOP/s\n",
-                    causal ? "causal" : "full", rpw, ms, flops / (ms * 1e-3) / 1e12);
+        std::printf(
+            "kernel flash prefill L=4096 H=32 D=128 bf16 %s, variant %d (%s)%s: %.3f ms, %.1f TFLOP/s\n",
+            causal ? "causal" : "full", var, cuda::kFlashVariantNames[var],
+            var == cuda::sdpa_flash_default_variant() ? " [default]" : "", ms, flops / (ms * 1e-3) / 1e12);
       }
     }
   }
@@ -188,10 +237,14 @@ TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
       ASSERT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
       DeviceBuffer scratch(cuda::sdpa_decode_scratch_bytes(cuda::dt_bf16, a));
       double bytes = 2.0 * Hkv * Lk * D * 2;
-      float ms = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr); }, 100);
+      float ms = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 1); }, 100);
+      float ms_nopf = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 0); }, 100);
       float ms_generic = time_ms([&] { cuda::sdpa(cuda::dt_bf16, a, nullptr); }, 20);
-      std::printf("kernel decode Lk=%d Hq=32 Hkv=8 D=128 bf16: split-K %.1f us (%.0f GB/s), generic %.1f us (%.0f GB/s)\n",
-                  Lk, ms * 1e3, bytes / (ms * 1e-3) / 1e9, ms_generic * 1e3, bytes / (ms_generic * 1e-3) / 1e9);
+      std::printf(
+          "kernel decode Lk=%d Hq=32 Hkv=8 D=128 bf16: split-K prefetch %.1f us (%.0f GB/s), no prefetch "
+          "%.1f us (%.0f GB/s), generic %.1f us (%.0f GB/s)\n",
+          Lk, ms * 1e3, bytes / (ms * 1e-3) / 1e9, ms_nopf * 1e3, bytes / (ms_nopf * 1e-3) / 1e9,
+          ms_generic * 1e3, bytes / (ms_generic * 1e-3) / 1e9);
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "attention_reference.h"
+#include "tessera/backend/cuda/kernels_attention.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -182,8 +183,8 @@ TEST_F(GpuAttention, DISABLED_Timings) {
     for (bool causal : {true, false}) {
       double s = time_it([&] { eval(fast::scaled_dot_product_attention(q, k, v, scale, causal ? "causal" : "")); }, 10);
       double flops = 4.0 * B * H * L * double(L) * D * (causal ? 0.5 : 1.0);
-      std::printf("sdpa prefill B=1 H=32 L=4096 D=128 bf16 %s: %.3f ms, %.1f TFLOP/s\n",
-                  causal ? "causal" : "full", s * 1e3, flops / s / 1e12);
+      std::printf("sdpa prefill B=1 H=32 L=4096 D=128 bf16 %s (flash variant %d): %.3f ms, %.1f TFLOP/s\n",
+                  causal ? "causal" : "full", cuda::sdpa_flash_default_variant(), s * 1e3, flops / s / 1e12);
     }
   }
   {

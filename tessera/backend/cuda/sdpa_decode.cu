@@ -4,6 +4,8 @@
 // scratch buffer, and a second kernel merges the splits.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "tessera/backend/cuda/kernels/mma.cuh"
 #include "tessera/backend/cuda/kernels_attention.h"
@@ -46,8 +48,12 @@ __device__ __forceinline__ void unpack(const uint4& u, float* f) {
 }
 
 // part_ml: (B, Hq, Lq, splits, 2) of (max in log2 units, sum); part_acc: (B, Hq, Lq, splits, D).
-template <typename T, int D, int R>
-__global__ void __launch_bounds__(kWarps * 32) decode_partial(SdpaArgs a, Plan p, float* part_ml, float* part_acc) {
+// PF: the K/V registers of the next key step are loaded before the current step is scored, so a
+// block keeps its loads in flight through the arithmetic (more bytes in flight per SM); with 4
+// rows ptxas is then held to 168 registers so that 3 blocks stay resident per SM.
+template <typename T, int D, int R, bool PF>
+__global__ void __launch_bounds__(kWarps * 32, (PF && R == 4) ? 3 : 1)
+    decode_partial(SdpaArgs a, Plan p, float* part_ml, float* part_acc) {
   constexpr int kVec = 16 / static_cast<int>(sizeof(T));  // elements per 16-byte load
   constexpr int kLpk = D / kVec;                          // lanes per key
   constexpr int kKpw = 32 / kLpk;                         // keys per warp step
@@ -92,8 +98,8 @@ __global__ void __launch_bounds__(kWarps * 32) decode_partial(SdpaArgs a, Plan p
   const int k_begin = split * p.chunk, k_end = min(a.Lk, k_begin + p.chunk);
   const T* kb = static_cast<const T*>(a.k) + b * a.ks[0] + kvh * a.ks[1] + d0;
   const T* vb = static_cast<const T*>(a.v) + b * a.vs[0] + kvh * a.vs[1] + d0;
-  for (int j0 = k_begin; j0 < k_end; j0 += kNg * kU) {
-    uint4 kr[kU], vr[kU];
+  // K/V rows of key step j0 (keys j0 + u * kNg + kg; zeros past k_end, nothing read).
+  auto load = [&](int j0, uint4* kr, uint4* vr) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
       int j = j0 + u * kNg + kg;
@@ -103,6 +109,16 @@ __global__ void __launch_bounds__(kWarps * 32) decode_partial(SdpaArgs a, Plan p
       } else {
         kr[u] = vr[u] = make_uint4(0, 0, 0, 0);
       }
+    }
+  };
+  uint4 kr[kU], vr[kU];
+  if constexpr (PF) load(k_begin, kr, vr);
+  for (int j0 = k_begin; j0 < k_end; j0 += kNg * kU) {
+    uint4 kn[kU], vn[kU];
+    if constexpr (PF) {
+      load(j0 + kNg * kU, kn, vn);
+    } else {
+      load(j0, kr, vr);
     }
     // Scores (log2 units) of this group's kU keys for every row.
     float s[kU][R];
@@ -160,6 +176,13 @@ __global__ void __launch_bounds__(kWarps * 32) decode_partial(SdpaArgs a, Plan p
         for (int e = 0; e < kVec; ++e) acc[r][e] += s[u][r] * vf[e];
       }
     }
+    if constexpr (PF) {
+#pragma unroll
+      for (int u = 0; u < kU; ++u) {
+        kr[u] = kn[u];
+        vr[u] = vn[u];
+      }
+    }
   }
 
   // Merge the key groups of the block, then store this split's partials.
@@ -197,14 +220,18 @@ __global__ void __launch_bounds__(kWarps * 32) decode_partial(SdpaArgs a, Plan p
 // One block of D threads per output row (b, h, i): out = sum_s acc_s w_s / sum_s l_s w_s with
 // w_s = 2^(m_s - max m); NaN when no split saw a key.
 template <typename T, int D>
-__global__ void __launch_bounds__(D) decode_merge(const float* part_ml, const float* part_acc, T* out, int splits) {
+__global__ void __launch_bounds__(D)
+    decode_merge(const float* part_ml, const float* part_acc, T* out, int splits) {
   const int64_t row = blockIdx.x;
   const int d = threadIdx.x;
   const float* ml = part_ml + row * splits * 2;
   const float* pa = part_acc + row * splits * D + d;
+  // Unrolled so that several splits' loads are in flight at once (the merge is latency bound).
   float M = -INFINITY;
+#pragma unroll 8
   for (int s = 0; s < splits; ++s) M = fmaxf(M, ml[2 * s]);
   float L = 0.0f, A = 0.0f;
+#pragma unroll 8
   for (int s = 0; s < splits; ++s) {
     float w = ml[2 * s] == -INFINITY ? 0.0f : fast_exp2(ml[2 * s] - M);
     L += ml[2 * s + 1] * w;
@@ -217,8 +244,10 @@ template <typename T, int D, int R>
 int occupancy() {
   static const int n = [] {
     int v = 0;
-    check_call(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, decode_partial<T, D, R>, kWarps * 32, 0),
-               "attention decode occupancy");
+    // The prefetching kernel (more registers) bounds the plan of both.
+    check_call(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, decode_partial<T, D, R, true>, kWarps * 32, 0),
+        "attention decode occupancy");
     return v > 0 ? v : 1;
   }();
   return n;
@@ -227,10 +256,14 @@ int occupancy() {
 template <typename T, int D>
 int blocks_per_sm(int R) {
   switch (R) {
-    case 1: return occupancy<T, D, 1>();
-    case 2: return occupancy<T, D, 2>();
-    case 4: return occupancy<T, D, 4>();
-    default: return occupancy<T, D, 8>();
+    case 1:
+      return occupancy<T, D, 1>();
+    case 2:
+      return occupancy<T, D, 2>();
+    case 4:
+      return occupancy<T, D, 4>();
+    default:
+      return occupancy<T, D, 8>();
   }
 }
 
@@ -256,22 +289,34 @@ Plan make_plan(int dt, const SdpaArgs& a) {
 }
 
 template <typename T, int D, int R>
-void launch_partial(const SdpaArgs& a, const Plan& p, float* ml, float* acc, cudaStream_t st) {
+void launch_partial(const SdpaArgs& a, const Plan& p, float* ml, float* acc, bool prefetch, cudaStream_t st) {
   dim3 grid(static_cast<unsigned>(int64_t(a.B) * a.Hkv * p.groups), static_cast<unsigned>(p.splits));
-  decode_partial<T, D, R><<<grid, kWarps * 32, 0, st>>>(a, p, ml, acc);
+  if (prefetch) {
+    decode_partial<T, D, R, true><<<grid, kWarps * 32, 0, st>>>(a, p, ml, acc);
+  } else {
+    decode_partial<T, D, R, false><<<grid, kWarps * 32, 0, st>>>(a, p, ml, acc);
+  }
 }
 
 template <typename T, int D>
-void launch(int dt, const SdpaArgs& a, void* scratch, cudaStream_t st) {
+void launch(int dt, const SdpaArgs& a, void* scratch, bool prefetch, cudaStream_t st) {
   Plan p = make_plan(dt, a);
   int64_t rows = int64_t(a.B) * a.Hq * a.Lq;
   float* ml = static_cast<float*>(scratch);
   float* acc = ml + rows * p.splits * 2;
   switch (p.R) {
-    case 1: launch_partial<T, D, 1>(a, p, ml, acc, st); break;
-    case 2: launch_partial<T, D, 2>(a, p, ml, acc, st); break;
-    case 4: launch_partial<T, D, 4>(a, p, ml, acc, st); break;
-    default: launch_partial<T, D, 8>(a, p, ml, acc, st); break;
+    case 1:
+      launch_partial<T, D, 1>(a, p, ml, acc, prefetch, st);
+      break;
+    case 2:
+      launch_partial<T, D, 2>(a, p, ml, acc, prefetch, st);
+      break;
+    case 4:
+      launch_partial<T, D, 4>(a, p, ml, acc, prefetch, st);
+      break;
+    default:
+      launch_partial<T, D, 8>(a, p, ml, acc, prefetch, st);
+      break;
   }
   TESSERA_KERNEL_CHECK();
   decode_merge<T, D><<<static_cast<unsigned>(rows), D, 0, st>>>(ml, acc, static_cast<T*>(a.out), p.splits);
@@ -279,8 +324,8 @@ void launch(int dt, const SdpaArgs& a, void* scratch, cudaStream_t st) {
 }
 
 bool kv_aligned(const void* p, const int64_t s[4], int vec) {
-  return (reinterpret_cast<uintptr_t>(p) & 15) == 0 && s[0] % vec == 0 && s[1] % vec == 0 && s[2] % vec == 0 &&
-         s[3] == 1;
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0 && s[0] % vec == 0 && s[1] % vec == 0 &&
+         s[2] % vec == 0 && s[3] == 1;
 }
 
 }  // namespace
@@ -300,11 +345,20 @@ size_t sdpa_decode_scratch_bytes(int dt, const SdpaArgs& a) {
   return static_cast<size_t>(a.B) * a.Hq * a.Lq * p.splits * (a.D + 2) * sizeof(float);
 }
 
-void sdpa_decode(int dt, const SdpaArgs& a, void* scratch, cudaStream_t st) {
+bool sdpa_decode_prefetch_default() {
+  static const bool on = [] {
+    const char* e = std::getenv("TESSERA_SDPA_DECODE_PREFETCH");
+    return e == nullptr || std::strcmp(e, "0") != 0;
+  }();
+  return on;
+}
+
+void sdpa_decode(int dt, const SdpaArgs& a, void* scratch, cudaStream_t st, int prefetch) {
   if (int64_t(a.B) * a.Hq * a.Lq == 0) return;
+  bool pf = prefetch < 0 ? sdpa_decode_prefetch_default() : prefetch != 0;
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
-    a.D == 64 ? launch<T, 64>(dt, a, scratch, st) : launch<T, 128>(dt, a, scratch, st);
+    a.D == 64 ? launch<T, 64>(dt, a, scratch, pf, st) : launch<T, 128>(dt, a, scratch, pf, st);
   });
 }
 

@@ -1,8 +1,10 @@
-// FlashAttention-2 style prefill kernel (f16/bf16, head dim 64/128): a block of 64 or 128 query rows
-// (16 or 32 per warp), 64-key K/V tiles double-buffered in shared memory by cp.async, S = Q K^T and O += P V on
-// tensor cores (mma.sync m16n8k16), online softmax in f32 registers, causal tiles past the diagonal
+// FlashAttention-2 style prefill kernel (f16/bf16, head dim 64/128) in a few tilings (variants): blocks
+// of 4 or 8 warps of 16 or 32 query rows, 32- or 64-key K/V tiles in a 2- or 3-stage cp.async ring (one
+// barrier per tile), S = Q K^T and O += P V on tensor cores (mma.sync m16n8k16, P stays in registers),
+// online softmax in f32 registers with the scale folded into exp2, causal tiles past the diagonal
 // skipped, GQA by q head -> kv head, optional bool/additive mask.
 #include <cmath>
+#include <cstdlib>
 
 #include "tessera/backend/cuda/kernels/mma.cuh"
 #include "tessera/backend/cuda/kernels_attention.h"
@@ -11,33 +13,40 @@ namespace tessera::cuda {
 
 namespace {
 
-constexpr int kBN = 64;  // keys per tile
-constexpr int kWarps = 4;
-constexpr int kThreads = 32 * kWarps;
-
-// MT m16 row tiles per warp: a block holds kBM = 64 * MT query rows. With MT == 1 the warp keeps
-// its Q fragments in registers; with MT == 2 it reads them from shared memory per 16-wide k step
-// (the registers go to the second accumulator) and each K/V fragment feeds twice as many MMAs.
-template <int MT>
-__host__ __device__ constexpr int block_m() { return 16 * kWarps * MT; }
+// One tiling of the kernel: W warps of 16 * MT query rows (a block of BM = 16 * W * MT rows), BN-key
+// K/V tiles in a STAGES-deep cp.async ring, Q fragments kept in registers (QREG, MT 1 only) or
+// re-read from shared memory per 16-wide k step, MINB resident blocks per SM asked of ptxas.
+template <int MT_, int W_, int BN_, int STAGES_, bool QREG_, int MINB_>
+struct Cfg {
+  static constexpr int MT = MT_, W = W_, BN = BN_, STAGES = STAGES_, MINB = MINB_;
+  static constexpr bool QREG = QREG_;
+  static constexpr int kThreads = 32 * W;
+  static constexpr int BM = 16 * W * MT;
+  static_assert(!QREG || MT == 1, "Q in registers only with one row tile per warp");
+  static_assert(STAGES >= 2 && BN % 16 == 0, "pipeline / key tile");
+};
 
 // Shared-memory row stride (elements): 16 bytes of padding so 8 consecutive rows of one 16-byte
 // column fall in distinct banks for ldmatrix.
 template <int D>
-__host__ __device__ constexpr int row_stride() { return D + 8; }
-template <int D, int MT>
-constexpr size_t smem_bytes() { return static_cast<size_t>(block_m<MT>() + 4 * kBN) * row_stride<D>() * 2; }
+__host__ __device__ constexpr int row_stride() {
+  return D + 8;
+}
+template <int D, typename C>
+constexpr size_t smem_bytes() {
+  return static_cast<size_t>(C::BM + 2 * C::STAGES * C::BN) * row_stride<D>() * 2;
+}
 
-// rows [row0, row0 + ROWS) of a (rows, D) operand with row stride `rs` into shared `dst`; rows at
-// or past `nrows` become zeros.
-template <typename T, int D, int ROWS>
+// rows [row0, row0 + ROWS) of a (rows, D) operand with row stride `rs` into shared `dst` by
+// THREADS threads; rows at or past `nrows` become zeros.
+template <typename T, int D, int ROWS, int THREADS>
 __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t rs, int row0, int nrows) {
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
   constexpr int kS = row_stride<D>();
-  static_assert(ROWS * kChunks % kThreads == 0, "tile / threads");
+  static_assert(ROWS * kChunks % THREADS == 0, "tile / threads");
 #pragma unroll
-  for (int it = 0; it < ROWS * kChunks / kThreads; ++it) {
-    int c = threadIdx.x + it * kThreads;
+  for (int it = 0; it < ROWS * kChunks / THREADS; ++it) {
+    int c = threadIdx.x + it * THREADS;
     int r = c / kChunks, ch = c % kChunks;
     bool ok = row0 + r < nrows;
     const T* g = ok ? src + static_cast<int64_t>(row0 + r) * rs + ch * 8 : src;
@@ -45,15 +54,15 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t rs, int 
   }
 }
 
-template <typename T, int D, int MT>
-__global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
+template <typename T, int D, typename C>
+__global__ void __launch_bounds__(C::kThreads, C::MINB) flash_kernel(SdpaArgs a) {
   constexpr int kS = row_stride<D>();
-  constexpr int kBM = block_m<MT>();
-  constexpr bool kQInRegs = MT == 1;
+  constexpr int MT = C::MT, kBN = C::BN, kBM = C::BM, kSt = C::STAGES, kThreads = C::kThreads;
+  constexpr bool kQInRegs = C::QREG;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);  // (kBM, kS)
-  T* sK = sQ + kBM * kS;                   // 2 x (kBN, kS)
-  T* sV = sK + 2 * kBN * kS;               // 2 x (kBN, kS)
+  T* sK = sQ + kBM * kS;                   // kSt x (kBN, kS)
+  T* sV = sK + kSt * kBN * kS;             // kSt x (kBN, kS)
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int m0 = (gridDim.y - 1 - blockIdx.y) * kBM;  // heaviest (causal) blocks first
@@ -67,12 +76,17 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
   if (a.causal) n_end = min(a.Lk, max(0, m0 + kBM + off));
   const int n_tiles = (n_end + kBN - 1) / kBN;
 
-  load_tile<T, D, kBM>(sQ, qg, a.qs[2], m0, a.Lq);
-  if (n_tiles > 0) {
-    load_tile<T, D, kBN>(sK, kg, a.ks[2], 0, a.Lk);
-    load_tile<T, D, kBN>(sV, vg, a.vs[2], 0, a.Lk);
+  // Prologue: Q and tiles 0 .. kSt - 2, one commit group per tile (Q rides with tile 0); groups
+  // are committed even when empty so that tile t is always group t.
+  load_tile<T, D, kBM, kThreads>(sQ, qg, a.qs[2], m0, a.Lq);
+#pragma unroll
+  for (int s = 0; s < kSt - 1; ++s) {
+    if (s < n_tiles) {
+      load_tile<T, D, kBN, kThreads>(sK + s * kBN * kS, kg, a.ks[2], s * kBN, a.Lk);
+      load_tile<T, D, kBN, kThreads>(sV + s * kBN * kS, vg, a.vs[2], s * kBN, a.Lk);
+    }
+    cp_async_commit();
   }
-  cp_async_commit();
 
   // Warp rows: 16 * MT from wr0 = 16 * MT * warp. In row tile mt the thread holds rows
   // r_lo[mt] = m0 + wr0 + 16 * mt + lane / 4 and r_lo[mt] + 8, columns 2 * (lane % 4) + {0, 1} of
@@ -95,33 +109,35 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
   uint32_t qf[kQInRegs ? D / 16 : 1][4];
 
   for (int t = 0; t < n_tiles; ++t) {
-    if (t + 1 < n_tiles) {
-      int nb = (t + 1) & 1;
-      load_tile<T, D, kBN>(sK + nb * kBN * kS, kg, a.ks[2], (t + 1) * kBN, a.Lk);
-      load_tile<T, D, kBN>(sV + nb * kBN * kS, vg, a.vs[2], (t + 1) * kBN, a.Lk);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+    // Tile t (group t) has landed for this thread; the barrier makes it visible to all and also
+    // guarantees every warp is done with tile t - 1, whose ring slot the next load reuses.
+    cp_async_wait<kSt - 2>();
     __syncthreads();
+    {
+      const int tn = t + kSt - 1;
+      if (tn < n_tiles) {
+        const int sb = tn % kSt;
+        load_tile<T, D, kBN, kThreads>(sK + sb * kBN * kS, kg, a.ks[2], tn * kBN, a.Lk);
+        load_tile<T, D, kBN, kThreads>(sV + sb * kBN * kS, vg, a.vs[2], tn * kBN, a.Lk);
+      }
+      cp_async_commit();
+    }
     if constexpr (kQInRegs) {
       if (t == 0) {
 #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk) ldmatrix_x4(qf[kk], q_frag_ptr(0, kk));
       }
     }
-    const T* cK = sK + (t & 1) * kBN * kS;
-    const T* cV = sV + (t & 1) * kBN * kS;
-
-    // S = Q K^T: per row tile (16 rows, 64 keys) as 8 n tiles.
+    const T* cK = sK + (t % kSt) * kBN * kS;
+    const T* cV = sV + (t % kSt) * kBN * kS;
+    // S = Q K^T: per row tile (16 rows, kBN keys) as kBN / 8 n tiles.
     float s[MT][kBN / 8][4];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
       for (int i = 0; i < kBN / 8; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.0f;
     }
-#pragma unroll(kQInRegs || D <= 64 ? D / 16 : 1)  // rolled for MT 2, D 128: less spilling
+#pragma unroll(MT == 1 || D <= 64 || kBN <= 32 ? D / 16 : 1)  // rolled for MT 2, D 128, 64 keys: spills
     for (int kk = 0; kk < D / 16; ++kk) {
       uint32_t qa[MT][4];
       if constexpr (!kQInRegs) {
@@ -146,39 +162,47 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
       }
     }
 
-    // Scale, then mask where the tile needs it (key bounds, causal diagonal, mask array).
+    // Tiles that need masking (key bounds, causal diagonal, mask array) are scaled and masked
+    // here; the others keep raw scores and fold the scale into the exponent (one FFMA per score,
+    // valid while the scale is positive so that the row max commutes with it).
     const int n0 = t * kBN;
     const bool check = a.mask != nullptr || n0 + kBN > a.Lk || (a.causal && n0 + kBN - 1 > m0 + off);
+    const bool fold = !check && sl2 > 0.0f;
+    const float sc = fold ? sl2 : 1.0f;
+    if (!fold) {
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-      const int r_lo = m0 + wr0 + 16 * mt + lane / 4;
+      for (int mt = 0; mt < MT; ++mt) {
+        const int r_lo = m0 + wr0 + 16 * mt + lane / 4;
 #pragma unroll
-      for (int nt = 0; nt < kBN / 8; ++nt) {
+        for (int nt = 0; nt < kBN / 8; ++nt) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          float x = s[mt][nt][e] * sl2;
-          if (check) {
-            int j = n0 + nt * 8 + (lane % 4) * 2 + (e & 1);
-            int i = r_lo + (e >= 2 ? 8 : 0);
-            if (j >= a.Lk || (a.causal && j > i + off)) {
-              x = -INFINITY;
-            } else if (a.mask != nullptr && i < a.Lq) {
-              int64_t mo = b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3];
-              if (a.mask_dt == dt_bool) {
-                if (!static_cast<const bool*>(a.mask)[mo]) x = -INFINITY;
-              } else {
-                x += static_cast<const float*>(a.mask)[mo] * kLog2e;
+          for (int e = 0; e < 4; ++e) {
+            float x = s[mt][nt][e] * sl2;
+            if (check) {
+              int j = n0 + nt * 8 + (lane % 4) * 2 + (e & 1);
+              int i = r_lo + (e >= 2 ? 8 : 0);
+              if (j >= a.Lk || (a.causal && j > i + off)) {
+                x = -INFINITY;
+              } else if (a.mask != nullptr && i < a.Lq) {
+                int64_t mo = b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3];
+                if (a.mask_dt == dt_bool) {
+                  if (!static_cast<const bool*>(a.mask)[mo]) x = -INFINITY;
+                } else {
+                  x += static_cast<const float*>(a.mask)[mo] * kLog2e;
+                }
               }
             }
+            s[mt][nt][e] = x;
           }
-          s[mt][nt][e] = x;
         }
       }
     }
 
-    // Online softmax per row (the 4 lanes of a quad share a row); s becomes P.
+    // Online softmax per row (the 4 lanes of a quad share a row); s becomes P. O is rescaled only
+    // where some row of the warp got a new maximum (corr != 1), a warp-uniform branch.
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
+      float corr2[2];
 #pragma unroll
       for (int rr = 0; rr < 2; ++rr) {
         float mx = -INFINITY;
@@ -186,6 +210,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
         for (int nt = 0; nt < kBN / 8; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * rr], s[mt][nt][2 * rr + 1]));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        mx *= sc;
         float mn = fmaxf(m_r[mt][rr], mx);
         float mu = mn == -INFINITY ? 0.0f : mn;  // all masked so far: p = 0, no NaN
         float corr = fast_exp2(m_r[mt][rr] - mu);
@@ -193,15 +218,20 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
         float ls = 0.0f;
 #pragma unroll
         for (int nt = 0; nt < kBN / 8; ++nt) {
-          s[mt][nt][2 * rr] = fast_exp2(s[mt][nt][2 * rr] - mu);
-          s[mt][nt][2 * rr + 1] = fast_exp2(s[mt][nt][2 * rr + 1] - mu);
+          s[mt][nt][2 * rr] = fast_exp2(fmaf(s[mt][nt][2 * rr], sc, -mu));
+          s[mt][nt][2 * rr + 1] = fast_exp2(fmaf(s[mt][nt][2 * rr + 1], sc, -mu));
           ls += s[mt][nt][2 * rr] + s[mt][nt][2 * rr + 1];
         }
         l_r[mt][rr] = l_r[mt][rr] * corr + ls;
+        corr2[rr] = corr;
+      }
+      if (__any_sync(0xffffffffu, corr2[0] != 1.0f || corr2[1] != 1.0f)) {
 #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt) {
-          o[mt][dt][2 * rr] *= corr;
-          o[mt][dt][2 * rr + 1] *= corr;
+          o[mt][dt][0] *= corr2[0];
+          o[mt][dt][1] *= corr2[0];
+          o[mt][dt][2] *= corr2[1];
+          o[mt][dt][3] *= corr2[1];
         }
       }
     }
@@ -224,7 +254,8 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t vf[4];  // keys kk*16 + 0-7 / 8-15 x features dp*16 + 0-7 / 8-15, transposed
-        ldmatrix_x4_trans(vf, cV + (kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * kS + dp * 16 + (lane / 16) * 8);
+        ldmatrix_x4_trans(
+            vf, cV + (kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * kS + dp * 16 + (lane / 16) * 8);
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           mma_16816<T>(o[mt][2 * dp], pa[kk][mt], vf[0], vf[1]);
@@ -232,7 +263,6 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
         }
       }
     }
-    __syncthreads();  // the next iteration's loads overwrite this tile's buffers
   }
   cp_async_wait<0>();
 
@@ -251,26 +281,76 @@ __global__ void __launch_bounds__(kThreads, 2) flash_kernel(SdpaArgs a) {
         T* orow = out + static_cast<int64_t>(i) * D + (lane % 4) * 2;
 #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt) {
-          *reinterpret_cast<uint32_t*>(orow + dt * 8) = pack2<T>(o[mt][dt][2 * rr] * inv, o[mt][dt][2 * rr + 1] * inv);
+          *reinterpret_cast<uint32_t*>(orow + dt * 8) =
+              pack2<T>(o[mt][dt][2 * rr] * inv, o[mt][dt][2 * rr + 1] * inv);
         }
       }
     }
   }
 }
 
-template <typename T, int D, int MT>
+template <typename T, int D, typename C>
 void launch(const SdpaArgs& a, cudaStream_t st) {
-  constexpr int BM = block_m<MT>();
   static const bool attr_set = [] {
-    check_call(cudaFuncSetAttribute(flash_kernel<T, D, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(smem_bytes<D, MT>())),
+    check_call(cudaFuncSetAttribute(flash_kernel<T, D, C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(smem_bytes<D, C>())),
                "flash attention shared memory");
     return true;
   }();
   (void)attr_set;
-  dim3 grid(static_cast<unsigned>(int64_t(a.B) * a.Hq), static_cast<unsigned>((a.Lq + BM - 1) / BM));
-  flash_kernel<T, D, MT><<<grid, kThreads, smem_bytes<D, MT>(), st>>>(a);
+  dim3 grid(static_cast<unsigned>(int64_t(a.B) * a.Hq), static_cast<unsigned>((a.Lq + C::BM - 1) / C::BM));
+  flash_kernel<T, D, C><<<grid, C::kThreads, smem_bytes<D, C>(), st>>>(a);
   TESSERA_KERNEL_CHECK();
+}
+
+// The tilings, by variant index (kFlashVariantNames of kernels_attention.h names them):
+//   0 4 warps x 16 rows, 64-key tiles, 2 stages, Q in registers, 2 blocks/SM (the previous 16-row tiling)
+//   1 4 warps x 32 rows, 64-key tiles, 2 stages, Q from shared memory (the previous 32-row tiling)
+//   2 8 warps x 16 rows (128-row blocks: half the K/V traffic per query row), 2 stages, Q in registers
+//   3 as 2 with a 3-stage K/V ring
+//   4 4 warps x 16 rows, 32-key tiles, 2 stages, Q in registers, 3 blocks/SM (170 registers)
+//   5 4 warps x 32 rows, 32-key tiles, 2 stages, Q from shared memory (fewer score registers than
+//     1, so the k loop stays unrolled)
+using Cfg0 = Cfg<1, 4, 64, 2, true, 2>;
+using Cfg1 = Cfg<2, 4, 64, 2, false, 2>;
+using Cfg2 = Cfg<1, 8, 64, 2, true, 1>;
+using Cfg3 = Cfg<1, 8, 64, 3, true, 1>;
+using Cfg4 = Cfg<1, 4, 32, 2, true, 3>;
+using Cfg5 = Cfg<2, 4, 32, 2, false, 2>;
+
+// f(Cfg) for variant v (0 .. kFlashVariants - 1).
+template <typename F>
+void with_cfg(int v, F&& f) {
+  switch (v) {
+    case 0:
+      f(Cfg0{});
+      break;
+    case 1:
+      f(Cfg1{});
+      break;
+    case 2:
+      f(Cfg2{});
+      break;
+    case 3:
+      f(Cfg3{});
+      break;
+    case 4:
+      f(Cfg4{});
+      break;
+    default:
+      f(Cfg5{});
+      break;
+  }
+}
+static_assert(kFlashVariants == 6, "variant table");
+
+size_t variant_smem(int v, int D) {
+  size_t n = 0;
+  with_cfg(v, [&](auto c) {
+    using C = decltype(c);
+    n = D == 64 ? smem_bytes<64, C>() : smem_bytes<128, C>();
+  });
+  return n;
 }
 
 // Opt-in shared memory per block of the current device (cached; 99 KB on sm_86/89, 227 KB on sm_90).
@@ -278,7 +358,8 @@ size_t max_smem_optin() {
   static const size_t n = [] {
     int dev = 0, v = 0;
     check_call(cudaGetDevice(&dev), "flash attention device");
-    check_call(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "flash attention smem");
+    check_call(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
+               "flash attention smem");
     return static_cast<size_t>(v);
   }();
   return n;
@@ -291,28 +372,39 @@ bool rows_aligned(const void* p, const int64_t s[4], int vec) {
 
 }  // namespace
 
+int sdpa_flash_default_variant() {
+  static const int v = [] {
+    const char* e = std::getenv("TESSERA_SDPA_FLASH_VARIANT");
+    if (e != nullptr && *e != '\0') {
+      char* end = nullptr;
+      long n = std::strtol(e, &end, 10);
+      if (*end == '\0' && n >= 0 && n < kFlashVariants) return static_cast<int>(n);
+    }
+    return kFlashDefaultVariant;
+  }();
+  return v;
+}
+
 bool sdpa_flash_supported(int dt, const SdpaArgs& a) {
   if (dt != dt_f16 && dt != dt_bf16) return false;
   if (a.D != a.Dv || (a.D != 64 && a.D != 128)) return false;
   if (a.Hkv <= 0 || a.Hq % a.Hkv != 0) return false;
   if (int64_t(a.B) * a.Hq > 0x7fffffff || (a.Lq + 63) / 64 > 65535) return false;
   if (!rows_aligned(a.q, a.qs, 8) || !rows_aligned(a.k, a.ks, 8) || !rows_aligned(a.v, a.vs, 8)) return false;
-  return (a.D == 64 ? smem_bytes<64, 1>() : smem_bytes<128, 1>()) <= max_smem_optin();
+  return variant_smem(0, a.D) <= max_smem_optin();  // variant 0 (the smallest 64-key one) always fits then
 }
 
-void sdpa_flash(int dt, const SdpaArgs& a, cudaStream_t st, int rows_per_warp) {
+void sdpa_flash(int dt, const SdpaArgs& a, cudaStream_t st, int variant) {
   if (int64_t(a.B) * a.Hq * a.Lq == 0) return;
-  // 32 rows per warp unless 16 are asked for or the 128-row tiles don't fit the device's shared memory.
-  bool mt1 = rows_per_warp == 16 ||
-             (a.D == 64 ? smem_bytes<64, 2>() : smem_bytes<128, 2>()) > max_smem_optin();
+  int v = variant >= 0 && variant < kFlashVariants ? variant : sdpa_flash_default_variant();
+  if (variant_smem(v, a.D) > max_smem_optin()) v = 0;  // e.g. 99 KB per block on sm_86/89
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
     if constexpr (!std::is_same_v<T, float>) {
-      if (a.D == 64) {
-        mt1 ? launch<T, 64, 1>(a, st) : launch<T, 64, 2>(a, st);
-      } else {
-        mt1 ? launch<T, 128, 1>(a, st) : launch<T, 128, 2>(a, st);
-      }
+      with_cfg(v, [&](auto c) {
+        using C = decltype(c);
+        a.D == 64 ? launch<T, 64, C>(a, st) : launch<T, 128, C>(a, st);
+      });
     }
   });
 }
