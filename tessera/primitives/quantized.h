@@ -12,6 +12,7 @@ class AffineQuantize : public Primitive {
   AffineQuantize(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(AffineQuantize)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -24,6 +25,7 @@ class AffineDequantize : public Primitive {
   AffineDequantize(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(AffineDequantize)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -40,6 +42,7 @@ class QuantizedMatmul : public Primitive {
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   TESSERA_NAME(QuantizedMatmul)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -53,6 +56,7 @@ class GGUFMatmul : public Primitive {
   GGUFMatmul(Stream s, GGUFType type) : Primitive(s), type_(type) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(GGUFMatmul)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -65,6 +69,7 @@ class GGUFDequantize : public Primitive {
   GGUFDequantize(Stream s, GGUFType type) : Primitive(s), type_(type) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(GGUFDequantize)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
