@@ -3,6 +3,7 @@
 
 #include "tessera/nn/activations.h"
 #include "tessera/nn/attention.h"
+#include "tessera/nn/batch_norm.h"
 #include "tessera/nn/containers.h"
 #include "tessera/nn/convolution.h"
 #include "tessera/nn/dropout.h"
@@ -12,8 +13,10 @@
 #include "tessera/nn/losses.h"
 #include "tessera/nn/module.h"
 #include "tessera/nn/normalization.h"
+#include "tessera/nn/pooling.h"
 #include "tessera/nn/positional_encoding.h"
 #include "tessera/nn/quantized.h"
+#include "tessera/nn/transformer.h"
 #include "tessera/nn/value_and_grad.h"
 #include "tessera/nn/weights_io.h"
 #include "tessera/tree.h"

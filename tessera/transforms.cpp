@@ -353,8 +353,9 @@ VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes_arg, const std::vec
           axes.push_back(-1);
         }
       }
-      auto [vouts, vaxes] = node.primitive().vmap(ins, axes);
       auto outs = node.outputs();
+      rules::CurrentOutputs current(&outs);  // rules that need the unbatched output shapes read them
+      auto [vouts, vaxes] = node.primitive().vmap(ins, axes);
       if (vouts.size() != outs.size() || vaxes.size() != outs.size()) {
         throw std::runtime_error(std::string("[vmap] ") + node.primitive().name() + " returned the wrong number of outputs.");
       }
@@ -430,8 +431,12 @@ VecFn custom_function(VecFn fun, std::optional<CustomVjpFn> fun_vjp, std::option
 }
 
 VecFn checkpoint(const VecFn& fun) {
+  // The recomputation waits for the cotangents: otherwise the scheduler may recompute every
+  // checkpointed block before the backward pass reaches it, keeping all their intermediates alive.
   CustomVjpFn recompute = [fun](const std::vector<array>& primals, const std::vector<array>& cotangents,
-                                const std::vector<array>&) { return vjp(fun, primals, cotangents).second; };
+                                const std::vector<array>&) {
+    return vjp(fun, depends(primals, cotangents), cotangents).second;
+  };
   return custom_function(fun, recompute);
 }
 

@@ -13,6 +13,7 @@ class Convolution : public Primitive {
         groups_(groups) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Convolution)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 

@@ -13,6 +13,7 @@ class Full : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Full)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }
 };

@@ -36,6 +36,7 @@ class Scatter : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Scatter)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -66,6 +67,7 @@ class ScatterAxis : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(ScatterAxis)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -82,6 +84,7 @@ class SliceUpdate : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(SliceUpdate)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -96,6 +99,7 @@ class DynamicSlice : public Primitive {
   DynamicSlice(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(DynamicSlice)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -109,6 +113,7 @@ class DynamicSliceUpdate : public Primitive {
   DynamicSliceUpdate(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(DynamicSliceUpdate)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 

@@ -41,6 +41,7 @@ class LinalgNorm : public Primitive {
   LinalgNorm(Stream s, Kind kind, double p) : Primitive(s), kind_(kind), p_(p) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(LinalgNorm)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -55,6 +56,7 @@ class Inverse : public Primitive {
   explicit Inverse(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Inverse)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }
 };
@@ -65,6 +67,7 @@ class Solve : public Primitive {
   explicit Solve(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Solve)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive&) const override { return true; }
 };
@@ -74,6 +77,7 @@ class Cholesky : public Primitive {
   Cholesky(Stream s, bool upper) : Primitive(s), upper_(upper) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Cholesky)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -87,6 +91,7 @@ class QRF : public Primitive {
   explicit QRF(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(QRF)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
 };
 
@@ -96,6 +101,7 @@ class SVD : public Primitive {
   SVD(Stream s, bool compute_uv) : Primitive(s), compute_uv_(compute_uv) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(SVD)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -109,6 +115,7 @@ class Eigh : public Primitive {
   Eigh(Stream s, char uplo, bool vectors) : Primitive(s), uplo_(uplo), vectors_(vectors) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Eigh)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

@@ -14,6 +14,7 @@ class AffineQuantize : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(AffineQuantize)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -27,6 +28,7 @@ class AffineDequantize : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(AffineDequantize)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -44,6 +46,7 @@ class QuantizedMatmul : public Primitive {
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   TESSERA_NAME(QuantizedMatmul)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -58,6 +61,7 @@ class GGUFMatmul : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(GGUFMatmul)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -71,6 +75,7 @@ class GGUFDequantize : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(GGUFDequantize)
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

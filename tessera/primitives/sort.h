@@ -13,6 +13,7 @@ class Sort : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Sort)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -27,6 +28,7 @@ class ArgSort : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(ArgSort)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -42,6 +44,7 @@ class Partition : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Partition)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 
@@ -56,6 +59,7 @@ class ArgPartition : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(ArgPartition)
+  TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
 

@@ -103,6 +103,40 @@ array scan_source(const array& x, int axis, bool is_max) {
   auto idx = where(equal(x, y), pos, array(0, int32));
   return cummax(idx, axis);
 }
+
+// Zero-safe pieces of an inclusive forward cumprod y of x along `axis` (no division by zero):
+// z is the first zero along the axis; before (i < z), at (i == z); xs is x with 1 where not
+// before z (a safe divisor); y1 is the cumprod of x with its first zero replaced by 1.
+struct CumprodParts {
+  array before, at, xs, y1;
+};
+CumprodParts cumprod_parts(const array& x, int axis) {
+  auto is_zero = equal(x, scal(0.0, x));
+  auto zeros_so_far = cumsum(astype(is_zero, int32), axis);
+  auto before = equal(zeros_so_far, array(0, int32));
+  auto at = logical_and(is_zero, equal(zeros_so_far, array(1, int32)));
+  auto one = scal(1.0, x);
+  return {before, at, where(before, x, one), cumprod(where(at, one, x), axis)};
+}
+
+// vjp of the inclusive forward cumprod y = cumprod(x, axis):
+// dx_i = sum_{j >= i} c_j y_j / x_i before the first zero, sum_{j >= z} c_j y1_j at it, 0 after.
+array cumprod_vjp(const array& x, const array& y, const array& c, int axis) {
+  auto p = cumprod_parts(x, axis);
+  auto rcs = [&](const array& a) { return cumsum(a, axis, true); };
+  auto zero = scal(0.0, x);
+  return where(p.before, divide(rcs(multiply(c, y)), p.xs), where(p.at, rcs(multiply(c, p.y1)), zero));
+}
+
+// jvp of the inclusive forward cumprod: y_j * sum_{i <= j} t_i / x_i before the first zero,
+// t_z * y1_j from it on (every other term holds the zero).
+array cumprod_jvp(const array& x, const array& t, int axis) {
+  auto p = cumprod_parts(x, axis);
+  auto y = cumprod(x, axis);
+  auto zero = scal(0.0, x);
+  auto t_at = sum(where(p.at, t, zero), axis, true);
+  return where(p.before, multiply(y, cumsum(divide(where(p.before, t, zero), p.xs), axis)), multiply(t_at, p.y1));
+}
 }  // namespace
 
 std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
@@ -111,9 +145,14 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vecto
   const array& c = cotangents[0];
   if (!rules::differentiable(x)) return {zeros_like(x)};
   if (type_ == Sum) return {cumsum(c, axis_, !reverse_, inclusive_)};
-  if (type_ == Prod) return {divide(cumsum(multiply(c, outputs[0]), axis_, !reverse_, inclusive_), x)};
   auto fl = [&](const array& a) { return reverse_ ? flip(a, std::vector<int>{axis_}) : a; };
   auto xf = fl(x);
+  if (type_ == Prod) {  // in forward order; an exclusive scan is the inclusive one shifted right
+    auto cf = fl(c);
+    if (!inclusive_) cf = shift(cf, axis_, true);
+    auto y = inclusive_ ? fl(outputs[0]) : cumprod(xf, axis_);
+    return {fl(cumprod_vjp(xf, y, cf, axis_))};
+  }
   auto src = scan_source(xf, axis_, type_ == Max);
   auto cf = fl(c);
   if (!inclusive_) cf = shift(cf, axis_, true);
@@ -126,11 +165,13 @@ std::vector<array> Scan::jvp(const std::vector<array>& primals, const std::vecto
   const array& t = tangents[0];
   if (!rules::differentiable(x)) return {zeros_like(x)};
   if (type_ == Sum) return {cumsum(t, axis_, reverse_, inclusive_)};
-  if (type_ == Prod) {
-    return {multiply(cumprod(x, axis_, reverse_, inclusive_), cumsum(divide(t, x), axis_, reverse_, inclusive_))};
-  }
   auto fl = [&](const array& a) { return reverse_ ? flip(a, std::vector<int>{axis_}) : a; };
   auto xf = fl(x);
+  if (type_ == Prod) {
+    auto r = cumprod_jvp(xf, fl(t), axis_);
+    if (!inclusive_) r = shift(r, axis_, false);
+    return {fl(r)};
+  }
   auto r = take_along_axis(fl(t), scan_source(xf, axis_, type_ == Max), axis_);
   if (!inclusive_) r = shift(r, axis_, false);
   return {fl(r)};

@@ -70,7 +70,7 @@ thread_local const std::vector<array>* g_current_outputs = nullptr;
 }
 const std::vector<array>& current_outputs(const char* name) {
   if (!g_current_outputs) {
-    throw std::invalid_argument(std::string("[") + name + "] jvp must be called by tessera::jvp (needs the outputs).");
+    throw std::invalid_argument(std::string("[") + name + "] This rule must be called by tessera::jvp or tessera::vmap (needs the outputs).");
   }
   return *g_current_outputs;
 }

@@ -34,7 +34,7 @@ int batch_size(const std::vector<array>& inputs, const std::vector<int>& axes);
 }  // namespace tessera::rules
 
 namespace tessera::rules {
-// The outputs of the node whose jvp the engine is computing (jvp rules that need an output shape).
+// The outputs of the node whose jvp or vmap the engine is computing (rules that need an output shape).
 const std::vector<array>& current_outputs(const char* name);
 struct CurrentOutputs {
   explicit CurrentOutputs(const std::vector<array>* outs);

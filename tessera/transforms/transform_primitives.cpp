@@ -22,6 +22,44 @@ std::pair<std::vector<array>, std::vector<int>> StopGradient::vmap(const std::ve
   return {{stop_gradient(inputs[0])}, {axes[0]}};
 }
 
+void Depends::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  for (int i = 0; i < n_; ++i) outputs[i].copy_shared_buffer(inputs[i]);
+}
+std::vector<array> Depends::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> r;
+  for (int a : argnums) r.push_back(a < n_ ? cotangents[a] : zeros_like(primals[a]));
+  return r;
+}
+std::vector<array> Depends::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                const std::vector<int>& argnums) {
+  std::vector<array> r;
+  for (int i = 0; i < n_; ++i) r.push_back(zeros_like(primals[i]));
+  for (size_t j = 0; j < argnums.size(); ++j) {
+    if (argnums[j] < n_) r[argnums[j]] = tangents[j];
+  }
+  return r;
+}
+std::pair<std::vector<array>, std::vector<int>> Depends::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes) {
+  std::vector<array> ins(inputs.begin(), inputs.begin() + n_), deps(inputs.begin() + n_, inputs.end());
+  return {depends(ins, deps), std::vector<int>(axes.begin(), axes.begin() + n_)};
+}
+
+std::vector<array> depends(const std::vector<array>& inputs, const std::vector<array>& deps) {
+  if (deps.empty() || inputs.empty()) return inputs;
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (auto& a : inputs) {
+    shapes.push_back(a.shape());
+    dtypes.push_back(a.dtype());
+  }
+  auto all = inputs;
+  all.insert(all.end(), deps.begin(), deps.end());
+  return array::make_arrays(shapes, dtypes, std::make_shared<Depends>(to_stream({}), static_cast<int>(inputs.size())),
+                            all);
+}
+
 void CustomTransforms::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   size_t n_in = inputs.size() - num_outputs_;
   for (int i = 0; i < num_outputs_; ++i) outputs[i].copy_shared_buffer(inputs[n_in + i]);

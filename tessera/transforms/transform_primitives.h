@@ -1,4 +1,4 @@
-// Primitives owned by the transforms: StopGradient and CustomTransforms (custom_function/checkpoint).
+// Primitives owned by the transforms: StopGradient, Depends and CustomTransforms (custom_function/checkpoint).
 #pragma once
 
 #include "tessera/primitive.h"
@@ -16,6 +16,22 @@ class StopGradient : public Primitive {
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
 };
+
+// inputs: n arrays, then arrays they wait for; outputs: the n arrays (sharing their buffers), which
+// are computed only after the waited-for ones (the transforms treat it as the identity).
+class Depends : public Primitive {
+ public:
+  Depends(Stream s, int n) : Primitive(s), n_(n) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_NAME(Depends)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
+
+ private:
+  int n_;
+};
+// `inputs` that are evaluated only after `deps`.
+std::vector<array> depends(const std::vector<array>& inputs, const std::vector<array>& deps);
 
 // inputs: the primals, then fun's outputs (already computed lazily); outputs share those buffers.
 class CustomTransforms : public Primitive {

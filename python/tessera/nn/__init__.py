@@ -22,13 +22,16 @@ from .attention import MultiHeadAttention
 from .convolution import Conv1d, Conv2d
 from .layers import Dropout, Embedding, Identity, Linear, Sequential
 from .module import Module
-from .normalization import GroupNorm, LayerNorm, RMSNorm
+from .normalization import BatchNorm, GroupNorm, LayerNorm, RMSNorm
+from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .positional_encoding import RoPE
 from .quantized import QuantizedEmbedding, QuantizedLinear, quantize
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 from .utils import value_and_grad
 
 __all__ = [
     "Module", "Linear", "Embedding", "Identity", "Dropout", "Sequential", "RMSNorm", "LayerNorm", "GroupNorm",
     "Conv1d", "Conv2d", "RoPE", "MultiHeadAttention", "value_and_grad", "init", "losses",
     "QuantizedLinear", "QuantizedEmbedding", "quantize",
+    "BatchNorm", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "TransformerEncoderLayer", "TransformerEncoder",
 ]

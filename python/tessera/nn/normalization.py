@@ -75,3 +75,52 @@ class GroupNorm(Module):
         if "weight" in self:
             x = self["weight"] * x + self["bias"]
         return x
+
+
+class BatchNorm(Module):
+    """Normalizes x (N, ..., C) per feature over all other axes (MLX's nn.BatchNorm).
+
+    Training uses the batch statistics and updates running_mean/running_var with `momentum`
+    (frozen parameters); eval mode uses the running statistics."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = tx.ones((num_features,))
+            self.bias = tx.zeros((num_features,))
+        if track_running_stats:
+            self.running_mean = tx.zeros((num_features,))
+            self.running_var = tx.ones((num_features,))
+            self.freeze(keys=["running_mean", "running_var"], recurse=False)
+
+    def unfreeze(self, *args, **kwargs):
+        """Unfreezes like Module.unfreeze, keeping the running statistics frozen."""
+        super().unfreeze(*args, **kwargs)
+        if self.track_running_stats:
+            self.freeze(keys=["running_mean", "running_var"], recurse=False)
+
+    def _extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={'weight' in self}, "
+                f"track_running_stats={self.track_running_stats}")
+
+    def __call__(self, x):
+        if x.ndim < 2 or x.shape[-1] != self.num_features:
+            raise ValueError(f"[nn] BatchNorm expects (N, ..., {self.num_features}) inputs, got {x.shape}.")
+        axes = tuple(range(x.ndim - 1))
+        if self.training or not self.track_running_stats:
+            mean = tx.mean(x, axis=axes)
+            var = tx.var(x, axis=axes)
+            if self.training and self.track_running_stats:
+                mu = self.momentum
+                self.running_mean = (1 - mu) * self["running_mean"] + mu * tx.stop_gradient(mean)
+                self.running_var = (1 - mu) * self["running_var"] + mu * tx.stop_gradient(var)
+        else:
+            mean, var = self["running_mean"], self["running_var"]
+        x = (x - mean) * tx.rsqrt(var + self.eps)
+        if "weight" in self:
+            x = self["weight"] * x + self["bias"]
+        return x
