@@ -152,6 +152,12 @@ array from_cuda_ndarray(const CudaArray& nd, std::optional<Dtype> dtype, bool sh
 // A producer whose data lives on a CUDA device (see from_cuda_ndarray).
 array from_cuda_dlpack(nb::handle obj, std::optional<Dtype> dtype, bool share) {
 #ifdef TESSERA_CUDA
+  if (!is_available(Device::gpu)) {
+    throw nb::type_error(("[array] cannot import a CUDA tensor (" + nb::cast<std::string>(nb::str(obj.type())) +
+                          "): no GPU is available to tessera (no CUDA device found; built with CUDA). Move it to "
+                          "the CPU first (e.g. t.cpu()).")
+                             .c_str());
+  }
   // stream=1 (the legacy default stream): the producer orders its pending work before it; tessera's
   // streams are blocking streams, so their later kernels wait for it too.
   nb::object capsule = obj.attr("__dlpack__")("stream"_a = 1);
@@ -385,6 +391,9 @@ nb::ndarray<Framework...> as_ndarray(array a, bool writable, bool on_device = fa
   int device_type = kDLCPU;
   if (on_device) {
 #ifdef TESSERA_CUDA
+    if (!is_available(Device::gpu)) {
+      throw nb::buffer_error("[dlpack] no GPU is available to tessera (no CUDA device found): arrays live on the CPU.");
+    }
     device_type = kDLCUDA;
     data = a.size() ? holder->device_data() : nullptr;
     // The consumer may read it on its own streams after tessera dropped the array: its free waits.

@@ -41,6 +41,7 @@ class QuantizedLinear(Module):
         q.weight, q.scales, q.biases = tx.quantize(linear["weight"], group_size, bits)
         if "bias" in linear:
             q.bias = linear["bias"]
+        q.freeze()  # frozen like a constructed QuantizedLinear (the bias too)
         return q
 
 
