@@ -56,12 +56,13 @@ def test_error_in_graph_then_recovery():
 
 
 def test_ctrl_c_interrupts_a_long_eval():
-    # On the CPU, where 60 matmuls take about a second (a GPU finishes them before the signal comes).
+    # On the CPU, where 60 matmuls of 1024^2 (129 GFLOP) take a second or more on a few cores and
+    # well over the signal's 0.1 s on 16 (a GPU would finish them before the signal comes).
     with tx.stream(tx.cpu):
-        a = tx.ones((512, 512))
+        a = tx.ones((1024, 1024))
         b = a
         for _ in range(60):
-            b = b @ a * (1.0 / 512)
+            b = b @ a * (1.0 / 1024)
     timer = threading.Timer(0.1, lambda: signal.raise_signal(signal.SIGINT))
     start = time.perf_counter()
     timer.start()
