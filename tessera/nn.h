@@ -8,6 +8,7 @@
 #include "tessera/nn/convolution.h"
 #include "tessera/nn/dropout.h"
 #include "tessera/nn/embedding.h"
+#include "tessera/nn/functional.h"
 #include "tessera/nn/init.h"
 #include "tessera/nn/linear.h"
 #include "tessera/nn/losses.h"

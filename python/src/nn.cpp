@@ -161,6 +161,111 @@ void bind_losses(nb::module_& m) {
         "x1"_a, "x2"_a, "axis"_a = 1, "eps"_a = 1e-8f, "reduction"_a = "none", "Cosine similarity along axis.");
 }
 
+// The layers' math (tessera/nn/functional.h), called by the tessera.nn Module classes.
+void bind_layers(nb::module_& m) {
+  namespace F = nn::functional;
+  using OA = std::optional<array>;
+  auto X = [](const ArrayLike& x) { return txpy::to_array(x); };
+  m.def(
+      "linear", [X](const ArrayLike& x, const array& w, OA b) { return F::linear(X(x), w, b); }, "x"_a,
+      "weight"_a, "bias"_a.none() = nb::none(), "x (..., in) @ weight (out, in)^T + bias (out,).");
+  m.def(
+      "embedding", [X](const ArrayLike& idx, const array& w) { return F::embedding(X(idx), w); }, "indices"_a,
+      "weight"_a, "weight (num_embeddings, dims) rows at integer indices -> (..., dims).");
+  m.def(
+      "group_norm",
+      [X](const ArrayLike& x, int groups, OA w, OA b, float eps, bool torch) {
+        return F::group_norm(X(x), groups, w, b, eps, torch);
+      },
+      "x"_a, "num_groups"_a, "weight"_a.none() = nb::none(), "bias"_a.none() = nb::none(), "eps"_a = 1e-5f,
+      "pytorch_compatible"_a = false,
+      "x (batch, ..., dims) normalized per (batch, group): channel c in group c % num_groups (MLX) or "
+      "c // (dims / num_groups) (pytorch_compatible), then * weight + bias.");
+  m.def(
+      "batch_norm",
+      [X](const ArrayLike& x, OA w, OA b, OA rm, OA rv, bool training, float momentum, float eps) {
+        auto r = F::batch_norm(X(x), w, b, rm, rv, training, momentum, eps);
+        return nb::make_tuple(r.y, r.running_mean ? nb::cast(*r.running_mean) : nb::none(),
+                              r.running_var ? nb::cast(*r.running_var) : nb::none());
+      },
+      "x"_a, "weight"_a.none() = nb::none(), "bias"_a.none() = nb::none(),
+      "running_mean"_a.none() = nb::none(), "running_var"_a.none() = nb::none(), "training"_a = true,
+      "momentum"_a = 0.1f, "eps"_a = 1e-5f,
+      "(y, new running_mean or None, new running_var or None): x (N, ..., C) normalized per feature.");
+  m.def(
+      "dropout", [X](const ArrayLike& x, float p, OA key) { return F::dropout(X(x), p, key); }, "x"_a, "p"_a,
+      "key"_a.none() = nb::none(), "Zeroes elements with probability p and scales the rest by 1 / (1 - p).");
+  m.def(
+      "conv1d",
+      [X](const ArrayLike& x, const array& w, OA b, int stride, int padding, int dilation, int groups) {
+        return F::conv1d(X(x), w, b, stride, padding, dilation, groups);
+      },
+      "x"_a, "weight"_a, "bias"_a.none() = nb::none(), "stride"_a = 1, "padding"_a = 0, "dilation"_a = 1,
+      "groups"_a = 1, "x (N, L, C_in), weight (C_out, K, C_in / groups) -> (N, L_out, C_out) + bias.");
+  using P = std::pair<int, int>;
+  m.def(
+      "conv2d",
+      [X](const ArrayLike& x, const array& w, OA b, P stride, P padding, P dilation, int groups) {
+        return F::conv2d(X(x), w, b, stride, padding, dilation, groups);
+      },
+      "x"_a, "weight"_a, "bias"_a.none() = nb::none(), "stride"_a = P{1, 1}, "padding"_a = P{0, 0},
+      "dilation"_a = P{1, 1}, "groups"_a = 1,
+      "x (N, H, W, C_in), weight (C_out, KH, KW, C_in / groups) -> (N, H_out, W_out, C_out) + bias.");
+  using V = std::vector<int>;
+  m.def(
+      "max_pool",
+      [X](const ArrayLike& x, const V& k, V s, const V& p) { return F::max_pool(X(x), k, std::move(s), p); },
+      "x"_a, "kernel_size"_a, "stride"_a = V{}, "padding"_a = V{}, "Max over windows of x (N, *spatial, C).");
+  m.def(
+      "avg_pool",
+      [X](const ArrayLike& x, const V& k, V s, const V& p) { return F::avg_pool(X(x), k, std::move(s), p); },
+      "x"_a, "kernel_size"_a, "stride"_a = V{}, "padding"_a = V{},
+      "Mean over windows of x (N, *spatial, C), zero padding counted.");
+  m.def("pool_strides", &F::pool_strides, "who"_a, "kernel_size"_a, "stride"_a, "padding"_a,
+        "Checks pooling arguments; the strides with 0 meaning kernel_size.");
+  m.def(
+      "attention_heads",
+      [X](const ArrayLike& q, const ArrayLike& k, const ArrayLike& v, int heads,
+          std::optional<ArrayLike> mask, const std::string& mode) {
+        return F::attention_heads(X(q), X(k), X(v), heads, opt_array(mask), mode);
+      },
+      "queries"_a, "keys"_a, "values"_a, "num_heads"_a, "mask"_a.none() = nb::none(), "mask_mode"_a = "",
+      "Projected queries (B, L, H dk), keys (B, S, H dk), values (B, S, H dv) -> (B, L, H dv) per-head "
+      "attention.");
+  m.def(
+      "multi_head_attention",
+      [X](const ArrayLike& q, const ArrayLike& k, const ArrayLike& v, int heads, const array& wq,
+          const array& wk, const array& wv, const array& wo, OA bq, OA bk, OA bv, OA bo,
+          std::optional<ArrayLike> mask, const std::string& mode) {
+        F::AttentionWeights w{wq, wk, wv, wo, bq, bk, bv, bo};
+        return F::multi_head_attention(X(q), X(k), X(v), heads, w, opt_array(mask), mode);
+      },
+      "queries"_a, "keys"_a, "values"_a, "num_heads"_a, "query_weight"_a, "key_weight"_a, "value_weight"_a,
+      "out_weight"_a, "query_bias"_a.none() = nb::none(), "key_bias"_a.none() = nb::none(),
+      "value_bias"_a.none() = nb::none(), "out_bias"_a.none() = nb::none(), "mask"_a.none() = nb::none(),
+      "mask_mode"_a = "", "MultiHeadAttention from its projection weights (out, in).");
+  m.def("additive_causal_mask", &F::additive_causal_mask, "N"_a, "dtype"_a = float32,
+        "(N, N): 0 on and below the diagonal, the dtype's lowest value above.");
+  m.def(
+      "transformer_encoder_layer", &F::transformer_encoder_layer, "x"_a, "attention"_a, "mlp"_a, "ln1"_a,
+      "ln2"_a, "dropout"_a, "norm_first"_a = true,
+      "Residual attention + MLP block from callables (self-attention, mlp, norms, dropout) of (..., dims).");
+  m.def(
+      "quantized_linear",
+      [X](const ArrayLike& x, const array& wq, const array& s, const array& b, OA bias, int gs, int bits) {
+        return F::quantized_linear(X(x), wq, s, b, bias, gs, bits);
+      },
+      "x"_a, "weight"_a, "scales"_a, "biases"_a, "bias"_a.none() = nb::none(), "group_size"_a = 64,
+      "bits"_a = 4, "x (..., in) @ W^T (+ bias) with W quantized (out, in * bits / 32).");
+  m.def(
+      "quantized_embedding",
+      [X](const ArrayLike& idx, const array& wq, const array& s, const array& b, int gs, int bits) {
+        return F::quantized_embedding(X(idx), wq, s, b, gs, bits);
+      },
+      "indices"_a, "weight"_a, "scales"_a, "biases"_a, "group_size"_a = 64, "bits"_a = 4,
+      "Rows of a quantized table at integer indices, dequantized -> (..., dims).");
+}
+
 void bind_init(nb::module_& m) {
   m.def("init_constant", [](const array& a, float v, Dtype d) { return nn::init::constant(v, d)(a); }, "a"_a, "value"_a,
         "dtype"_a, "An array of a's shape filled with value.");
@@ -246,6 +351,7 @@ void init_nn(nb::module_& m) {
   auto n = m.def_submodule("_nn", "Private: C++ pieces of tessera.nn and tessera.optimizers.");
   bind_activations(n);
   bind_losses(n);
+  bind_layers(n);
   bind_init(n);
   bind_optimizers(n);
   // fn(list of arrays) -> list of arrays (first: scalar loss); gradients of the loss w.r.t. every input.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "tessera/nn/functional.h"
 #include "tessera/ops.h"
 #include "tessera/random.h"
 
@@ -17,9 +18,18 @@ Linear::Linear(int input_dims, int output_dims, bool bias) {
 }
 
 array Linear::operator()(const array& x) {
-  const auto& w = get_array("weight");
-  if (contains("bias")) return addmm(get_array("bias"), x, transpose(w));
-  return matmul(x, transpose(w));
+  std::optional<array> b;
+  if (contains("bias")) b = get_array("bias");
+  return functional::linear(x, get_array("weight"), b);
+}
+
+array functional::linear(const array& x, const array& weight, const std::optional<array>& bias) {
+  if (weight.ndim() != 2 || x.ndim() < 1 || x.shape(-1) != weight.shape(1)) {
+    throw std::invalid_argument("[nn] linear: x " + shape_str(x.shape()) + " does not match weight " +
+                                shape_str(weight.shape()) + " (out, in).");
+  }
+  if (bias) return addmm(*bias, x, transpose(weight));
+  return matmul(x, transpose(weight));
 }
 
 }  // namespace tessera::nn

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "tessera/nn/functional.h"
 #include "tessera/ops.h"
 #include "tessera/ops/quantized.h"
 
@@ -27,7 +28,8 @@ QuantizedLinear::QuantizedLinear(int input_dims, int output_dims, bool bias, int
   freeze();
 }
 
-std::shared_ptr<QuantizedLinear> QuantizedLinear::from_linear(const Linear& linear, int group_size, int bits) {
+std::shared_ptr<QuantizedLinear> QuantizedLinear::from_linear(const Linear& linear, int group_size,
+                                                              int bits) {
   std::shared_ptr<QuantizedLinear> q(new QuantizedLinear());
   q->group_size_ = group_size;
   q->bits_ = bits;
@@ -38,9 +40,16 @@ std::shared_ptr<QuantizedLinear> QuantizedLinear::from_linear(const Linear& line
 }
 
 array QuantizedLinear::operator()(const array& x) {
-  array y = quantized_matmul(x, get_array("weight"), get_array("scales"), get_array("biases"), true, group_size_,
-                             bits_);
-  return contains("bias") ? y + get_array("bias") : y;
+  std::optional<array> b;
+  if (contains("bias")) b = get_array("bias");
+  return functional::quantized_linear(x, get_array("weight"), get_array("scales"), get_array("biases"), b,
+                                      group_size_, bits_);
+}
+
+array functional::quantized_linear(const array& x, const array& w_q, const array& scales, const array& biases,
+                                   const std::optional<array>& bias, int group_size, int bits) {
+  array y = quantized_matmul(x, w_q, scales, biases, true, group_size, bits);
+  return bias ? add(y, *bias) : y;
 }
 
 QuantizedEmbedding::QuantizedEmbedding(int num_embeddings, int dims, int group_size, int bits)
@@ -50,7 +59,8 @@ QuantizedEmbedding::QuantizedEmbedding(int num_embeddings, int dims, int group_s
   freeze();
 }
 
-std::shared_ptr<QuantizedEmbedding> QuantizedEmbedding::from_embedding(const Embedding& e, int group_size, int bits) {
+std::shared_ptr<QuantizedEmbedding> QuantizedEmbedding::from_embedding(const Embedding& e, int group_size,
+                                                                       int bits) {
   std::shared_ptr<QuantizedEmbedding> q(new QuantizedEmbedding());
   q->group_size_ = group_size;
   q->bits_ = bits;
@@ -60,13 +70,21 @@ std::shared_ptr<QuantizedEmbedding> QuantizedEmbedding::from_embedding(const Emb
 }
 
 array QuantizedEmbedding::operator()(const array& x) {
-  if (is_floating_point(x.dtype())) throw std::invalid_argument("[QuantizedEmbedding] indices must be integers.");
-  return dequantize(take(get_array("weight"), x, 0), take(get_array("scales"), x, 0), take(get_array("biases"), x, 0),
-                    group_size_, bits_);
+  return functional::quantized_embedding(x, get_array("weight"), get_array("scales"), get_array("biases"),
+                                         group_size_, bits_);
 }
 
 array QuantizedEmbedding::as_linear(const array& x) const {
-  return quantized_matmul(x, get_array("weight"), get_array("scales"), get_array("biases"), true, group_size_, bits_);
+  return functional::quantized_linear(x, get_array("weight"), get_array("scales"), get_array("biases"),
+                                      std::nullopt, group_size_, bits_);
+}
+
+array functional::quantized_embedding(const array& indices, const array& w_q, const array& scales,
+                                      const array& biases, int group_size, int bits) {
+  if (is_inexact(indices.dtype()))
+    throw std::invalid_argument("[nn] quantized_embedding: indices must be integers.");
+  return dequantize(take(w_q, indices, 0), take(scales, indices, 0), take(biases, indices, 0), group_size,
+                    bits);
 }
 
 void quantize(Module& model, int group_size, int bits, const QuantizePredicate& predicate) {

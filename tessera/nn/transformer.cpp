@@ -7,14 +7,15 @@
 #include "tessera/nn/activations.h"
 #include "tessera/nn/attention.h"
 #include "tessera/nn/dropout.h"
+#include "tessera/nn/functional.h"
 #include "tessera/nn/linear.h"
 #include "tessera/nn/normalization.h"
 #include "tessera/ops.h"
 
 namespace tessera::nn {
 
-TransformerEncoderLayer::TransformerEncoderLayer(int dims, int num_heads, std::optional<int> mlp_dims, float dropout,
-                                                 Activation activation, bool norm_first)
+TransformerEncoderLayer::TransformerEncoderLayer(int dims, int num_heads, std::optional<int> mlp_dims,
+                                                 float dropout, Activation activation, bool norm_first)
     : activation_(activation ? std::move(activation) : Activation(relu)), norm_first_(norm_first) {
   int hidden = mlp_dims.value_or(4 * dims);
   if (dims < 1 || hidden < 1) throw std::invalid_argument("[TransformerEncoderLayer] dims must be positive.");
@@ -34,25 +35,37 @@ array TransformerEncoderLayer::mlp(const array& x) {
 
 array TransformerEncoderLayer::operator()(const array& x, const std::optional<array>& mask) {
   auto& attn = static_cast<MultiHeadAttention&>(*get_module("attention"));
-  auto& ln1 = *get_module("ln1");
-  auto& ln2 = *get_module("ln2");
-  auto& drop1 = *get_module("dropout1");
-  if (norm_first_) {
-    auto y = ln1(x);
-    auto h = add(x, drop1(attn(y, y, y, mask)));
+  auto self_attention = [&](const array& y) { return attn(y, y, y, mask); };
+  auto mlp_fn = [this](const array& y) { return mlp(y); };
+  auto call = [this](const char* child) {
+    return [m = get_module(child)](const array& y) { return (*m)(y); };
+  };
+  return functional::transformer_encoder_layer(x, self_attention, mlp_fn, call("ln1"), call("ln2"),
+                                               call("dropout1"), norm_first_);
+}
+
+array functional::transformer_encoder_layer(const array& x, const LayerFn& attention, const LayerFn& mlp,
+                                            const LayerFn& ln1, const LayerFn& ln2, const LayerFn& dropout,
+                                            bool norm_first) {
+  if (!attention || !mlp || !ln1 || !ln2 || !dropout) {
+    throw std::invalid_argument("[nn] transformer_encoder_layer: every part must be given.");
+  }
+  if (norm_first) {
+    auto h = add(x, dropout(attention(ln1(x))));
     return add(h, mlp(ln2(h)));
   }
-  auto h = ln1(add(x, drop1(attn(x, x, x, mask))));
+  auto h = ln1(add(x, dropout(attention(x))));
   return ln2(add(h, mlp(h)));
 }
 
 TransformerEncoder::TransformerEncoder(int num_layers, int dims, int num_heads, std::optional<int> mlp_dims,
-                                       float dropout, TransformerEncoderLayer::Activation activation, bool norm_first) {
+                                       float dropout, TransformerEncoderLayer::Activation activation,
+                                       bool norm_first) {
   if (num_layers < 0) throw std::invalid_argument("[TransformerEncoder] num_layers must be non-negative.");
   std::vector<ModulePtr> layers;
   for (int i = 0; i < num_layers; ++i) {
-    layers.push_back(
-        std::make_shared<TransformerEncoderLayer>(dims, num_heads, mlp_dims, dropout, activation, norm_first));
+    layers.push_back(std::make_shared<TransformerEncoderLayer>(dims, num_heads, mlp_dims, dropout, activation,
+                                                               norm_first));
   }
   register_modules("layers", std::move(layers));
   register_module("ln", std::make_shared<LayerNorm>(dims));
@@ -62,7 +75,8 @@ array TransformerEncoder::operator()(const array& x, const std::optional<array>&
   array h = x;
   for (auto& [key, entry] : entries()) {
     if (key != "layers") continue;
-    for (auto& m : std::get<std::vector<ModulePtr>>(entry)) h = static_cast<TransformerEncoderLayer&>(*m)(h, mask);
+    for (auto& m : std::get<std::vector<ModulePtr>>(entry))
+      h = static_cast<TransformerEncoderLayer&>(*m)(h, mask);
   }
   return (*get_module("ln"))(h);
 }

@@ -1,8 +1,8 @@
-"""Multi-head attention (MLX's nn.MultiHeadAttention) on tessera.core.fast.scaled_dot_product_attention."""
-
-import math
+"""Multi-head attention (MLX's nn.MultiHeadAttention): its Linear projections around the C++ head split
+and scaled dot-product attention (tessera.core._nn.attention_heads, shared with the C++ layer)."""
 
 import tessera.core as tx
+from tessera.core import _nn
 
 from .layers import Linear
 from .module import Module
@@ -29,21 +29,16 @@ class MultiHeadAttention(Module):
         self.out_proj = Linear(value_dims, value_output_dims, bias=bias)
 
     def __call__(self, queries, keys, values, mask=None):
+        """queries (B, L, Dq), keys (B, S, Dk), values (B, S, Dv) -> (B, L, value_output_dims). mask: additive or
+        boolean, broadcastable to (B, num_heads, L, S), or "causal"."""
         queries, keys, values = self.query_proj(queries), self.key_proj(keys), self.value_proj(values)
-        h = self.num_heads
-        b, lq, d = queries.shape
-        _, s, _ = keys.shape
-        queries = queries.reshape(b, lq, h, -1).transpose(0, 2, 1, 3)
-        keys = keys.reshape(b, s, h, -1).transpose(0, 2, 1, 3)
-        values = values.reshape(b, s, h, -1).transpose(0, 2, 1, 3)
-        scale = math.sqrt(1.0 / queries.shape[-1])
-        out = tx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)
-        out = out.transpose(0, 2, 1, 3).reshape(b, lq, -1)
+        if isinstance(mask, str):
+            out = _nn.attention_heads(queries, keys, values, self.num_heads, mask_mode=mask)
+        else:
+            out = _nn.attention_heads(queries, keys, values, self.num_heads, mask)
         return self.out_proj(out)
 
     @staticmethod
     def create_additive_causal_mask(N, dtype=tx.float32):
-        """(N, N): 0 on and below the diagonal, a large negative value above."""
-        indices = tx.arange(N)
-        mask = indices[:, None] < indices[None]
-        return mask.astype(dtype) * -1e9
+        """(N, N): 0 on and below the diagonal, the dtype's lowest value above."""
+        return _nn.additive_causal_mask(N, dtype)

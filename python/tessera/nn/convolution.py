@@ -1,8 +1,10 @@
-"""Convolution layers (MLX): channels-last Conv1d / Conv2d on tessera.core.conv1d / conv2d."""
+"""Convolution layers (MLX): channels-last Conv1d / Conv2d on the C++ nn::functional conv1d / conv2d
+(tessera.core._nn), shared with the C++ layers."""
 
 import math
 
 import tessera.core as tx
+from tessera.core import _nn
 
 from .module import Module
 
@@ -21,8 +23,7 @@ class Conv1d(Module):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def __call__(self, x):
-        y = tx.conv1d(x, self["weight"], self.stride, self.padding, self.dilation, self.groups)
-        return y + self["bias"] if "bias" in self else y
+        return _nn.conv1d(x, self["weight"], self.get("bias"), self.stride, self.padding, self.dilation, self.groups)
 
 
 def _pair(v):
@@ -45,5 +46,4 @@ class Conv2d(Module):
         self.groups = groups
 
     def __call__(self, x):
-        y = tx.conv2d(x, self["weight"], self.stride, self.padding, self.dilation, self.groups)
-        return y + self["bias"] if "bias" in self else y
+        return _nn.conv2d(x, self["weight"], self.get("bias"), self.stride, self.padding, self.dilation, self.groups)

@@ -1,8 +1,10 @@
-"""Layers with parameters (MLX's mlx.nn layers): thin Modules whose math is tessera.core / fast ops."""
+"""Layers with parameters (MLX's mlx.nn layers): Modules holding the arrays; the math is the C++
+nn::functional (tessera/nn/functional.h) bound as tessera.core._nn, shared with the C++ layers."""
 
 import math
 
 import tessera.core as tx
+from tessera.core import _nn
 
 from .module import Module
 
@@ -30,9 +32,7 @@ class Linear(Module):
         return f"input_dims={inp}, output_dims={out}, bias={'bias' in self}"
 
     def __call__(self, x):
-        if "bias" in self:
-            return tx.addmm(self["bias"], x, self["weight"].T)
-        return x @ self["weight"].T
+        return _nn.linear(x, self["weight"], self.get("bias"))
 
 
 class Embedding(Module):
@@ -47,11 +47,11 @@ class Embedding(Module):
         return f"{self.weight.shape[0]}, {self.weight.shape[1]}"
 
     def __call__(self, x):
-        return self["weight"][x]
+        return _nn.embedding(x, self["weight"])
 
     def as_linear(self, x):
         """x @ weight^T (tied output projection)."""
-        return x @ self["weight"].T
+        return _nn.linear(x, self["weight"])
 
 
 class Dropout(Module):
@@ -69,8 +69,7 @@ class Dropout(Module):
     def __call__(self, x):
         if self._p_1 == 1 or not self.training:
             return x
-        mask = tx.random.bernoulli(self._p_1, x.shape)
-        return (mask * x) * (1 / self._p_1)
+        return _nn.dropout(x, 1 - self._p_1)
 
 
 class Sequential(Module):

@@ -1,6 +1,8 @@
-"""Normalization layers (MLX): RMSNorm and LayerNorm on tessera.core.fast, GroupNorm on core ops."""
+"""Normalization layers (MLX): RMSNorm and LayerNorm on tessera.core.fast, GroupNorm and BatchNorm on the
+C++ nn::functional (tessera.core._nn) that the C++ layers use."""
 
 import tessera.core as tx
+from tessera.core import _nn
 
 from .module import Module
 
@@ -40,7 +42,7 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalizes x (..., dims) over groups of dims // num_groups features (and all middle axes)."""
+    """Normalizes x (batch, ..., dims) over groups of dims // num_groups features (and all middle axes)."""
 
     def __init__(self, num_groups, dims, eps=1e-5, affine=True, pytorch_compatible=False):
         super().__init__()
@@ -55,26 +57,11 @@ class GroupNorm(Module):
     def _extra_repr(self):
         return f"{self.num_groups}, {self.dims}, eps={self.eps}, affine={'weight' in self}"
 
-    def _norm(self, x):
-        # x (B, ..., C) with the groups' features made contiguous; normalized over all but the batch.
-        b = x.shape[0]
-        shape = x.shape
-        x = x.reshape(b, -1)
-        mean = tx.mean(x, axis=-1, keepdims=True)
-        var = tx.var(x, axis=-1, keepdims=True)
-        return ((x - mean) * tx.rsqrt(var + self.eps)).reshape(shape)
-
     def __call__(self, x):
-        # Group i holds features [i * C/G, (i + 1) * C/G) at every position (both settings group so).
-        shape = x.shape
-        b, c, g = shape[0], shape[-1], self.num_groups
-        x = x.reshape(b, -1, g, c // g)
-        x = tx.transpose(x, (0, 2, 1, 3)).reshape(b * g, -1)
-        x = self._norm(x)
-        x = tx.transpose(x.reshape(b, g, -1, c // g), (0, 2, 1, 3)).reshape(shape)
-        if "weight" in self:
-            x = self["weight"] * x + self["bias"]
-        return x
+        """x (batch, ..., dims): channel c is in group c % num_groups (MLX), or c // (dims / num_groups) with
+        pytorch_compatible."""
+        return _nn.group_norm(x, self.num_groups, self.get("weight"), self.get("bias"), self.eps,
+                              self.pytorch_compatible)
 
 
 class BatchNorm(Module):
@@ -110,17 +97,9 @@ class BatchNorm(Module):
     def __call__(self, x):
         if x.ndim < 2 or x.shape[-1] != self.num_features:
             raise ValueError(f"[nn] BatchNorm expects (N, ..., {self.num_features}) inputs, got {x.shape}.")
-        axes = tuple(range(x.ndim - 1))
-        if self.training or not self.track_running_stats:
-            mean = tx.mean(x, axis=axes)
-            var = tx.var(x, axis=axes)
-            if self.training and self.track_running_stats:
-                mu = self.momentum
-                self.running_mean = (1 - mu) * self["running_mean"] + mu * tx.stop_gradient(mean)
-                self.running_var = (1 - mu) * self["running_var"] + mu * tx.stop_gradient(var)
-        else:
-            mean, var = self["running_mean"], self["running_var"]
-        x = (x - mean) * tx.rsqrt(var + self.eps)
-        if "weight" in self:
-            x = self["weight"] * x + self["bias"]
-        return x
+        # Without running statistics the batch statistics are used in both modes.
+        y, mean, var = _nn.batch_norm(x, self.get("weight"), self.get("bias"), self.get("running_mean"),
+                                      self.get("running_var"), self.training, self.momentum, self.eps)
+        if mean is not None:
+            self.running_mean, self.running_var = mean, var
+        return y

@@ -3,6 +3,7 @@ affine quantization with tessera.core.quantize / quantized_matmul; the same para
 (weight uint32, scales, biases, bias) so MLX-quantized checkpoints load with update()."""
 
 import tessera.core as tx
+from tessera.core import _nn
 
 from ..utils import tree_map_with_path
 from .layers import Embedding, Linear
@@ -28,11 +29,8 @@ class QuantizedLinear(Module):
                 f"group_size={self.group_size}, bits={self.bits}")
 
     def __call__(self, x):
-        y = tx.quantized_matmul(x, self["weight"], self["scales"], self["biases"], transpose=True,
-                                group_size=self.group_size, bits=self.bits)
-        if "bias" in self:
-            y = y + self["bias"]
-        return y
+        return _nn.quantized_linear(x, self["weight"], self["scales"], self["biases"], self.get("bias"),
+                                    self.group_size, self.bits)
 
     @classmethod
     def from_linear(cls, linear, group_size=64, bits=4):
@@ -62,12 +60,12 @@ class QuantizedEmbedding(Module):
         return f"{self.num_embeddings}, {self.dims}, group_size={self.group_size}, bits={self.bits}"
 
     def __call__(self, x):
-        return tx.dequantize(self["weight"][x], self["scales"][x], self["biases"][x], self.group_size, self.bits)
+        return _nn.quantized_embedding(x, self["weight"], self["scales"], self["biases"], self.group_size, self.bits)
 
     def as_linear(self, x):
         """x @ W^T (a tied output head) without dequantizing the table."""
-        return tx.quantized_matmul(x, self["weight"], self["scales"], self["biases"], transpose=True,
-                                   group_size=self.group_size, bits=self.bits)
+        return _nn.quantized_linear(x, self["weight"], self["scales"], self["biases"], None, self.group_size,
+                                    self.bits)
 
     @classmethod
     def from_embedding(cls, embedding, group_size=64, bits=4):

@@ -1,6 +1,7 @@
-"""Transformer encoder layer and stack (MLX's nn.TransformerEncoderLayer / TransformerEncoder)."""
+"""Transformer encoder layer and stack (MLX's nn.TransformerEncoderLayer / TransformerEncoder); the residual
+wiring is the C++ nn::functional transformer_encoder_layer (tessera.core._nn) over the child modules."""
 
-import tessera.core as tx
+from tessera.core import _nn
 
 from .activations import relu
 from .attention import MultiHeadAttention
@@ -30,12 +31,8 @@ class TransformerEncoderLayer(Module):
 
     def __call__(self, x, mask=None):
         """x (B, L, dims); mask additive or boolean, broadcast to (B, heads, L, L)."""
-        if self.norm_first:
-            y = self.ln1(x)
-            x = x + self.dropout1(self.attention(y, y, y, mask))
-            return x + self._mlp(self.ln2(x))
-        x = self.ln1(x + self.dropout1(self.attention(x, x, x, mask)))
-        return self.ln2(x + self._mlp(x))
+        return _nn.transformer_encoder_layer(x, lambda y: self.attention(y, y, y, mask), self._mlp, self.ln1, self.ln2,
+                                             self.dropout1, self.norm_first)
 
 
 class TransformerEncoder(Module):
