@@ -148,12 +148,17 @@ def test_norms(rng):
     ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) + 0.5
     np.testing.assert_allclose(np.array(ln(mx.array(x))), ref, rtol=1e-4, atol=1e-5)
     assert keys(nn.LayerNorm(6, affine=False).parameters()) == []
+    # MLX groups channel c into group c % num_groups; pytorch_compatible into c // (dims / num_groups).
     gn = nn.GroupNorm(3, 6)
+    g = x.reshape(2, 5, 2, 3)
+    mean = g.mean(axis=(1, 2), keepdims=True)
+    var = g.var(axis=(1, 2), keepdims=True)
+    ref = ((g - mean) / np.sqrt(var + 1e-5)).reshape(2, 5, 6)
+    np.testing.assert_allclose(np.array(gn(mx.array(x))), ref, rtol=1e-4, atol=1e-4)
     g = x.reshape(2, 5, 3, 2)
     mean = g.mean(axis=(1, 3), keepdims=True)
     var = g.var(axis=(1, 3), keepdims=True)
     ref = ((g - mean) / np.sqrt(var + 1e-5)).reshape(2, 5, 6)
-    np.testing.assert_allclose(np.array(gn(mx.array(x))), ref, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(np.array(nn.GroupNorm(3, 6, pytorch_compatible=True)(mx.array(x))), ref,
                                rtol=1e-4, atol=1e-4)
 
