@@ -254,7 +254,7 @@ TEST(NnFunctional, QuantizedLinearAndEmbeddingMatchDequantizedWeights) {
   auto b = random_array({8}, float32, -1, 1, 22);
   auto ref = linear_ref(vals(x), vals(wd), vals(b), 3, 64, 8);
   EXPECT_TRUE(all_close(F::quantized_linear(x, q[0], q[1], q[2], b, 32, 4), ref, 1e-4, 1e-4));
-  auto idx = array({7, 1}, int32);
+  auto idx = array({7, 1});
   auto wdv = vals(wd);
   std::vector<double> rows(wdv.begin() + 7 * 64, wdv.begin() + 8 * 64);
   rows.insert(rows.end(), wdv.begin() + 64, wdv.begin() + 128);
@@ -291,6 +291,13 @@ TEST(NnFunctional, GradientsMatchFiniteDifferences) {
       EXPECT_NEAR(gv[i], fd, 1e-5 + 1e-5 * std::abs(fd)) << "param " << p << " entry " << i;
     }
   }
+}
+
+TEST(NnFunctional, StepActivation) {
+  auto y = nn::step(array({-1.0f, 0.0f, 0.5f, 2.0f}), 0.25f);
+  EXPECT_EQ(y.dtype(), int32);
+  EXPECT_EQ(y.to_vector<int>(), (std::vector<int>{0, 0, 1, 1}));
+  EXPECT_EQ(nn::step(array({-2, 0, 3})).to_vector<int>(), (std::vector<int>{0, 0, 1}));
 }
 
 }  // namespace

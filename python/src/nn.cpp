@@ -103,6 +103,8 @@ void bind_activations(nb::module_& m) {
         "max(x, 0) + alpha (e^(min(x, 0) / alpha) - 1).");
   m.def("hard_tanh", [](const ArrayLike& x, float lo, float hi) { return nn::hard_tanh(txpy::to_array(x), lo, hi); },
         "x"_a, "min_val"_a = -1.0f, "max_val"_a = 1.0f, "clip(x, min_val, max_val).");
+  m.def("step", [](const ArrayLike& x, float t) { return nn::step(txpy::to_array(x), t); }, "x"_a, "threshold"_a = 0.0f,
+        "int32: 1 where x > threshold, else 0.");
   m.def("glu", [](const ArrayLike& x, int axis) { return nn::glu(txpy::to_array(x), axis); }, "x"_a, "axis"_a = -1,
         "a sigmoid(b) with (a, b) the halves of x along axis.");
   m.def("prelu", [](const ArrayLike& x, const ArrayLike& a) { return nn::prelu(txpy::to_array(x), txpy::to_array(a)); },

@@ -17,6 +17,9 @@ array s(double v, const array& like) {
 }  // namespace
 
 array relu(const array& x) { return maximum(x, s(0, x)); }
+array step(const array& x, float threshold) {
+  return where(greater(x, s(threshold, x)), array(1, int32), array(0, int32));
+}
 array relu6(const array& x) { return minimum(maximum(x, s(0, x)), s(6, x)); }
 array leaky_relu(const array& x, float negative_slope) { return maximum(multiply(s(negative_slope, x), x), x); }
 array elu(const array& x, float alpha) {

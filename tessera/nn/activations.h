@@ -29,6 +29,7 @@ array hard_tanh(const array& x, float min_val = -1.0f, float max_val = 1.0f);
 array log_sigmoid(const array& x);                             // -softplus(-x)
 array glu(const array& x, int axis = -1);                      // a sigmoid(b), (a, b) = halves along axis
 array prelu(const array& x, const array& alpha);               // max(0, x) + alpha min(0, x)
+array step(const array& x, float threshold = 0.0f);            // int32: 1 where x > threshold, else 0
 
 // Modules without parameters.
 #define TESSERA_NN_ACTIVATION(NAME, FN)                       \

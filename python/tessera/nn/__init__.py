@@ -1,15 +1,17 @@
 """tessera.nn (MLX's mlx.nn): Module, layers, activations, losses, init, value_and_grad.
 
 Design ("one implementation"): the numerical pieces come from C++ — activations, losses and
-initializers are the C++ functions of tessera/nn/*.h bound in python/src/nn.cpp (as the private
-``tessera.core._nn``), and layers compute with tessera.core ops and the fused ``tessera.core.fast``
-kernels (rms_norm, layer_norm, rope, scaled_dot_product_attention). ``Module`` itself is written in
-Python as MLX's is (a dict subclass): Python subclasses must be able to set arrays, modules and
-lists/dicts of them as attributes and have them found as parameters, which a wrapper of the C++
-``nn::Module`` (a registry of named arrays) cannot offer without copying state back and forth. The
-layers are therefore thin Python Modules holding arrays, with the same parameter names and
-initializations as the C++ layers and MLX. ``value_and_grad`` calls C++ ``tessera::value_and_grad``
-over the flattened trainable parameters.
+initializers are the C++ functions of tessera/nn/*.h, and every layer's math (linear, embedding,
+group/batch norm, dropout, convolutions, pooling, the attention head split, the encoder layer's
+residual wiring, quantized linear/embedding) is a function of tessera/nn/functional.h that the C++
+layers call too; all are bound in python/src/nn.cpp as the private ``tessera.core._nn``. RMSNorm,
+LayerNorm and RoPE call ``tessera.core.fast`` (rms_norm, layer_norm, rope), as the C++ layers do.
+``Module`` itself is written in Python as MLX's is (a dict subclass): Python subclasses must be able
+to set arrays, modules and lists/dicts of them as attributes and have them found as parameters, which
+a wrapper of the C++ ``nn::Module`` (a registry of named arrays) cannot offer without copying state
+back and forth. The layers are therefore Python Modules holding the arrays (the same parameter names
+and initializations as the C++ layers and MLX) whose ``__call__`` is one bound function.
+``value_and_grad`` calls C++ ``tessera::value_and_grad`` over the flattened trainable parameters.
 """
 
 from . import init, losses

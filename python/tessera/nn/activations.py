@@ -4,7 +4,7 @@
 import tessera.core as tx
 from tessera.core._nn import (  # noqa: F401
     celu, elu, gelu, gelu_approx, gelu_fast_approx, glu, hard_tanh, hardswish, leaky_relu, log_sigmoid, mish,
-    prelu, relu, relu6, selu, sigmoid, silu, softplus, softsign, tanh,
+    prelu, relu, relu6, selu, sigmoid, silu, softplus, softsign, step, tanh,
 )
 
 from .module import Module
@@ -18,11 +18,6 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along axis."""
     return tx.log_softmax(x, axis=axis)
-
-
-def step(x, threshold=0.0):
-    """1 where x > threshold, else 0."""
-    return tx.where(x > threshold, 1, 0)
 
 
 def _simple(name, fn):

@@ -1,5 +1,6 @@
 """Quantized layers and model quantization (MLX's nn.QuantizedLinear, nn.QuantizedEmbedding, nn.quantize):
-affine quantization with tessera.core.quantize / quantized_matmul; the same parameter names as MLX
+affine quantization with tessera.core.quantize, layers on the C++ nn::functional quantized_linear / quantized_embedding
+(tessera.core._nn); the same parameter names as MLX
 (weight uint32, scales, biases, bias) so MLX-quantized checkpoints load with update()."""
 
 import tessera.core as tx

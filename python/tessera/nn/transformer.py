@@ -31,8 +31,11 @@ class TransformerEncoderLayer(Module):
 
     def __call__(self, x, mask=None):
         """x (B, L, dims); mask additive or boolean, broadcast to (B, heads, L, L)."""
-        return _nn.transformer_encoder_layer(x, lambda y: self.attention(y, y, y, mask), self._mlp, self.ln1, self.ln2,
-                                             self.dropout1, self.norm_first)
+        def attention(y):
+            return self.attention(y, y, y, mask)
+
+        return _nn.transformer_encoder_layer(x, attention, self._mlp, self.ln1, self.ln2, self.dropout1,
+                                             self.norm_first)
 
 
 class TransformerEncoder(Module):
