@@ -1,7 +1,7 @@
 """Quantized layers and model quantization (MLX's nn.QuantizedLinear, nn.QuantizedEmbedding, nn.quantize):
-affine quantization with tessera.core.quantize, layers on the C++ nn::functional quantized_linear / quantized_embedding
-(tessera.core._nn); the same parameter names as MLX
-(weight uint32, scales, biases, bias) so MLX-quantized checkpoints load with update()."""
+affine quantization with tessera.core.quantize; the layers call the C++ nn::functional quantized_linear /
+quantized_embedding (tessera.core._nn); the same parameter names as MLX (weight uint32, scales, biases,
+bias) so MLX-quantized checkpoints load with update()."""
 
 import tessera.core as tx
 from tessera.core import _nn
