@@ -302,6 +302,41 @@ TEST_F(GpuQuant, GGUFGemvSeveralSegmentsAndTails) {
   }
 }
 
+TEST_F(GpuQuant, TensorCoreGemvMatchesDequantizedReference) {
+  // cuda::affine_gemv_tc (4-bit, f16/bf16 x) called directly: N off the 16-row tiles, K = 128 (one
+  // super-step, 7 idle warps) and 1152 (9 super-steps over 8 warps), every group size, odd M.
+  const int N = 37;
+  cudaStream_t st = cuda::current_stream();
+  for (Dtype d : {float16, bfloat16}) {
+    for (int gs : kGroups) {
+      for (int K : {128, 1152}) {
+        auto q = quantize(random_array({N, K}, d, -1, 1, gs + K), gs, 4, Device::gpu);
+        eval(q);
+        auto wv = dequantized(q, gs, 4);
+        for (int M : {1, 3, 8}) {
+          auto x = random_array({M, K}, d, -1, 1, 7 * M + gs);
+          auto y = random_array({M, N}, d, -1, 1, 0);  // overwritten by the kernel
+          eval(x, y);
+          cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(),
+                               q[2].device_data(), 4, gs, true};
+          ASSERT_TRUE(cuda::affine_gemv_tc(static_cast<int>(d.val), w, x.device_data(), y.device_data(), M, N, K, st));
+          ASSERT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+          std::vector<double> want, mag;
+          ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
+          EXPECT_TRUE(close_scaled(y, want, mag, matmul_tolerance(d, M)))
+              << dtype_name(d) << " gs " << gs << " K " << K << " M " << M;
+        }
+      }
+    }
+  }
+  // Outside its scope it launches nothing.
+  auto q8 = quantize(random_array({16, 128}, bfloat16, -1, 1, 1), 64, 8, Device::gpu);
+  eval(q8);
+  cuda::AffineWeight w8{static_cast<const uint32_t*>(q8[0].device_data()), q8[1].device_data(), q8[2].device_data(),
+                        8, 64, true};
+  EXPECT_FALSE(cuda::affine_gemv_tc(static_cast<int>(bfloat16.val), w8, nullptr, nullptr, 1, 16, 128, st));
+}
+
 TEST_F(GpuQuant, ZeroRowsAndBadInput) {
   auto q = quantize(random_array({16, 64}, float32, -1, 1, 3), 32, 4, Device::cpu);
   auto y = quantized_matmul(zeros({0, 64}), q[0], q[1], q[2], true, 32, 4, Device::gpu);
@@ -422,6 +457,17 @@ TEST_F(GpuQuant, DISABLED_Timings) {
         std::snprintf(name, sizeof(name), "affine %d-bit g%d bf16", ac.bits, ac.gs);
         std::printf("%-28s %-16s %2d %9.2f %8.0f %6.2f %7.2f\n", name, shape, M, s * 1e6, bytes / s / 1e9,
                     bytes / s / kPeakBytesPerS, bytes / s / 1e9 / cublas_gbs);
+        if (ac.bits == 4) {  // the tensor-core GEMV on the same weights
+          s = kernel_seconds(st, static_cast<int>(c.sets.size()), [&](int i) {
+            cuda::AffineWeight w{static_cast<const uint32_t*>(c.sets[i][0]), c.sets[i][1], c.sets[i][2], ac.bits,
+                                 ac.gs, true};
+            EXPECT_TRUE(cuda::affine_gemv_tc(static_cast<int>(bfloat16.val), w, xb.device_data(), ob.device_data(),
+                                             M, N, K, st));
+          });
+          std::snprintf(name, sizeof(name), "affine %d-bit g%d bf16 TC", ac.bits, ac.gs);
+          std::printf("%-28s %-16s %2d %9.2f %8.0f %6.2f %7.2f\n", name, shape, M, s * 1e6, bytes / s / 1e9,
+                      bytes / s / kPeakBytesPerS, bytes / s / 1e9 / cublas_gbs);
+        }
       }
       auto xf = random_array({M, K}, float32, -1, 1, 4);
       auto of = random_array({M, N}, float32, -1, 1, 0);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "tessera/backend/cuda/kernels/mma.cuh"
 #include "tessera/backend/cuda/kernels/quantized.cuh"
 
 namespace tessera::cuda::q {
@@ -463,6 +464,156 @@ __global__ void __launch_bounds__(kGWarps * 32) gguf_mv_staged_kernel(const floa
   warp_sum_store(acc, out, M, N, n0);
 }
 
+// ---- Tensor-core GEMV (4-bit W (N, K), f16/bf16 x, M <= 8), not yet the default path ----
+// A block of 8 warps owns one 16-row tile of W; warp w takes the 128-value super-steps w, w + 8, ...
+// (4 in flight). Lane (g, t) loads 16 bytes (32 values) of rows g and g + 8: the quad's 4 lanes hold
+// 4 consecutive 32-value ranges. Quad word transposes (MODE 1: lanes t ^ 2, gs 64; MODE 2: also
+// t ^ 1, gs 32; MODE 0: none, gs 128) make every m16n8k16 step lie in one group. Nibbles p and p + 4
+// of a word become an f16/bf16 pair exactly (magic exponent OR, then subtract the magic); x rows are
+// the 8 columns of B (x pairs built with byte permutes), so one MMA serves all M rows; a second MMA
+// of ones gives the group sums of x for the biases. Warp results are added in a fixed order.
+constexpr int kTcWarps = 8, kTcU = 4;
+
+template <typename T>
+struct TcConst;
+template <>
+struct TcConst<__half> {
+  static constexpr uint32_t magic = 0x64006400u, ones = 0x3C003C00u;  // (1024, 1024), (1, 1)
+  static __device__ __forceinline__ uint32_t q2(uint32_t bits) {      // (1024 + a, 1024 + b) -> (a, b)
+    __half2 h = *reinterpret_cast<const __half2*>(&bits);
+    const uint32_t m = magic;
+    h = __hsub2(h, *reinterpret_cast<const __half2*>(&m));
+    return *reinterpret_cast<const uint32_t*>(&h);
+  }
+};
+template <>
+struct TcConst<__nv_bfloat16> {
+  static constexpr uint32_t magic = 0x43004300u, ones = 0x3F803F80u;  // (128, 128), (1, 1)
+  static __device__ __forceinline__ uint32_t q2(uint32_t bits) {
+    __nv_bfloat162 h = *reinterpret_cast<const __nv_bfloat162*>(&bits);
+    const uint32_t m = magic;
+    h = __hsub2(h, *reinterpret_cast<const __nv_bfloat162*>(&m));
+    return *reinterpret_cast<const uint32_t*>(&h);
+  }
+};
+
+// Quad transposes of the 4 words w (word i of the lane's 32-value range t) -> see TcSlot.
+template <int MODE>
+__device__ __forceinline__ void tc_transpose(uint32_t (&w)[4], int t) {
+  if constexpr (MODE >= 1) {
+    const bool hi = t & 2;
+    const uint32_t r0 = __shfl_xor_sync(0xffffffffu, hi ? w[0] : w[2], 2);
+    const uint32_t r1 = __shfl_xor_sync(0xffffffffu, hi ? w[1] : w[3], 2);
+    if (hi) {
+      w[0] = r0, w[1] = r1;
+    } else {
+      w[2] = r0, w[3] = r1;
+    }
+  }
+  if constexpr (MODE >= 2) {
+    const bool lo = t & 1;
+#pragma unroll
+    for (int b = 0; b < 2; ++b) {
+      const uint32_t r = __shfl_xor_sync(0xffffffffu, lo ? w[2 * b] : w[2 * b + 1], 1);
+      if (lo) {
+        w[2 * b] = r;
+      } else {
+        w[2 * b + 1] = r;
+      }
+    }
+  }
+}
+
+// After tc_transpose<MODE>, word slot i of lane t holds word `omega` of 32-value range `rho` of the
+// super-step: values 32 rho + 8 omega + [0, 8). The 4 lanes of slot i cover one 32-value piece of a group.
+template <int MODE>
+__device__ __forceinline__ int tc_offset(int i, int t) {
+  const int rho = MODE == 0 ? t : MODE == 1 ? 2 * (i >> 1) + (t & 1) : i;
+  const int omega = MODE == 0 ? i : MODE == 1 ? 2 * (t >> 1) + (i & 1) : t;
+  return 32 * rho + 8 * omega;
+}
+
+template <typename T, int MODE>
+__global__ void __launch_bounds__(kTcWarps * 32) qmv_tc_kernel(const T* __restrict__ x, const uint32_t* __restrict__ wq,
+                                                             const T* __restrict__ scales,
+                                                             const T* __restrict__ biases, T* __restrict__ out, int M,
+                                                             int N, int K, int gs) {
+  using C = TcConst<T>;
+  __shared__ float red[kTcWarps][16][8];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int64_t row_vec = static_cast<int64_t>(K) / 32;  // uint4 per row (4-bit)
+  const int G = K / gs, S = K / 128;
+  const int64_t nl = min(n0 + g, N - 1), nh = min(n0 + g + 8, N - 1);
+  const uint4* wl = reinterpret_cast<const uint4*>(wq) + nl * row_vec;
+  const uint4* wh = reinterpret_cast<const uint4*>(wq) + nh * row_vec;
+  const T *sl = scales + nl * G, *bl = biases + nl * G, *sh = scales + nh * G, *bh = biases + nh * G;
+  const bool has_x = g < M;
+  const T* xg = x + static_cast<int64_t>(min(g, M - 1)) * K;
+  const uint32_t one4[4] = {C::ones, C::ones, C::ones, C::ones};
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+
+  for (int s0 = warp; s0 < S; s0 += kTcWarps * kTcU) {
+    uint4 ul[kTcU], uh[kTcU];
+#pragma unroll
+    for (int u = 0; u < kTcU; ++u) {
+      const int s = s0 + u * kTcWarps;
+      if (s < S) {
+        ul[u] = __ldcs(wl + 4 * s + t);
+        uh[u] = __ldcs(wh + 4 * s + t);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kTcU; ++u) {
+      const int s = s0 + u * kTcWarps;
+      if (s >= S) break;  // uniform per warp
+      uint32_t a[4] = {ul[u].x, ul[u].y, ul[u].z, ul[u].w}, b[4] = {uh[u].x, uh[u].y, uh[u].z, uh[u].w};
+      tc_transpose<MODE>(a, t);
+      tc_transpose<MODE>(b, t);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int k = s * 128 + tc_offset<MODE>(i, t);
+        uint4 xv = make_uint4(0, 0, 0, 0);
+        if (has_x) xv = __ldg(reinterpret_cast<const uint4*>(xg + k));
+        // B pairs (x[k + p], x[k + p + 4]) for p = 0..3, matching the nibble pairs of A.
+        const uint32_t x0 = __byte_perm(xv.x, xv.z, 0x5410), x1 = __byte_perm(xv.x, xv.z, 0x7632);
+        const uint32_t x2 = __byte_perm(xv.y, xv.w, 0x5410), x3 = __byte_perm(xv.y, xv.w, 0x7632);
+        const uint32_t a0[4] = {C::q2((a[i] & 0x000F000Fu) | C::magic), C::q2((b[i] & 0x000F000Fu) | C::magic),
+                                C::q2(((a[i] >> 4) & 0x000F000Fu) | C::magic),
+                                C::q2(((b[i] >> 4) & 0x000F000Fu) | C::magic)};
+        const uint32_t a1[4] = {C::q2(((a[i] >> 8) & 0x000F000Fu) | C::magic),
+                                C::q2(((b[i] >> 8) & 0x000F000Fu) | C::magic),
+                                C::q2(((a[i] >> 12) & 0x000F000Fu) | C::magic),
+                                C::q2(((b[i] >> 12) & 0x000F000Fu) | C::magic)};
+        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f}, xs[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        mma_16816<T>(c, a0, x0, x1);
+        mma_16816<T>(c, a1, x2, x3);
+        mma_16816<T>(xs, one4, x0, x1);
+        mma_16816<T>(xs, one4, x2, x3);
+        const int grp = (s * 128 + tc_offset<MODE>(i, t)) / gs;  // the same for the 4 lanes of the slot
+        const float s_l = to_f(sl[grp]), b_l = to_f(bl[grp]), s_h = to_f(sh[grp]), b_h = to_f(bh[grp]);
+        acc[0] = fmaf(s_l, c[0], fmaf(b_l, xs[0], acc[0]));
+        acc[1] = fmaf(s_l, c[1], fmaf(b_l, xs[1], acc[1]));
+        acc[2] = fmaf(s_h, c[2], fmaf(b_h, xs[2], acc[2]));
+        acc[3] = fmaf(s_h, c[3], fmaf(b_h, xs[3], acc[3]));
+      }
+    }
+  }
+  // C fragment: rows g, g + 8; columns (x rows) 2t, 2t + 1.
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  if (threadIdx.x < 128) {
+    const int r = threadIdx.x / 8, m = threadIdx.x % 8;
+    float v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kTcWarps; ++w) v += red[w][r][m];
+    if (n0 + r < N && m < M) out[static_cast<int64_t>(m) * N + n0 + r] = from_f<T>(v);
+  }
+}
+
 // Calls f(std::integral_constant<int, MR>{}) with MR the smallest of 1, 2, 4, 8 holding M rows.
 template <typename F>
 void dispatch_rows(int M, F&& f) {
@@ -566,3 +717,39 @@ void gguf_gemv(int type, const float* x, const uint8_t* w, float* out, int M, in
 }
 
 }  // namespace tessera::cuda::q
+
+namespace tessera::cuda {
+
+bool affine_gemv_tc(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
+                    cudaStream_t st) {
+  using namespace q;
+  if (w.bits != 4 || !w.transpose || M < 1 || M > kQuantGemvMaxRows || K % 128 != 0 || N > 0x7fffffff ||
+      K > 0x7fffffff || (dt != dt_f16 && dt != dt_bf16) ||
+      (w.group_size != 32 && w.group_size != 64 && w.group_size != 128)) {
+    return false;
+  }
+  if (N == 0) return true;
+  const auto blocks = static_cast<unsigned int>((N + 15) / 16);
+  const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
+  auto launch = [&](auto t, auto mode) {
+    using T = decltype(t);
+    qmv_tc_kernel<T, decltype(mode)::value><<<blocks, kTcWarps * 32, 0, st>>>(
+        static_cast<const T*>(x), w.w, static_cast<const T*>(w.scales), static_cast<const T*>(w.biases),
+        static_cast<T*>(out), m, n, k, w.group_size);
+    TESSERA_KERNEL_CHECK();
+  };
+  dispatch_float(dt, [&](auto t) {
+    if constexpr (!std::is_same_v<decltype(t), float>) {
+      if (w.group_size == 128) {
+        launch(t, std::integral_constant<int, 0>{});
+      } else if (w.group_size == 64) {
+        launch(t, std::integral_constant<int, 1>{});
+      } else {
+        launch(t, std::integral_constant<int, 2>{});
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace tessera::cuda
