@@ -28,6 +28,11 @@ struct AffineWeight {
 // floats, needed (non-null) only when !transpose, M <= kQuantGemvMaxRows and dt != f32.
 void affine_qmm(int dt, const AffineWeight& w, const void* x, void* out, float* workspace, int64_t M, int64_t N,
                 int64_t K, cudaStream_t st);
+// Tensor-core GEMV (not yet used by affine_qmm; tested and timed on its own): out (M, N) = x (M, K)
+// @ W^T for 4-bit W (N, K), x/scales/biases/out f16 or bf16, M <= kQuantGemvMaxRows, K % 128 == 0,
+// group 32/64/128. False (nothing launched) when the arguments are outside that.
+bool affine_gemv_tc(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
+                    cudaStream_t st);
 // Workspace floats affine_qmm needs for these arguments (0 when none).
 size_t affine_qmm_workspace(int dt, bool transpose, int64_t M, int64_t N);
 

@@ -108,6 +108,33 @@ __device__ __forceinline__ void ld_words16(const uint8_t* p, uint32_t* w) {
     w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
   }
 }
+// The loads of the GGUF decoders: streaming global loads (kShared false) or plain loads of a copy
+// in shared memory (same offsets and alignments as the global blocks).
+template <bool kShared>
+struct GGLoad {
+  static __device__ __forceinline__ uint32_t u16(const uint8_t* p) {
+    if constexpr (kShared) {
+      return *reinterpret_cast<const unsigned short*>(p);
+    } else {
+      return ld_u16(p);
+    }
+  }
+  // 4 bytes at a 2-byte aligned address.
+  static __device__ __forceinline__ uint32_t u32_a2(const uint8_t* p) { return u16(p) | (u16(p + 2) << 16); }
+  // n words (n % 4 == 0) at a 16-byte aligned address.
+  template <int n>
+  static __device__ __forceinline__ void words16(const uint8_t* p, uint32_t* w) {
+    if constexpr (kShared) {
+#pragma unroll
+      for (int i = 0; i < n / 4; ++i) {
+        uint4 v = reinterpret_cast<const uint4*>(p)[i];
+        w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
+      }
+    } else {
+      ld_words16<n>(p, w);
+    }
+  }
+};
 // Byte j of a little-endian word array (j compile-time after unrolling).
 __device__ __forceinline__ uint32_t byte_at(const uint32_t* w, int j) { return (w[j >> 2] >> (8 * (j & 3))) & 255u; }
 
@@ -125,16 +152,18 @@ __device__ __forceinline__ void scale_min_k(int j, const uint32_t* s, float& sc,
   mn = static_cast<float>(b);
 }
 
-// Values [32c, 32c + 32) of a GGUF row (row 16-byte aligned when the buffer and the row size allow;
+// Values [32c, 32c + 32) of a GGUF row in global memory (kShared false) or in a shared-memory copy
+// (row 16-byte aligned when the buffer and the row size allow;
 // each field is read at the alignment the block layout guarantees from a 2-byte aligned row).
-template <int type>
+template <int type, bool kShared = false>
 __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, float (&v)[32]) {
+  using Ld = GGLoad<kShared>;
   if constexpr (type == gg_q4_0) {
     const uint8_t* b = row + c * 18;
-    float d = f16_bits(ld_u16(b));
+    float d = f16_bits(Ld::u16(b));
     uint32_t w[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) w[i] = ld_u32_a2(b + 2 + 4 * i);
+    for (int i = 0; i < 4; ++i) w[i] = Ld::u32_a2(b + 2 + 4 * i);
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
       uint32_t q = byte_at(w, j);
@@ -143,11 +172,11 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
     }
   } else if constexpr (type == gg_q4_1) {
     const uint8_t* b = row + c * 20;
-    uint32_t h = ld_u32_a2(b);
+    uint32_t h = Ld::u32_a2(b);
     float d = f16_bits(h & 0xFFFF), m = f16_bits(h >> 16);
     uint32_t w[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) w[i] = ld_u32_a2(b + 4 + 4 * i);
+    for (int i = 0; i < 4; ++i) w[i] = Ld::u32_a2(b + 4 + 4 * i);
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
       uint32_t q = byte_at(w, j);
@@ -156,10 +185,10 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
     }
   } else if constexpr (type == gg_q8_0) {
     const uint8_t* b = row + c * 34;
-    float d = f16_bits(ld_u16(b));
+    float d = f16_bits(Ld::u16(b));
     uint32_t w[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) w[i] = ld_u32_a2(b + 2 + 4 * i);
+    for (int i = 0; i < 8; ++i) w[i] = Ld::u32_a2(b + 2 + 4 * i);
 #pragma unroll
     for (int j = 0; j < 32; ++j) v[j] = d * u2f_minus<128>(byte_at(w, j) ^ 0x80u);  // int8 as q + 128
   } else if constexpr (type == gg_q4_k || type == gg_q5_k) {
@@ -167,18 +196,18 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
     constexpr int bytes = five ? 176 : 144;
     const int i = static_cast<int>(c & 7);
     const uint8_t* b = row + (c >> 3) * bytes;  // 16-byte aligned in a 16-byte aligned buffer
-    uint32_t h = ld_u32_a2(b);
+    uint32_t h = Ld::u32_a2(b);
     float d = f16_bits(h & 0xFFFF), dmin = f16_bits(h >> 16);
-    uint32_t s[3] = {ld_u32_a2(b + 4), ld_u32_a2(b + 8), ld_u32_a2(b + 12)};
+    uint32_t s[3] = {Ld::u32_a2(b + 4), Ld::u32_a2(b + 8), Ld::u32_a2(b + 12)};
     float sc, mn;
     scale_min_k(i, s, sc, mn);
     float d1 = d * sc, m1 = dmin * mn;
     uint32_t q[8];
-    ld_words16<8>(b + (five ? 48 : 16) + 32 * (i >> 1), q);
+    Ld::template words16<8>(b + (five ? 48 : 16) + 32 * (i >> 1), q);
     const int shift = 4 * (i & 1);
     if constexpr (five) {
       uint32_t qh[8];
-      ld_words16<8>(b + 16, qh);
+      Ld::template words16<8>(b + 16, qh);
 #pragma unroll
       for (int l = 0; l < 32; ++l) {
         uint32_t x = ((byte_at(q, l) >> shift) & 15) | (((byte_at(qh, l) >> i) & 1) << 4);
@@ -195,11 +224,11 @@ __device__ __forceinline__ void gguf_decode32(const uint8_t* row, int64_t c, flo
     uint32_t L[8], H[8];
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
-      L[k] = ld_u32_a2(b + 64 * hh + 32 * (r & 1) + 4 * k);
-      H[k] = ld_u32_a2(b + 128 + 32 * hh + 4 * k);
+      L[k] = Ld::u32_a2(b + 64 * hh + 32 * (r & 1) + 4 * k);
+      H[k] = Ld::u32_a2(b + 128 + 32 * hh + 4 * k);
     }
-    uint32_t sp = ld_u16(b + 192 + 8 * hh + 2 * r);  // scales 8hh + 2r (l < 16) and 8hh + 2r + 1
-    float d = f16_bits(ld_u16(b + 208));
+    uint32_t sp = Ld::u16(b + 192 + 8 * hh + 2 * r);  // scales 8hh + 2r (l < 16) and 8hh + 2r + 1
+    float d = f16_bits(Ld::u16(b + 208));
     float d0 = d * static_cast<float>(static_cast<int8_t>(sp & 255));
     float d1 = d * static_cast<float>(static_cast<int8_t>(sp >> 8));
     const int ls = 4 * (r >> 1), hs = 2 * r;
