@@ -1,6 +1,7 @@
-// Convolution primitive (channels-last, any number of spatial dims) evaluated by im2col + GEMM.
+// Convolution primitive (channels-last, any number of spatial dims): CPU im2col + GEMM, GPU cuDNN.
 #pragma once
 
+#include "tessera/backend/gpu_eval_decl.h"
 #include "tessera/primitive.h"
 
 namespace tessera {
@@ -12,6 +13,7 @@ class Convolution : public Primitive {
       : Primitive(s), stride_(std::move(stride)), padding_(std::move(padding)), dilation_(std::move(dilation)),
         groups_(groups) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Convolution)
   TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES

@@ -1,5 +1,6 @@
 // eval_gpu of the fast ops: rms_norm, rope (offsets read on the device) and attention (strided
-// q/k/v such as KV-cache slices are read in place; split-K decode, tensor-core prefill or generic).
+// q/k/v such as KV-cache slices are read in place; split-K decode, cuDNN or tensor-core prefill, or generic).
+#include "tessera/backend/cuda/cudnn.h"
 #include "tessera/backend/cuda/eval_utils.h"
 #include "tessera/backend/cuda/kernels_attention.h"
 #include "tessera/primitives/fast.h"
@@ -95,7 +96,8 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
   a.scale = scale_;
   a.causal = causal_;
   // Few query rows: split-K decode (scratch from the device pool, freed in stream order); longer
-  // f16/bf16 queries: the tensor-core kernel; anything else: the generic one.
+  // f16/bf16 queries: cuDNN's flash attention where it runs the case (cudnn.h), else the tensor-core
+  // kernel; anything else: the generic one.
   if (sdpa_decode_supported(dt(d), a)) {
     size_t n = sdpa_decode_scratch_bytes(dt(d), a);
     void* scratch = gpu::malloc(n);
@@ -106,6 +108,7 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
       throw;
     }
     gpu::free(scratch, n);
+  } else if (cudnn_sdpa(dt(d), a, current_stream())) {
   } else if (sdpa_flash_supported(dt(d), a)) {
     sdpa_flash(dt(d), a, current_stream());
   } else {
