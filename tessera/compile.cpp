@@ -82,6 +82,7 @@ std::vector<array> CompiledFunction::operator()(const std::vector<array>& inputs
     detail::simplify_tape(entry->tape);
     entry->simplified_nodes = entry->tape.nodes.size();
     entry->fused_groups = detail::fuse_tape(entry->tape);
+    entry->gpu_graphs = detail::make_gpu_graphs();
     std::lock_guard<std::mutex> lock(st.mu);
     st.cache[sig] = entry;
     ++st.traces;
@@ -90,10 +91,6 @@ std::vector<array> CompiledFunction::operator()(const std::vector<array>& inputs
   // From the second call of a signature on, a tape that runs wholly on one GPU stream is captured
   // as a CUDA graph and launched (gpu_graph.h); anything else replays lazily.
   if (entry->calls.fetch_add(1) >= 1 && st.cuda_graphs.load() && detail::cuda_graphs_env_enabled()) {
-    if (!entry->gpu_graphs) {
-      std::lock_guard<std::mutex> lock(st.mu);
-      if (!entry->gpu_graphs) entry->gpu_graphs = detail::make_gpu_graphs();
-    }
     std::vector<array> outs;
     if (entry->gpu_graphs && detail::run_gpu_graph(*entry->gpu_graphs, entry->tape, inputs, st.shapeless, outs)) {
       return outs;
