@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "tessera/compile/gpu_graph.h"
 #include "tessera/compile/tape.h"
 
 namespace tessera {
@@ -32,6 +33,8 @@ namespace detail {
 struct CompileEntry {
   Tape tape;
   size_t traced_nodes = 0, simplified_nodes = 0, fused_groups = 0;
+  std::atomic<size_t> calls{0};
+  std::shared_ptr<GpuGraphs> gpu_graphs;  // CUDA graphs of this tape (null without a GPU)
 };
 
 struct CompileState {
@@ -41,6 +44,7 @@ struct CompileState {
   std::map<Signature, std::shared_ptr<CompileEntry>> cache;
   int traces = 0;
   std::shared_ptr<CompileEntry> last;
+  std::atomic<bool> cuda_graphs{true};
 };
 
 }  // namespace detail
@@ -78,13 +82,24 @@ std::vector<array> CompiledFunction::operator()(const std::vector<array>& inputs
     detail::simplify_tape(entry->tape);
     entry->simplified_nodes = entry->tape.nodes.size();
     entry->fused_groups = detail::fuse_tape(entry->tape);
+    entry->gpu_graphs = detail::make_gpu_graphs();
     std::lock_guard<std::mutex> lock(st.mu);
     st.cache[sig] = entry;
     ++st.traces;
     st.last = entry;
   }
+  // From the second call of a signature on, a tape that runs wholly on one GPU stream is captured
+  // as a CUDA graph and launched (gpu_graph.h); anything else replays lazily.
+  if (entry->calls.fetch_add(1) >= 1 && st.cuda_graphs.load() && detail::cuda_graphs_env_enabled()) {
+    std::vector<array> outs;
+    if (entry->gpu_graphs && detail::run_gpu_graph(*entry->gpu_graphs, entry->tape, inputs, st.shapeless, outs)) {
+      return outs;
+    }
+  }
   return detail::replay_tape(entry->tape, inputs, st.shapeless);
 }
+
+void CompiledFunction::set_cuda_graphs(bool on) { state_->cuda_graphs = on; }
 
 CompileInfo CompiledFunction::info() const {
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -96,6 +111,13 @@ CompileInfo CompiledFunction::info() const {
     i.simplified_nodes = e->simplified_nodes;
     i.tape_nodes = e->tape.nodes.size();
     i.fused_groups = e->fused_groups;
+  }
+  for (auto& [sig, e] : state_->cache) {
+    if (!e->gpu_graphs) continue;
+    auto g = detail::gpu_graph_stats(*e->gpu_graphs);
+    i.cuda_graph_captures += g.captures;
+    i.cuda_graph_replays += g.replays;
+    i.cuda_graph_fallbacks += g.fallbacks;
   }
   return i;
 }

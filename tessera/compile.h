@@ -24,6 +24,9 @@ struct CompileInfo {
   size_t tape_nodes = 0;        // after fusion (what a call replays)
   size_t fused_groups = 0;      // Compiled primitives in the last tape
   size_t cache_entries = 0;     // input signatures seen
+  // CUDA graphs (GPU builds; summed over the cache entries): graphs captured, calls served by a
+  // graph launch, and tapes found not capturable (they replay normally).
+  size_t cuda_graph_captures = 0, cuda_graph_replays = 0, cuda_graph_fallbacks = 0;
 };
 
 // A compiled function: callable like the original, converts to VecFn.
@@ -32,6 +35,10 @@ class CompiledFunction {
   CompiledFunction(VecFn fun, bool shapeless);
   std::vector<array> operator()(const std::vector<array>& inputs) const;
   CompileInfo info() const;
+  // CUDA graph replay (on by default; env TESSERA_CUDA_GRAPHS=0 turns it off everywhere): from the
+  // second call of an input signature, a function that runs wholly on one GPU stream is captured
+  // once per exact input shapes and launched; its outputs then come back already evaluated.
+  void set_cuda_graphs(bool on);
 
  private:
   std::shared_ptr<detail::CompileState> state_;

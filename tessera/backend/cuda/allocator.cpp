@@ -5,6 +5,7 @@
 // (its queue holds every kernel that may still read them), else to the host (tag -2) until the
 // device is synchronized. Host threads may take any block: their first use of it is a copy on the
 // legacy default stream, which waits for the work queued on every tessera stream.
+// While a CUDA graph is captured (hold_frees), frees on the capturing thread are kept for the graph.
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -145,7 +146,17 @@ void* malloc(size_t n) {
   if (n == 0) return nullptr;
   return device_allocator().malloc(n);
 }
+namespace {
+thread_local std::vector<std::pair<void*, size_t>>* tls_hold = nullptr;
+}  // namespace
+
+void hold_frees(std::vector<std::pair<void*, size_t>>* list) { tls_hold = list; }
+
 void free(void* p, size_t n) {
+  if (tls_hold && p) {
+    tls_hold->emplace_back(p, n);
+    return;
+  }
   auto& ad = adopted();
   if (ad.count.load(std::memory_order_acquire) > 0) {
     std::function<void()> release;

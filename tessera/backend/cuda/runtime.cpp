@@ -65,8 +65,12 @@ Streams& streams() {
 }
 
 thread_local int tls_stream = -1;
+// current_stream() of tls_stream, cached per thread (streams live as long as the process): saves a
+// lock and a hash lookup per kernel launch. Reset by set_stream.
+thread_local cudaStream_t tls_cuda_stream = nullptr;
 
 std::atomic<size_t> syncs{0};
+thread_local size_t tls_host_blocks = 0;  // host copies and waits made by this thread
 
 // Recycled cudaEvents (timing off) for fences.
 class EventPool {
@@ -103,10 +107,12 @@ EventPool& event_pool() {
 
 int current_stream_index() { return tls_stream; }
 int single_stream_index() { return streams().single(); }
+size_t host_copy_count() { return tls_host_blocks; }
 
 cudaStream_t current_stream() {
   if (tls_stream < 0) return nullptr;  // legacy default stream (host threads)
-  return streams().get(tls_stream).stream;
+  if (!tls_cuda_stream) tls_cuda_stream = streams().get(tls_stream).stream;
+  return tls_cuda_stream;
 }
 
 namespace {
@@ -132,25 +138,36 @@ LtContext cublaslt_context() {
 
 }  // namespace tessera::cuda
 
+namespace tessera::cuda {
+// pinned_staging.cpp: copies n bytes through the pinned stager when `host` (dst or src) is a large
+// pageable buffer; false when the caller should copy directly.
+bool staged_copy(void* dst, const void* src, size_t n, bool to_device);
+}  // namespace tessera::cuda
+
 namespace tessera::gpu {
 
 void release_stream_blocks(int stream);  // allocator.cpp
 
 void release_all_blocks();  // allocator.cpp
 
-void set_stream(int index) { cuda::tls_stream = index; }
+void set_stream(int index) {
+  if (index != cuda::tls_stream) cuda::tls_cuda_stream = nullptr;
+  cuda::tls_stream = index;
+}
 int get_stream() { return cuda::tls_stream; }
 
 void synchronize_stream(int index) {
   cudaStream_t s = cuda::streams().find(index);
   if (!s) return;
   ++cuda::syncs;
+  ++cuda::tls_host_blocks;
   TESSERA_CUDA_CHECK(cudaStreamSynchronize(s));
   release_stream_blocks(index);
 }
 
 void synchronize_all() {
   ++cuda::syncs;
+  ++cuda::tls_host_blocks;
   TESSERA_CUDA_CHECK(cudaDeviceSynchronize());
   release_all_blocks();
 }
@@ -171,18 +188,24 @@ void stream_wait_fence(const Fence& f, int stream) {
 
 void wait_fence(const Fence& f) {
   ++cuda::syncs;
+  ++cuda::tls_host_blocks;
   TESSERA_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(f.get())));
 }
 
 size_t sync_count() { return cuda::syncs.load(); }
 
 // Synchronous copies on the legacy default stream: they wait for all work queued on the (blocking)
-// tessera streams, so a buffer written by any queued kernel is complete when it is read.
+// tessera streams, so a buffer written by any queued kernel is complete when it is read. Large
+// pageable host buffers go through the pinned stager (pinned_staging.cpp).
 void copy_to_host(void* dst, const void* src, size_t n) {
+  ++cuda::tls_host_blocks;
+  if (cuda::staged_copy(dst, src, n, false)) return;
   TESSERA_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
 }
 
 void copy_to_device(void* dst, const void* src, size_t n) {
+  ++cuda::tls_host_blocks;
+  if (cuda::staged_copy(dst, src, n, true)) return;
   TESSERA_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
 }
 

@@ -6,6 +6,10 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
+#include <utility>
+#include <vector>
+
 namespace tessera::cuda {
 
 [[noreturn]] void throw_cuda_error(cudaError_t err, const char* expr, const char* file, int line);
@@ -43,4 +47,18 @@ int current_stream_index();
 // The tessera stream index of the only CUDA stream created so far (-1: none, -2: several).
 int single_stream_index();
 
+// Host<->device copies (gpu::copy_to_host / copy_to_device: array uploads and downloads) and host
+// waits for the GPU made so far by the calling thread: compile's CUDA graph capture checks that a
+// warm run of a tape made none.
+size_t host_copy_count();
+// Pageable host copies of at least 1 MiB go through a pool of pinned staging buffers, chunked and
+// double-buffered (on by default; env TESSERA_PINNED_STAGING=0 turns it off). Returns the old value.
+bool set_pinned_staging(bool on);
+
 }  // namespace tessera::cuda
+
+namespace tessera::gpu {
+// While `list` is set on this thread, gpu::free keeps the blocks in it (pointer, bytes) instead of
+// pooling them: a CUDA graph being captured still uses them when it is launched later. nullptr ends.
+void hold_frees(std::vector<std::pair<void*, size_t>>* list);
+}  // namespace tessera::gpu

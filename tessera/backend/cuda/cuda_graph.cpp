@@ -1,0 +1,359 @@
+// CUDA graph replay of compiled functions (see compile/gpu_graph.h and docs/cuda_backend.md).
+//
+// Per compile cache entry and exact input shapes: the first graph call copies the inputs into
+// graph-owned dense device buffers and runs the replayed tape node by node on this thread (a warm
+// run that also JIT-compiles, creates cuBLAS handles and fills the allocator's pool); when every node
+// ran a GPU kernel on the one stream without a host copy or synchronization, the same tape is run a
+// second time under stream capture (relaxed mode) and instantiated. Every array of the captured run
+// and every block freed during it stay alive with the graph. Later calls copy the new inputs into
+// the graph's input buffers, launch the graph and copy its outputs into fresh arrays (copy-out keeps
+// callers' outputs independent of the next launch, which rewrites the graph's buffers in place).
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/backend/cuda/runtime.h"
+#include "tessera/backend/gpu.h"
+#include "tessera/backend/gpu_available.h"
+#include "tessera/compile/gpu_graph.h"
+#include "tessera/compile/tape.h"
+#include "tessera/primitive.h"
+#include "tessera/scheduler.h"
+
+namespace tessera::detail {
+
+namespace {
+
+// A reason the tape cannot be captured (turns into a normal run, never reaches the user).
+struct NotCapturable {
+  std::string why;
+};
+
+using Held = std::vector<std::pair<void*, size_t>>;
+
+struct Captured {
+  cudaGraphExec_t exec = nullptr;
+  std::vector<array> inputs;   // graph-owned dense device inputs (the graph reads them)
+  std::vector<array> outputs;  // dense device arrays the graph writes
+  std::vector<array> keep;     // every array of the captured run (buffers the graph uses)
+  Held held;                   // blocks freed while capturing (kernel scratch)
+  std::mutex mu;               // one launch (copy-in, graph, copy-out) at a time
+  ~Captured() {
+    if (exec) cudaGraphExecDestroy(exec);  // an in-flight launch completes first (freed asynchronously)
+    for (auto& [p, n] : held) gpu::free(p, n);
+  }
+};
+
+// The one GPU stream all nodes of the tape run on, or throws NotCapturable.
+int tape_stream(const Tape& t) {
+  int s = -1;
+  for (auto& n : t.nodes) {
+    if (n.prim->device() != Device::gpu) throw NotCapturable{std::string(n.prim->name()) + " runs on the CPU"};
+    if (s >= 0 && n.prim->stream().index != s) throw NotCapturable{"nodes on several streams"};
+    s = n.prim->stream().index;
+  }
+  if (s < 0) throw NotCapturable{"no node"};
+  return s;
+}
+
+bool dense(const array& a) { return a.flags().row_contiguous && a.data_size() == a.size(); }
+
+// A fresh, evaluated, device-only array of a's shape and dtype.
+array device_array(const array& like) {
+  array out(like.shape(), like.dtype(), nullptr, {});
+  out.set_device_data(gpu::malloc(out.nbytes()));
+  out.set_status(array::Status::available);
+  return out;
+}
+
+// Marks `outs` available with a fence after the work queued so far on `stream`: GPU consumers on
+// other streams order after it, host readers wait for it.
+void publish(std::vector<array>& outs, int stream) {
+  auto ev = std::make_shared<Event>();
+  ev->set_fence(gpu::record_fence(stream), stream);
+  ev->signal();
+  for (auto& o : outs) {
+    o.detach();
+    o.event() = ev;
+    o.set_status(array::Status::available);
+  }
+}
+
+// Runs the lazy graph behind `outs` on this thread in topological order, each node's eval_gpu on
+// the current CUDA stream; returns every node evaluated. check: a node on another stream or device,
+// or an output without a device buffer (a CPU fallback), throws NotCapturable.
+std::vector<array> run_nodes(const std::vector<array>& outs, int stream) {
+  std::vector<array> order;
+  std::unordered_set<const Primitive*> seen;
+  std::vector<std::pair<array, size_t>> stack;
+  auto visit = [&](const array& a) {
+    if (!a.has_primitive() || a.status() == array::Status::available) return false;
+    if (a.status() != array::Status::unscheduled) throw NotCapturable{"a node is already scheduled"};
+    return seen.insert(&a.primitive()).second;
+  };
+  for (auto& o : outs) {
+    if (!visit(o)) continue;
+    stack.emplace_back(o, 0);
+    while (!stack.empty()) {
+      auto& [node, i] = stack.back();
+      if (i < node.inputs().size()) {
+        const array in = node.inputs()[i++];
+        if (visit(in)) stack.emplace_back(in, 0);  // invalidates node and i
+        continue;
+      }
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  std::vector<array> all, node_outs;
+  for (auto& node : order) {
+    auto& prim = node.primitive();
+    if (prim.device() != Device::gpu || prim.stream().index != stream) {
+      throw NotCapturable{std::string(prim.name()) + " is not on the GPU stream"};
+    }
+    node_outs.clear();
+    if (node.siblings().empty()) node_outs.push_back(node);
+    else node_outs = node.outputs();
+    prim.eval_gpu(node.inputs(), node_outs);
+    for (auto& o : node_outs) {
+      auto& d = o.data_shared_ptr();
+      if (!d || (d->buffer.size > 0 && !d->device_ptr)) {
+        throw NotCapturable{std::string(prim.name()) + " has no GPU kernel (CPU fallback)"};
+      }
+      o.set_status(array::Status::available);
+      all.push_back(o);
+    }
+  }
+  return all;
+}
+
+// Inputs ready for GPU reads on `stream`: lazy ones scheduled, producers on other streams ordered.
+void order_inputs(const std::vector<array>& inputs, int stream) {
+  std::vector<array> lazy;
+  for (auto& x : inputs) {
+    if (x.status() == array::Status::unscheduled) lazy.push_back(x);
+  }
+  if (!lazy.empty()) async_eval(lazy);
+  for (auto& x : inputs) {
+    auto ev = x.event();
+    if (!ev) continue;
+    ev->wait();  // queued (GPU) or done (CPU)
+    if (x.status() == array::Status::failed) std::rethrow_exception(x.error());
+    if (x.status() != array::Status::available) wait_for(x);
+    int fs = -1;
+    auto f = ev->fence(&fs);
+    if (f && fs != stream) gpu::stream_wait_fence(f, stream);
+  }
+}
+
+void copy_in(const std::vector<array>& from, const std::vector<array>& to, cudaStream_t cs) {
+  for (size_t i = 0; i < from.size(); ++i) {
+    if (to[i].nbytes() == 0) continue;
+    const void* src = from[i].device_data();  // uploads a host array (ordered before the copy)
+    TESSERA_CUDA_CHECK(cudaMemcpyAsync(to[i].device_data(), src, to[i].nbytes(), cudaMemcpyDeviceToDevice, cs));
+  }
+}
+
+}  // namespace
+
+class GpuGraphs {
+ public:
+  std::mutex mu;
+  bool disabled = false;  // the tape is not capturable: never try again
+  std::map<std::vector<Shape>, std::shared_ptr<Captured>> graphs;
+  std::atomic<size_t> captures{0}, replays{0}, fallbacks{0};
+};
+
+std::shared_ptr<GpuGraphs> make_gpu_graphs() {
+  if (!gpu_is_available()) return nullptr;
+  return std::make_shared<GpuGraphs>();
+}
+
+GpuGraphStats gpu_graph_stats(const GpuGraphs& g) { return {g.captures.load(), g.replays.load(), g.fallbacks.load()}; }
+
+bool cuda_graphs_env_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("TESSERA_CUDA_GRAPHS");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  return on;
+}
+
+namespace {
+
+constexpr size_t kMaxGraphsPerEntry = 16;  // shapeless entries: one graph per exact shapes seen
+
+// Launches `g` on new inputs; outputs are fresh arrays copied out of the graph's buffers.
+std::vector<array> launch(Captured& g, const std::vector<array>& inputs, int stream) {
+  std::lock_guard lk(g.mu);
+  const int prev = gpu::get_stream();
+  gpu::set_stream(stream);
+  struct Restore {
+    int prev;
+    ~Restore() { gpu::set_stream(prev); }
+  } restore{prev};
+  cudaStream_t cs = cuda::current_stream();
+  copy_in(inputs, g.inputs, cs);
+  TESSERA_CUDA_CHECK(cudaGraphLaunch(g.exec, cs));
+  std::vector<array> outs;
+  for (auto& go : g.outputs) {
+    array o = device_array(go);
+    if (o.nbytes() > 0) {
+      TESSERA_CUDA_CHECK(cudaMemcpyAsync(o.device_data(), go.device_data(), o.nbytes(), cudaMemcpyDeviceToDevice, cs));
+    }
+    outs.push_back(std::move(o));
+  }
+  publish(outs, stream);
+  return outs;
+}
+
+// Warm run + capture for these inputs; returns the warm run's outputs (this call's results).
+std::vector<array> capture(GpuGraphs& gs, const std::vector<Shape>& key, const Tape& tape,
+                           const std::vector<array>& inputs, bool shapeless, int stream) {
+  synchronize(Stream(stream, Device::gpu));  // the stream's worker is idle: nothing else queues on it while capturing
+  const int prev = gpu::get_stream();
+  gpu::set_stream(stream);
+  struct Restore {
+    int prev;
+    ~Restore() {
+      gpu::hold_frees(nullptr);
+      gpu::set_stream(prev);
+    }
+  } restore{prev};
+  cudaStream_t cs = cuda::current_stream();
+  for (auto& [s, c] : tape.constants) {
+    if (c.nbytes() > 0) c.device_data();  // uploaded once, before the runs are checked for host copies
+  }
+  auto g = std::make_shared<Captured>();
+  for (auto& x : inputs) g->inputs.push_back(device_array(x));
+  copy_in(inputs, g->inputs, cs);
+
+  // Warm run: its outputs are this call's results (views of fresh buffers, independent of the graph).
+  const size_t copies0 = cuda::host_copy_count();
+  std::vector<array> warm;
+  {
+    auto outs = replay_tape(tape, g->inputs, shapeless);
+    auto all = run_nodes(outs, stream);
+    warm = std::move(outs);
+  }
+  if (cuda::host_copy_count() != copies0) {
+    publish(warm, stream);
+    throw NotCapturable{"a node copied between host and device or waited for the GPU"};
+  }
+  publish(warm, stream);
+
+  // Captured run on the same graph-owned inputs.
+  TESSERA_CUDA_CHECK(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed));
+  gpu::hold_frees(&g->held);
+  cudaGraph_t graph = nullptr;
+  try {
+    auto outs = replay_tape(tape, g->inputs, shapeless);
+    g->keep = run_nodes(outs, stream);
+    for (auto& o : outs) {
+      array d = cuda::contiguous_gpu(o, o.dtype());  // a copy kernel (captured) unless already dense
+      d.set_status(array::Status::available);
+      g->outputs.push_back(d);
+    }
+    g->keep.insert(g->keep.end(), outs.begin(), outs.end());
+  } catch (...) {
+    gpu::hold_frees(nullptr);  // before g (and the blocks it holds) can go
+    cudaStreamEndCapture(cs, &graph);
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    std::exception_ptr err = std::current_exception();
+    try {
+      std::rethrow_exception(err);
+    } catch (const NotCapturable&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw NotCapturable{std::string("capture failed: ") + e.what()};
+    }
+  }
+  gpu::hold_frees(nullptr);
+  cudaError_t err = cudaStreamEndCapture(cs, &graph);
+  if (err != cudaSuccess || !graph) {
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    throw NotCapturable{std::string("capture invalidated: ") + cudaGetErrorName(err)};
+  }
+  err = cudaGraphInstantiate(&g->exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    g->exec = nullptr;
+    throw NotCapturable{std::string("instantiate failed: ") + cudaGetErrorName(err)};
+  }
+  for (auto& o : g->outputs) o.detach();
+  std::lock_guard lk(gs.mu);
+  if (gs.graphs.size() < kMaxGraphsPerEntry) gs.graphs.emplace(key, std::move(g));
+  ++gs.captures;
+  return warm;
+}
+
+// The tape is not capturable: never try again (TESSERA_CUDA_GRAPHS_DEBUG=1 prints why).
+void fallback(GpuGraphs& gs, const std::string& why) {
+  if (const char* v = std::getenv("TESSERA_CUDA_GRAPHS_DEBUG"); v && *v && *v != '0') {
+    std::fprintf(stderr, "[compile] CUDA graph not used: %s\n", why.c_str());
+  }
+  std::lock_guard lk(gs.mu);
+  gs.disabled = true;
+  ++gs.fallbacks;
+}
+
+}  // namespace
+
+bool run_gpu_graph(GpuGraphs& gs, const Tape& tape, const std::vector<array>& inputs, bool shapeless,
+                   std::vector<array>& outputs) {
+  for (auto& x : inputs) {
+    if (x.is_tracer()) return false;  // inside a transform or an outer trace: keep the graph lazy
+  }
+  std::vector<Shape> key;
+  std::shared_ptr<Captured> g;
+  {
+    std::lock_guard lk(gs.mu);
+    if (gs.disabled) return false;
+    for (auto& x : inputs) key.push_back(x.shape());
+    auto it = gs.graphs.find(key);
+    if (it != gs.graphs.end()) g = it->second;
+    else if (gs.graphs.size() >= kMaxGraphsPerEntry) return false;
+  }
+  int stream = -1;
+  try {
+    stream = tape_stream(tape);
+  } catch (const NotCapturable& e) {
+    fallback(gs, e.why);
+    return false;
+  }
+  try {
+    order_inputs(inputs, stream);
+  } catch (const std::exception&) {
+    return false;  // a failed input: the normal replay carries its error to eval
+  }
+  for (auto& x : inputs) {
+    if (!dense(x)) return false;  // flat copies need dense inputs (this call replays normally)
+  }
+  if (g) {
+    outputs = launch(*g, inputs, stream);
+    ++gs.replays;
+    return true;
+  }
+  try {
+    outputs = capture(gs, key, tape, inputs, shapeless, stream);
+    return true;
+  } catch (const std::exception& e) {
+    // Not capturable, or a kernel failed in the warm run: the normal replay reports such errors.
+    fallback(gs, e.what());
+    outputs.clear();
+    return false;
+  } catch (const NotCapturable& e) {
+    fallback(gs, e.why);
+    outputs.clear();
+    return false;
+  }
+}
+
+}  // namespace tessera::detail
