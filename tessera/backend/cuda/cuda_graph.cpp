@@ -304,12 +304,28 @@ void fallback(GpuGraphs& gs, const std::string& why) {
   ++gs.fallbacks;
 }
 
+// Whether x is, or is computed lazily from, a transform's tracer (jvp/vjp/vmap/compile inputs are
+// marked; arrays derived from them inside the traced function are not, so walk the pending graph).
+bool depends_on_tracer(const array& x) {
+  std::unordered_set<uintptr_t> seen;
+  std::vector<array> stack{x};
+  while (!stack.empty()) {
+    array a = stack.back();
+    stack.pop_back();
+    if (a.is_tracer()) return true;
+    if (!a.has_primitive() || a.status() == array::Status::available || !seen.insert(a.id()).second) continue;
+    for (auto& in : a.inputs()) stack.push_back(in);
+  }
+  return false;
+}
+
 }  // namespace
 
 bool run_gpu_graph(GpuGraphs& gs, const Tape& tape, const std::vector<array>& inputs, bool shapeless,
                    std::vector<array>& outputs) {
   for (auto& x : inputs) {
-    if (x.is_tracer()) return false;  // inside a transform or an outer trace: keep the graph lazy
+    // Inside a transform or an outer trace the outputs must stay lazy nodes of the graph.
+    if (depends_on_tracer(x)) return false;
   }
   std::vector<Shape> key;
   std::shared_ptr<Captured> g;
