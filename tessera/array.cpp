@@ -60,7 +60,9 @@ void array::Data::sync_to_host() {
 
 void* array::Data::to_device() {
   std::lock_guard lk(mu);
-  if (!device_valid) {
+  // An exported host buffer may have been written since the last upload (unless a GPU kernel
+  // wrote the device side since: then that one is the valid copy).
+  if (!device_valid || (host_exported && host_valid.load(std::memory_order_acquire))) {
     if (!device_ptr && buffer.size > 0) device_ptr = gpu::malloc(buffer.size);
     if (buffer.size > 0) gpu::copy_to_device(device_ptr, ptr, buffer.size);
     device_valid = true;
@@ -217,6 +219,14 @@ bool array::is_donatable_device() const {
 void array::mark_device_written() const {
   std::lock_guard lk(desc_->data->mu);
   desc_->data->host_valid.store(false, std::memory_order_release);
+}
+
+void array::mark_host_exported() const {
+  auto& d = desc_->data;
+  if (!d) return;
+  std::lock_guard lk(d->mu);
+  d->host_exported = true;
+  d->device_valid = false;
 }
 
 void array::set_row_contiguous_layout() {

@@ -74,6 +74,9 @@ int array_getbuffer(PyObject* exporter, Py_buffer* view, int flags) {
     view->obj = exporter;
     Py_INCREF(exporter);
     view->buf = a.size() ? info->a.data<void>() : nullptr;
+    // The buffer is writable (readonly = 0 for every consumer): writes through it may come at any
+    // time, so the device copy is stale now and re-uploaded on every later GPU use.
+    info->a.mark_host_exported();
     view->len = static_cast<Py_ssize_t>(a.nbytes());
     view->readonly = 0;
     view->itemsize = static_cast<Py_ssize_t>(a.itemsize());
