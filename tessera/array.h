@@ -153,10 +153,6 @@ class array {
   bool is_donatable_device() const;
   // After a GPU kernel wrote into this array's existing buffer: the host copy is stale.
   void mark_device_written() const;
-  // A writable view of the host bytes was handed out (NumPy, memoryview, DLPack on the CPU): the
-  // owner may write through it at any time, so the device copy is stale now and every later upload
-  // copies the host side again (while the host side is the valid one).
-  void mark_host_exported() const;
 
   // Holds the bytes behind one or more arrays: a host side and, in CUDA builds, a device side,
   // each with a validity flag. Host readers go through data(), GPU kernels through device_data().
@@ -167,7 +163,6 @@ class array {
     void* device_ptr{nullptr};           // device block of buffer.size bytes, or null
     std::atomic<bool> host_valid{true};
     bool device_valid{false};  // guarded by mu
-    bool host_exported{false};  // guarded by mu: see mark_host_exported
     std::mutex mu;
     explicit Data(allocator::Buffer b) : buffer(b), ptr(b.ptr) {}
     Data(void* p, size_t n, std::function<void(void*)> d) : buffer{p, n}, ptr(p), deleter(std::move(d)) {}

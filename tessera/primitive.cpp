@@ -3,6 +3,8 @@
 
 #include <mutex>
 
+#include "tessera/backend/gpu_fallback.h"
+
 namespace tessera {
 
 // CPU fallback for primitives without a CUDA kernel: the CPU code reads its inputs through

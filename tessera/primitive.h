@@ -1,7 +1,6 @@
 // The base class of graph nodes: one subclass per operation, with per-backend eval and transforms.
 #pragma once
 
-#include <map>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -48,12 +47,6 @@ class Primitive {
  private:
   Stream stream_;
 };
-
-// Debug counters of the CPU fallback on the GPU (Primitive::eval_gpu's default): how many times each
-// primitive (by name) ran its CPU kernel for a GPU stream since the last reset. Thread-safe.
-size_t gpu_fallback_count(const std::string& name);
-std::map<std::string, size_t> gpu_fallback_counts();
-void reset_gpu_fallback_counts();
 
 // A primitive with one output whose eval writes nothing new (e.g. views) still implements eval_cpu.
 // Helper to name a primitive: `TESSERA_NAME(Add)` defines name().

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "tessera/backend/gpu_fallback.h"
 #include "test_utils.h"
 
 using namespace tessera;

@@ -9,6 +9,8 @@
 #include <functional>
 
 #include "tessera/backend/gpu.h"
+#include "tessera/backend/gpu_fallback.h"
+#include "tessera/host_export.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -121,14 +123,14 @@ TEST_F(GpuOpsMore, ComplexAgainstDoubleReference) {
 }
 
 // The host copy of an array handed out writable (NumPy / memoryview / CPU DLPack do this through
-// mark_host_exported) may be written at any time: GPU kernels that run afterwards see the writes,
+// mark_host_exported, host_export.h) may be written at any time: GPU kernels that run afterwards see the writes,
 // also writes made after a later upload.
 TEST_F(GpuOpsMore, HostWritesAfterExportReachGpuKernels) {
   array a = array({1.0f, 2.0f, 3.0f, 4.0f});
   eval(a);
   eval(add(a, array(1.0f)));  // uploads a
   float* p = a.data<float>();
-  a.mark_host_exported();
+  mark_host_exported(a);
   p[0] = 100.0f;
   array b = add(a, array(1.0f));
   eval(b);
@@ -141,7 +143,7 @@ TEST_F(GpuOpsMore, HostWritesAfterExportReachGpuKernels) {
   // exported flag must not upload the stale host bytes over it.
   array e = zeros({4}, float32);
   eval(e);
-  e.mark_host_exported();
+  mark_host_exported(e);
   array f = slice_update(e, array({7.0f}), {2}, {3});
   e = array(0);  // f may take e's buffer
   eval(f);
