@@ -1,11 +1,15 @@
 // array: construction, buffers and views, graph teardown without recursion, host conversion.
 #include "tessera/array.h"
 
+#include <atomic>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <sstream>
+#include <unordered_set>
 
 #include "tessera/backend/gpu.h"
+#include "tessera/host_export.h"
 #include "tessera/primitive.h"
 #include "tessera/scheduler.h"
 
@@ -38,7 +42,44 @@ std::string shape_str(const Shape& shape) {
   return os.str();
 }
 
+namespace {
+// Buffers marked by mark_host_exported (host_export.h), a side table so the Data layout stays as is;
+// the count keeps the common case (nothing exported) free of the lock.
+std::mutex& exported_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::unordered_set<const array::Data*>& exported_set() {
+  static std::unordered_set<const array::Data*> s;
+  return s;
+}
+std::atomic<size_t> exported_count{0};
+
+bool exported_data(const array::Data* d) {
+  if (exported_count.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard lk(exported_mutex());
+  return exported_set().count(d) > 0;
+}
+}  // namespace
+
+void mark_host_exported(const array& a) {
+  auto& d = a.data_shared_ptr();
+  if (!d) return;
+  {
+    std::lock_guard lk(exported_mutex());
+    if (exported_set().insert(d.get()).second) exported_count.fetch_add(1, std::memory_order_release);
+  }
+  std::lock_guard lk(d->mu);
+  d->device_valid = false;
+}
+
+bool is_host_exported(const array& a) { return a.data_shared_ptr() && exported_data(a.data_shared_ptr().get()); }
+
 array::Data::~Data() {
+  if (exported_count.load(std::memory_order_acquire) > 0) {
+    std::lock_guard lk(exported_mutex());
+    if (exported_set().erase(this)) exported_count.fetch_sub(1, std::memory_order_release);
+  }
   if (device_ptr) gpu::free(device_ptr, buffer.size);
   if (deleter) {
     deleter(ptr);
@@ -60,7 +101,9 @@ void array::Data::sync_to_host() {
 
 void* array::Data::to_device() {
   std::lock_guard lk(mu);
-  if (!device_valid) {
+  // An exported host buffer may have been written since the last upload (unless a GPU kernel
+  // wrote the device side since: then that one is the valid copy).
+  if (!device_valid || (host_valid.load(std::memory_order_acquire) && exported_data(this))) {
     if (!device_ptr && buffer.size > 0) device_ptr = gpu::malloc(buffer.size);
     if (buffer.size > 0) gpu::copy_to_device(device_ptr, ptr, buffer.size);
     device_valid = true;

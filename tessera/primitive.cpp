@@ -1,12 +1,47 @@
 // Default behaviour of primitives: clear errors where a backend or a transform is missing.
 #include "tessera/primitive.h"
 
+#include <mutex>
+
+#include "tessera/backend/gpu_fallback.h"
+
 namespace tessera {
 
 // CPU fallback for primitives without a CUDA kernel: the CPU code reads its inputs through
 // array::data(), which copies device-only buffers to the host first (views never touch data, so
 // they move nothing); its outputs are host buffers that GPU kernels upload when they read them.
+namespace {
+std::mutex& fallback_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, size_t>& fallback_counts() {
+  static std::map<std::string, size_t> counts;
+  return counts;
+}
+}  // namespace
+
+size_t gpu_fallback_count(const std::string& name) {
+  std::lock_guard<std::mutex> lock(fallback_mutex());
+  auto it = fallback_counts().find(name);
+  return it == fallback_counts().end() ? 0 : it->second;
+}
+
+std::map<std::string, size_t> gpu_fallback_counts() {
+  std::lock_guard<std::mutex> lock(fallback_mutex());
+  return fallback_counts();
+}
+
+void reset_gpu_fallback_counts() {
+  std::lock_guard<std::mutex> lock(fallback_mutex());
+  fallback_counts().clear();
+}
+
 void Primitive::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  {
+    std::lock_guard<std::mutex> lock(fallback_mutex());
+    ++fallback_counts()[name()];
+  }
   eval_cpu(inputs, outputs);
 }
 

@@ -1,6 +1,7 @@
 // Bindings for tessera/array.h and tessera/dtype.h: the array class, its operators and methods.
 #include <nanobind/ndarray.h>
 
+#include "tessera/host_export.h"
 #include "utils.h"
 
 using namespace tessera;
@@ -74,6 +75,9 @@ int array_getbuffer(PyObject* exporter, Py_buffer* view, int flags) {
     view->obj = exporter;
     Py_INCREF(exporter);
     view->buf = a.size() ? info->a.data<void>() : nullptr;
+    // The buffer is writable (readonly = 0 for every consumer): writes through it may come at any
+    // time, so the device copy is stale now and re-uploaded on every later GPU use.
+    mark_host_exported(info->a);
     view->len = static_cast<Py_ssize_t>(a.nbytes());
     view->readonly = 0;
     view->itemsize = static_cast<Py_ssize_t>(a.itemsize());
@@ -168,9 +172,11 @@ void init_array(nb::module_& m) {
       .def(
           "__array__",
           [](const array& a, nb::object dtype, nb::object copy) {
-            nb::object out = txpy::to_numpy(a);
+            // A requested copy reads through a read-only view, so the array is not marked exported
+            // (an exported buffer's device copy is re-uploaded on every GPU use).
+            bool want_copy = !copy.is_none() && nb::cast<bool>(copy);
+            nb::object out = want_copy ? txpy::to_numpy_copy(a) : txpy::to_numpy(a);
             if (!dtype.is_none()) out = out.attr("astype")(dtype);
-            if (!copy.is_none() && nb::cast<bool>(copy)) out = out.attr("copy")();
             return out;
           },
           "dtype"_a = nb::none(), "copy"_a = nb::none(), "NumPy conversion (zero-copy unless asked).")

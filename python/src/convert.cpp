@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tessera/backend/gpu.h"
+#include "tessera/host_export.h"
 #include "tessera/interop.h"
 #include "utils.h"
 
@@ -183,6 +184,7 @@ std::optional<array> share_host_dlpack(nb::handle obj, std::optional<Dtype> dtyp
   // Imported (a capsule is used up by now): copy what cannot be aliased.
   if (reinterpret_cast<uintptr_t>(nd.data()) % align != 0 || nd.size() == 0) return from_ndarray(nd, dtype);
   array out(nd.data(), dlpack_shape(nd.ndim(), nd), src, [nd](void*) {});
+  mark_host_exported(out);  // the producer may keep writing its memory: uploads always copy again
   return dtype && *dtype != src ? astype(out, *dtype) : out;
 }
 
@@ -406,14 +408,9 @@ nb::ndarray<Framework...> as_ndarray(array a, bool writable, bool on_device = fa
 #endif
   } else {
     data = a.size() ? holder->data<void>() : nullptr;
-#ifdef TESSERA_CUDA
-    if (writable && holder->data_shared_ptr()) {
-      // The consumer may write the host copy: a device copy would go stale.
-      auto& d = *holder->data_shared_ptr();
-      std::lock_guard lk(d.mu);
-      d.device_valid = false;
-    }
-#endif
+    // The consumer may write the host copy at any later time: a device copy is never trusted again
+    // while the host side is the valid one.
+    if (writable) mark_host_exported(*holder);
   }
   return nb::ndarray<Framework...>(data, shape.size(), shape.data(), owner, strides.data(), dlpack_dtype(a.dtype()),
                                    device_type, 0);
@@ -431,6 +428,8 @@ nb::object host_numpy(array a, bool writable) {
 }  // namespace
 
 nb::object to_numpy(array a) { return host_numpy(a, true); }
+
+nb::object to_numpy_copy(array a) { return host_numpy(a, false).attr("copy")(); }
 
 std::pair<int, int> dlpack_device(array a) {
   eval_complete(a);

@@ -96,6 +96,8 @@ inline std::pair<array, array> to_arrays(const ArrayLike& a, const ArrayLike& b)
 
 // Evaluated array -> NumPy array sharing its memory (keeps the array alive).
 nb::object to_numpy(array a);
+// A NumPy copy of the evaluated array (reads through a read-only view: the array is not marked exported).
+nb::object to_numpy_copy(array a);
 // Evaluated array -> Python scalar / nested lists.
 nb::object to_item(array a);
 nb::object to_list(array a);

@@ -98,6 +98,7 @@ class DynamicSlice : public Primitive {
  public:
   DynamicSlice(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(DynamicSlice)
   TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES
@@ -112,6 +113,7 @@ class DynamicSliceUpdate : public Primitive {
  public:
   DynamicSliceUpdate(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(DynamicSliceUpdate)
   TESSERA_VMAP_RULE
   TESSERA_GRAD_RULES

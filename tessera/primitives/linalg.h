@@ -25,6 +25,7 @@ class AddMM : public Primitive {
  public:
   AddMM(Stream s, float alpha, float beta) : Primitive(s), alpha_(alpha), beta_(beta) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(AddMM)
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE

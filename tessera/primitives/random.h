@@ -31,6 +31,7 @@ class RandomMap : public Primitive {
   RandomMap(Stream s, Kind kind, float loc = 0.0f, float scale = 1.0f)
       : Primitive(s), kind_(kind), loc_(loc), scale_(scale) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   const char* name() const override;
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;
@@ -61,6 +62,7 @@ class Permutation : public Primitive {
  public:
   Permutation(Stream s, int axis) : Primitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  TESSERA_GPU_EVAL
   TESSERA_NAME(Permutation)
   TESSERA_GRAD_RULES
   bool is_equivalent(const Primitive& o) const override;

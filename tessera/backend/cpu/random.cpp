@@ -111,6 +111,8 @@ void RandomBits::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   if (words % 2) ptr[half] = threefry2x32_hash(key, {static_cast<uint32_t>(half), 0u}).first;
 }
 
+// The multiply-adds below are spelled std::fma (what GCC contracts them to with -mfma anyway) so
+// the CUDA kernels (random_map.cu) can reproduce the numbers operation by operation.
 void RandomMap::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
   out.set_data(allocator::malloc(out.nbytes()));
@@ -124,7 +126,7 @@ void RandomMap::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
         using T = decltype(t);
         fill<T>(out, bits, [&](size_t i, uint32_t b) {
           double l = lo[i], h = hi[i];
-          T v = static_cast<T>(l + (h - l) * static_cast<double>(unit_float(b)));
+          T v = static_cast<T>(std::fma(h - l, static_cast<double>(unit_float(b)), l));
           T th = static_cast<T>(h);
           // Rounding to T must not reach `high`.
           if (static_cast<double>(v) >= static_cast<double>(th) && static_cast<double>(th) > static_cast<double>(static_cast<T>(l))) {
@@ -141,8 +143,8 @@ void RandomMap::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
       dispatch_float(out.dtype(), "random.normal", [&](auto t) {
         using T = decltype(t);
         fill<T>(out, bits, [&](size_t, uint32_t b) {
-          float u = lo + (1.0f - lo) * unit_float(b);
-          return static_cast<T>(std::sqrt(2.0f) * erfinv_f(u) * scale + loc);
+          float u = std::fma(1.0f - lo, unit_float(b), lo);
+          return static_cast<T>(std::fma(std::sqrt(2.0f) * erfinv_f(u), scale, loc));
         });
       });
       break;
@@ -154,7 +156,7 @@ void RandomMap::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
         fill<T>(out, bits, [&](size_t i, uint32_t b) {
           double l = lo[i], h = hi[i];
           double a = std::erf(l / std::sqrt(2.0)), c = std::erf(h / std::sqrt(2.0));
-          double u = a + (c - a) * static_cast<double>(unit_float(b));
+          double u = std::fma(c - a, static_cast<double>(unit_float(b)), a);
           double x = std::sqrt(2.0) * static_cast<double>(erfinv_f(static_cast<float>(u)));
           return static_cast<T>(std::clamp(x, std::min(l, h), std::max(l, h)));
         });
@@ -166,7 +168,7 @@ void RandomMap::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
       dispatch_float(out.dtype(), "random.gumbel", [&](auto t) {
         using T = decltype(t);
         fill<T>(out, bits, [&](size_t, uint32_t b) {
-          float u = tiny + (1.0f - tiny) * unit_float(b);
+          float u = std::fma(1.0f - tiny, unit_float(b), tiny);
           return static_cast<T>(-std::log(-std::log(u)));
         });
       });
@@ -222,7 +224,7 @@ void Categorical::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
       uint32_t arg = 0;
       bool found = false;
       for (size_t c = 0; c < n; ++c) {
-        float u = tiny + (1.0f - tiny) * unit_float(bits[first + c * inner]);
+        float u = std::fma(1.0f - tiny, unit_float(bits[first + c * inner]), tiny);
         float v = lp[lbase + static_cast<int64_t>(c) * lstride] - std::log(-std::log(u));
         if (!found || v > best) {
           best = v;

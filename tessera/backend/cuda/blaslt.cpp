@@ -118,7 +118,7 @@ bool gemm_lt(const GemmArgs& g) {
   bool cached = true;
   Plan p = plan_cache().get(g, ctx, key, &cached);
   cublasStatus_t st = CUBLAS_STATUS_NOT_SUPPORTED;
-  float alpha = 1.0f, beta = 0.0f;
+  float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
   if (p.ok) {
     st = cublasLtMatmul(ctx.handle, p.desc, &alpha, g.a, p.la, g.b, p.lb, &beta, g.c, p.lc, g.c, p.lc, &p.algo,
                         ctx.workspace, ctx.workspace_bytes, ctx.stream);
@@ -131,17 +131,29 @@ bool gemm_lt(const GemmArgs& g) {
 }
 
 void gemm_cublas(const GemmArgs& g) {
-  float alpha = 1.0f, beta = 0.0f;
+  // Scalars in the compute precision: double for 64F, cuComplex for complex64, float otherwise.
+  float fa = static_cast<float>(g.alpha), fb = static_cast<float>(g.beta);
+  double da = g.alpha, db = g.beta;
+  cuComplex ca = make_cuComplex(fa, 0.0f), cb = make_cuComplex(fb, 0.0f);
+  const void* alpha = &fa;
+  const void* beta = &fb;
+  if (g.compute == CUBLAS_COMPUTE_64F) {
+    alpha = &da;
+    beta = &db;
+  } else if (g.type == CUDA_C_32F) {
+    alpha = &ca;
+    beta = &cb;
+  }
   if (g.batch == 1) {  // the plain entry point (what frameworks call for one product)
     TESSERA_CUBLAS_CHECK(cublasGemmEx(cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n),
-                                      static_cast<int>(g.k), &alpha, g.a, g.type, static_cast<int>(g.lda), g.b, g.type,
-                                      static_cast<int>(g.ldb), &beta, g.c, g.type, static_cast<int>(g.ldc), g.compute,
+                                      static_cast<int>(g.k), alpha, g.a, g.type, static_cast<int>(g.lda), g.b, g.type,
+                                      static_cast<int>(g.ldb), beta, g.c, g.type, static_cast<int>(g.ldc), g.compute,
                                       CUBLAS_GEMM_DEFAULT));
     return;
   }
   TESSERA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha, g.a,
-      g.type, static_cast<int>(g.lda), g.sa, g.b, g.type, static_cast<int>(g.ldb), g.sb, &beta, g.c, g.type,
+      cublas_handle(), g.ta, g.tb, static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), alpha, g.a,
+      g.type, static_cast<int>(g.lda), g.sa, g.b, g.type, static_cast<int>(g.ldb), g.sb, beta, g.c, g.type,
       static_cast<int>(g.ldc), g.sc, static_cast<int>(g.batch), g.compute, CUBLAS_GEMM_DEFAULT));
 }
 

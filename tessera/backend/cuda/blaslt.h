@@ -22,6 +22,8 @@ struct GemmArgs {
   int64_t batch;
   cudaDataType_t type;
   cublasComputeType_t compute;
+  // D = alpha * op(A) op(B) + beta * D (real scalars; complex products take them as alpha + 0i).
+  double alpha{1.0}, beta{0.0};
 };
 
 // Runs through cuBLASLt; false (nothing launched) when Lt offers no algorithm for the problem.

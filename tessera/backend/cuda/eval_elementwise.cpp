@@ -1,6 +1,8 @@
 // eval_gpu of elementwise primitives: unary math, binary arithmetic/comparisons (broadcast by
-// strides, host scalars passed by value) and select; other ops and dtypes use the CPU fallback.
+// strides, host scalars passed by value), complex64 parts/arithmetic (kernels_complex.h) and select;
+// other ops and dtypes use the CPU fallback.
 #include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/backend/cuda/kernels_complex.h"
 #include "tessera/primitives/elementwise.h"
 
 namespace tessera {
@@ -9,8 +11,18 @@ using namespace cuda;
 
 namespace {
 
-void run_unary(Primitive& p, int op, const std::vector<array>& inputs, std::vector<array>& outputs) {
+// complex64 input: the complex kernel `cop` (any strides), or the CPU when the op has none (-1).
+void run_complex_unary(Primitive& p, int cop, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
+  Strided s;
+  if (cop < 0 || !make_strided(out.shape(), {&inputs[0].strides()}, s)) return p.Primitive::eval_gpu(inputs, outputs);
+  void* o = alloc_out(out);
+  complex_unary(cop, inputs[0].device_data(), o, s, out.size(), current_stream());
+}
+
+void run_unary(Primitive& p, int op, const std::vector<array>& inputs, std::vector<array>& outputs, int cop = -1) {
+  auto& out = outputs[0];
+  if (inputs[0].dtype() == complex64) return run_complex_unary(p, cop, inputs, outputs);
   if (inputs[0].dtype() != out.dtype() || !unary_supported(op, dt(out.dtype())) || inputs[0].ndim() > kMaxDims) {
     return p.Primitive::eval_gpu(inputs, outputs);
   }
@@ -19,11 +31,17 @@ void run_unary(Primitive& p, int op, const std::vector<array>& inputs, std::vect
   unary(op, dt(out.dtype()), x.device_data(), o, out.size(), current_stream());
 }
 
-void run_binary(Primitive& p, int op, const std::vector<array>& inputs, std::vector<array>& outputs) {
+void run_binary(Primitive& p, int op, const std::vector<array>& inputs, std::vector<array>& outputs, int cop = -1) {
   auto& a = inputs[0];
   auto& b = inputs[1];
   auto& out = outputs[0];
   Strided s;
+  if (a.dtype() == complex64 && b.dtype() == complex64 && cop >= 0) {
+    if (!make_strided(out.shape(), {&a.strides(), &b.strides()}, s)) return p.Primitive::eval_gpu(inputs, outputs);
+    void* o = alloc_out(out);
+    complex_binary(cop, a.device_data(), b.device_data(), o, s, out.size(), current_stream());
+    return;
+  }
   if (a.dtype() != b.dtype() || !binary_supported(op, dt(a.dtype())) ||
       !make_strided(out.shape(), {&a.strides(), &b.strides()}, s)) {
     return p.Primitive::eval_gpu(inputs, outputs);
@@ -45,15 +63,26 @@ void run_binary(Primitive& p, int op, const std::vector<array>& inputs, std::vec
   void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
     run_binary(*this, OP, inputs, outputs);                                               \
   }
-#define TESSERA_GPU_FALLBACK(NAME)                                                         \
+// Ops with a complex64 kernel too (COP: ComplexUnaryOp / ComplexBinaryOp).
+#define TESSERA_GPU_UNARY_C(NAME, OP, COP)                                                 \
   void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
-    Primitive::eval_gpu(inputs, outputs);                                                 \
+    run_unary(*this, OP, inputs, outputs, COP);                                           \
+  }
+#define TESSERA_GPU_BINARY_C(NAME, OP, COP)                                                \
+  void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
+    run_binary(*this, OP, inputs, outputs, COP);                                          \
+  }
+// complex64 only (the CPU checks the dtype and throws otherwise).
+#define TESSERA_GPU_COMPLEX(NAME, COP)                                                     \
+  void NAME::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {    \
+    if (inputs[0].dtype() != complex64) return Primitive::eval_gpu(inputs, outputs);      \
+    run_complex_unary(*this, COP, inputs, outputs);                                       \
   }
 
-TESSERA_GPU_UNARY(Abs, u_abs)
-TESSERA_GPU_UNARY(Negative, u_neg)
+TESSERA_GPU_UNARY_C(Abs, u_abs, cu_abs)
+TESSERA_GPU_UNARY_C(Negative, u_neg, cu_neg)
 TESSERA_GPU_UNARY(Sign, u_sign)
-TESSERA_GPU_UNARY(Square, u_square)
+TESSERA_GPU_UNARY_C(Square, u_square, cu_square)
 TESSERA_GPU_UNARY(Exp, u_exp)
 TESSERA_GPU_UNARY(Expm1, u_expm1)
 TESSERA_GPU_UNARY(Log, u_log)
@@ -74,20 +103,20 @@ TESSERA_GPU_UNARY(Ceil, u_ceil)
 TESSERA_GPU_UNARY(Sinh, u_sinh)
 TESSERA_GPU_UNARY(Cosh, u_cosh)
 TESSERA_GPU_UNARY(ArcTan, u_arctan)
-// The ops missing here run in eval_elementwise_extra.cpp; complex ones use the CPU.
-TESSERA_GPU_FALLBACK(Real)
-TESSERA_GPU_FALLBACK(Imag)
-TESSERA_GPU_FALLBACK(Conjugate)
+// The ops missing here run in eval_elementwise_extra.cpp.
+TESSERA_GPU_COMPLEX(Real, cu_real)
+TESSERA_GPU_COMPLEX(Imag, cu_imag)
+TESSERA_GPU_COMPLEX(Conjugate, cu_conj)
 
-TESSERA_GPU_BINARY(Add, b_add)
-TESSERA_GPU_BINARY(Subtract, b_sub)
-TESSERA_GPU_BINARY(Multiply, b_mul)
-TESSERA_GPU_BINARY(Divide, b_div)
+TESSERA_GPU_BINARY_C(Add, b_add, cb_add)
+TESSERA_GPU_BINARY_C(Subtract, b_sub, cb_sub)
+TESSERA_GPU_BINARY_C(Multiply, b_mul, cb_mul)
+TESSERA_GPU_BINARY_C(Divide, b_div, cb_div)
 TESSERA_GPU_BINARY(Maximum, b_max)
 TESSERA_GPU_BINARY(Minimum, b_min)
 TESSERA_GPU_BINARY(Power, b_pow)
-TESSERA_GPU_BINARY(Equal, b_eq)
-TESSERA_GPU_BINARY(NotEqual, b_ne)
+TESSERA_GPU_BINARY_C(Equal, b_eq, cb_eq)
+TESSERA_GPU_BINARY_C(NotEqual, b_ne, cb_ne)
 TESSERA_GPU_BINARY(Less, b_lt)
 TESSERA_GPU_BINARY(LessEqual, b_le)
 TESSERA_GPU_BINARY(Greater, b_gt)

@@ -1,6 +1,6 @@
-// eval_gpu of Matmul: float16/bfloat16 through cuBLASLt (cached plans, the stream's workspace),
-// few-row products and float32 through cuBLAS (float32 accumulation; TF32 only when
-// TESSERA_ALLOW_TF32=1). Row- or column-major operands (transposed views) are used in place,
+// eval_gpu of Matmul and AddMM: float16/bfloat16 through cuBLASLt (cached plans, the stream's workspace),
+// few-row products, float32, float64 and complex64 through cuBLAS (float32 accumulation; TF32 only
+// when TESSERA_ALLOW_TF32=1). Row- or column-major operands (transposed views) are used in place,
 // batches by one stride (0 = broadcast) as one strided-batched call.
 #include <cstdlib>
 #include <cstring>
@@ -57,8 +57,14 @@ bool plan(const array& x, int64_t R, int64_t C, Operand& o) {
 }
 
 cudaDataType_t cuda_type(Dtype d) {
-  return d == float16 ? CUDA_R_16F : d == bfloat16 ? CUDA_R_16BF : CUDA_R_32F;
+  return d == float16    ? CUDA_R_16F
+         : d == bfloat16 ? CUDA_R_16BF
+         : d == float64  ? CUDA_R_64F
+         : d == complex64 ? CUDA_C_32F
+                          : CUDA_R_32F;
 }
+
+bool gemm_dtype(Dtype d) { return d == float32 || d == float16 || d == bfloat16 || d == float64 || d == complex64; }
 
 // Environment switch read once: unset or empty gives `otherwise`, "0" false, anything else true.
 bool env_flag(const char* name, bool otherwise) {
@@ -86,38 +92,33 @@ int lt_mode() {
   return mode;
 }
 
-}  // namespace
 
-void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  auto& out = outputs[0];
+// c (row-contiguous, out's shape and dtype) = alpha * a @ b + beta * c, a (..., M, K) and b (..., K, N)
+// with batch dims broadcast to out's. beta != 0 reads c's current values (addmm).
+void gemm_into(const array& a_in, const array& b_in, const array& out, void* c, double alpha, double beta) {
   Dtype d = out.dtype();
-  if (!(d == float32 || d == float16 || d == bfloat16) || inputs[0].dtype() != d || inputs[1].dtype() != d ||
-      out.ndim() < 2) {
-    return Primitive::eval_gpu(inputs, outputs);
-  }
-  int64_t M = out.shape(-2), N = out.shape(-1), K = inputs[0].shape(-1);
-  void* c = alloc_out(out);
+  int64_t M = out.shape(-2), N = out.shape(-1), K = a_in.shape(-1);
   if (out.size() == 0) return;
-  if (K == 0) {
-    TESSERA_CUDA_CHECK(cudaMemsetAsync(c, 0, out.nbytes(), current_stream()));
-    return;
-  }
   int64_t batch = static_cast<int64_t>(out.size()) / (M * N);
   Operand a, b;
-  if (!plan(inputs[0], M, K, a)) {
-    a.holder = contiguous_gpu(inputs[0], d);
+  if (!plan(a_in, M, K, a)) {
+    a.holder = contiguous_gpu(a_in, d);
     plan(*a.holder, M, K, a);
   } else {
-    a.holder = inputs[0];
+    a.holder = a_in;
   }
-  if (!plan(inputs[1], K, N, b)) {
-    b.holder = contiguous_gpu(inputs[1], d);
+  if (!plan(b_in, K, N, b)) {
+    b.holder = contiguous_gpu(b_in, d);
     plan(*b.holder, K, N, b);
   } else {
-    b.holder = inputs[1];
+    b.holder = b_in;
   }
   a.ptr = a.holder->device_data();
   b.ptr = b.holder->device_data();
+  bool wide = d == float64 || d == complex64;
+  cublasComputeType_t compute = d == float64 ? CUBLAS_COMPUTE_64F
+                                : (d == float32 && allow_tf32()) ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                 : CUBLAS_COMPUTE_32F;
   // Column-major view: C^T (N x M) = B^T (N x K) * A^T (K x M).
   GemmArgs g{b.col_major ? CUBLAS_OP_T : CUBLAS_OP_N,
              a.col_major ? CUBLAS_OP_T : CUBLAS_OP_N,
@@ -127,12 +128,46 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
              c, N, M * N,
              batch,
              cuda_type(d),
-             d == float32 ? (allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F) : CUBLAS_COMPUTE_32F};
+             compute,
+             alpha, beta};
   int mode = lt_mode();
   // Broadcast batches (stride 0) stay on cuBLAS, whose strided-batched call is known to take them.
   bool broadcast = batch > 1 && (a.batch_stride == 0 || b.batch_stride == 0);
-  bool lt = d != float32 && !broadcast && (mode == 1 || (mode < 0 && M > kFewRows));
+  bool lt = d != float32 && !wide && !broadcast && (mode == 1 || (mode < 0 && M > kFewRows));
   if (!lt || !gemm_lt(g)) gemm_cublas(g);
+}
+
+}  // namespace
+
+void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  Dtype d = out.dtype();
+  if (!gemm_dtype(d) || inputs[0].dtype() != d || inputs[1].dtype() != d || out.ndim() < 2) {
+    return Primitive::eval_gpu(inputs, outputs);
+  }
+  void* c = alloc_out(out);
+  if (out.size() == 0) return;
+  if (inputs[0].shape(-1) == 0) {
+    TESSERA_CUDA_CHECK(cudaMemsetAsync(c, 0, out.nbytes(), current_stream()));
+    return;
+  }
+  gemm_into(inputs[0], inputs[1], out, c, 1.0, 0.0);
+}
+
+// inputs {c, a, b}: out = alpha * a @ b + beta * c, c broadcast to out's shape and copied into out
+// first (cuBLAS then accumulates onto it with beta).
+void AddMM::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  Dtype d = out.dtype();
+  const array& cin = inputs[0];
+  if (!gemm_dtype(d) || cin.dtype() != d || cin.shape() != out.shape() || inputs[1].dtype() != d ||
+      inputs[2].dtype() != d || out.ndim() < 2 || inputs[1].shape(-1) == 0) {
+    return Primitive::eval_gpu(inputs, outputs);
+  }
+  void* c = alloc_out(out);
+  if (out.size() == 0) return;
+  if (beta_ != 0.0f) copy_into(cin, c, d, out.strides(), 0);  // c arrives broadcast (0 strides) to out's shape
+  gemm_into(inputs[1], inputs[2], out, c, alpha_, beta_);
 }
 
 }  // namespace tessera

@@ -27,18 +27,6 @@ void check_host_indices(const array& ix, int64_t n, int64_t span, int axis, cons
   }
 }
 
-// out gets src's values row-contiguously: src's own buffer when it can be donated.
-void* copy_or_donate_gpu(const array& src, array& out) {
-  if (src.dtype() == out.dtype() && src.is_donatable_device() && src.flags().row_contiguous &&
-      src.data_size() == src.size()) {
-    out.copy_shared_buffer(src);
-    return out.device_data();
-  }
-  void* p = alloc_out(out);
-  copy_into(src, p, out.dtype(), out.strides(), 0);
-  return p;
-}
-
 AlongAxisArgs along_args(const Shape& shape, const Strides& strides, int axis, int64_t axis_size) {
   AlongAxisArgs a{};
   a.ndim = static_cast<int>(shape.size());

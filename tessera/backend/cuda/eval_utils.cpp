@@ -48,6 +48,17 @@ void copy_into(const array& src, void* dst_base, Dtype dst_dtype, const Strides&
   copy_strided(src.device_data(), dt(src.dtype()), dst, dt(dst_dtype), s, src.size(), current_stream());
 }
 
+void* copy_or_donate_gpu(const array& src, array& out) {
+  if (src.dtype() == out.dtype() && src.is_donatable_device() && src.flags().row_contiguous &&
+      src.data_size() == src.size()) {
+    out.copy_shared_buffer(src);
+    return out.device_data();
+  }
+  void* p = alloc_out(out);
+  copy_into(src, p, out.dtype(), out.strides(), 0);
+  return p;
+}
+
 array contiguous_gpu(const array& in, Dtype d) {
   if (in.dtype() == d && in.flags().row_contiguous && in.data_size() == in.size()) return in;
   array out(in.shape(), d, nullptr, {});

@@ -34,6 +34,10 @@ array contiguous_gpu(const array& in, Dtype d);
 // Copies src (any layout) into dst's memory at element offset `dst_offset` with dst strides.
 void copy_into(const array& src, void* dst_base, Dtype dst_dtype, const Strides& dst_strides, int64_t dst_offset);
 
+// out gets src's values row-contiguously (converted to out's dtype): src's own buffer when it can
+// be donated (the caller then writes into it and calls out.mark_device_written()). Returns out's pointer.
+void* copy_or_donate_gpu(const array& src, array& out);
+
 // The value of a one-element (data_size 1) array whose host copy is valid, as double.
 bool host_scalar(const array& a, double* v);
 

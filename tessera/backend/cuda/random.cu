@@ -96,7 +96,7 @@ __global__ void categorical_kernel(CategoricalArgs a) {
     for (int64_t c = threadIdx.x; c < a.n; c += kCatThreads) {
       uint32_t b = a.bits[first + c * a.inner];
       float u = fminf(__fmul_rn(static_cast<float>(b), 1.0f / 4294967295.0f), 0x1.fffffep-1f);
-      u = __fadd_rn(tiny, __fmul_rn(1.0f - tiny, u));
+      u = fmaf(1.0f - tiny, u, tiny);  // std::fma on the CPU
       float v = __fsub_rn(a.logits[lbase + c * a.lstrides[a.axis]], logf(-logf(u)));
       Cand cand{v, static_cast<uint32_t>(c), v != v ? (c == 0 ? 2 : 0) : 1};
       best = CandMax{}(best, cand);

@@ -1,6 +1,6 @@
 // CUDA scatter kernels: one thread per update element; plain scatter stores (duplicates: the last
 // one wins, as on the CPU), reductions combine atomically (atomicAdd for 32/64-bit sums, a compare-and-swap
-// loop on the element's bits otherwise). NaN propagates through max/min as on the CPU.
+// loop on the element's bits otherwise, on the enclosing 32-bit word for 8-bit types). NaN propagates through max/min as on the CPU.
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels_scatter.h"
 #include "tessera/backend/cuda/runtime.h"
@@ -49,7 +49,28 @@ __device__ __forceinline__ void atomic_combine(int op, T* p, T u) {
       return;
     }
   }
-  if constexpr (sizeof(T) >= 2) {
+  if constexpr (sizeof(T) == 1) {
+    // No 8-bit CAS: swap the byte inside its aligned 32-bit word (device buffers are allocated in
+    // 256-byte classes, so the word never leaves the allocation; during a reduction every write to
+    // the buffer goes through this loop, so neighbouring bytes are never lost).
+    auto addr = reinterpret_cast<uintptr_t>(p);
+    unsigned int* wp = reinterpret_cast<unsigned int*>(addr & ~uintptr_t(3));
+    unsigned int shift = static_cast<unsigned int>(addr & 3) * 8u;
+    unsigned int old = *reinterpret_cast<volatile unsigned int*>(wp);
+    while (true) {
+      unsigned char ob = static_cast<unsigned char>((old >> shift) & 0xffu);
+      T ov;
+      memcpy(&ov, &ob, 1);
+      T nv = combine<T>(op, ov, u);
+      unsigned char nb8;
+      memcpy(&nb8, &nv, 1);
+      if (nb8 == ob) return;
+      unsigned int nw = (old & ~(0xffu << shift)) | (static_cast<unsigned int>(nb8) << shift);
+      unsigned int seen = atomicCAS(wp, old, nw);
+      if (seen == old) return;
+      old = seen;
+    }
+  } else {
     using B = bits_of<T>;
     B* bp = reinterpret_cast<B*>(p);
     B old = *reinterpret_cast<volatile B*>(bp);
@@ -170,22 +191,11 @@ __global__ void put_along_kernel(int op, const T* vals, const int64_t* idx, T* o
   }
 }
 
-// Pure data movement by element size.
-template <typename F>
-void dispatch_size(int elem_size, F&& f) {
-  switch (elem_size) {
-    case 1: f(uint8_t{}); break;
-    case 2: f(uint16_t{}); break;
-    case 4: f(uint32_t{}); break;
-    default: f(uint64_t{}); break;
-  }
-}
-
 }  // namespace
 
 bool scatter_supported(int op, int dt) {
   if (op == sc_none) return true;
-  return is_real_dt(dt) && dt != dt_bool && dt != dtx_uint8 && dt != dtx_int8;  // no 8-bit CAS
+  return is_real_dt(dt);  // 8-bit types (bool too) by a CAS on the enclosing 32-bit word
 }
 
 void scatter(int op, int dt, int elem_size, const ScatterArgs& a, cudaStream_t st) {

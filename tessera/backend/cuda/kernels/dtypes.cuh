@@ -64,6 +64,31 @@ bool dispatch_real(int dt, F&& f) {
   }
 }
 
+// Pure data movement by element size (1, 2, 4, else 8 bytes: complex64 moves as one 8-byte word).
+template <typename F>
+void dispatch_size(int elem_size, F&& f) {
+  switch (elem_size) {
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    default: f(uint64_t{}); break;
+  }
+}
+
+// A signed integer index of any integer dtype code read on the device (element i of p).
+__device__ __forceinline__ int64_t load_index(const void* p, int dt, int64_t i) {
+  switch (dt) {
+    case dtx_uint8: return static_cast<const uint8_t*>(p)[i];
+    case dtx_uint16: return static_cast<const uint16_t*>(p)[i];
+    case dt_uint32: return static_cast<const uint32_t*>(p)[i];
+    case dtx_uint64: return static_cast<int64_t>(static_cast<const uint64_t*>(p)[i]);
+    case dtx_int8: return static_cast<const int8_t*>(p)[i];
+    case dtx_int16: return static_cast<const int16_t*>(p)[i];
+    case dt_int32: return static_cast<const int32_t*>(p)[i];
+    default: return static_cast<const int64_t*>(p)[i];
+  }
+}
+
 inline bool is_real_dt(int dt) { return (dt >= 0 && dt <= dtx_f64); }
 inline bool is_float_dt(int dt) { return dt == dt_f16 || dt == dt_bf16 || dt == dt_f32 || dt == dtx_f64; }
 inline bool is_int_dt(int dt) { return dt >= 1 && dt <= dt_int64; }

@@ -1,0 +1,15 @@
+// Debug counters of the CPU fallback on the GPU (Primitive::eval_gpu's default, primitive.cpp): how
+// many times each primitive (by name) ran its CPU kernel for a GPU stream since the last reset.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace tessera {
+
+size_t gpu_fallback_count(const std::string& name);
+std::map<std::string, size_t> gpu_fallback_counts();
+void reset_gpu_fallback_counts();
+
+}  // namespace tessera
