@@ -41,43 +41,24 @@ int convert_main(int argc, char** argv) {
   std::string model_path, out_path;
   lm::ConvertOptions options;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "-h" || a == "--help") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (a == "-q" || a == "--quantize") {
-        options.quantize = true;
-        continue;
-      }
-      if (a == "--dequantize") {
-        options.dequantize = true;
-        continue;
-      }
-      auto [flag, value] = flag_and_value(argc, argv, i);
-      if (flag == "--model") {
-        model_path = value;
-      } else if (flag == "--out") {
-        out_path = value;
-      } else if (flag == "--dtype") {
-        options.dtype = parse_dtype(flag, value);
-      } else if (flag == "--q-bits") {
-        options.quantization.bits = parse_int(flag, value);
-      } else if (flag == "--q-group-size") {
-        options.quantization.group_size = parse_int(flag, value);
-      } else if (flag == "--q-recipe") {
-        options.quantization.recipe = value;
-      } else if (flag == "--tokenizer") {
-        options.tokenizer_path = value;
-      } else if (flag == "--max-shard-size") {
-        double gb = parse_number(flag, value);
-        if (!(gb > 0)) throw UsageError("--max-shard-size must be positive");
-        options.max_shard_bytes = static_cast<int64_t>(gb * (1 << 30));
-      } else {
-        throw UsageError("unknown option " + a);
-      }
-    }
+    FlagTable t;
+    t.switches["-q"] = t.switches["--quantize"] = [&] { options.quantize = true; };
+    t.switches["--dequantize"] = [&] { options.dequantize = true; };
+    t.options["--model"] = [&](const std::string& v) { model_path = v; };
+    t.options["--out"] = [&](const std::string& v) { out_path = v; };
+    t.options["--dtype"] = [&](const std::string& v) { options.dtype = parse_dtype("--dtype", v); };
+    t.options["--q-bits"] = [&](const std::string& v) { options.quantization.bits = parse_int("--q-bits", v); };
+    t.options["--q-group-size"] = [&](const std::string& v) {
+      options.quantization.group_size = parse_int("--q-group-size", v);
+    };
+    t.options["--q-recipe"] = [&](const std::string& v) { options.quantization.recipe = v; };
+    t.options["--tokenizer"] = [&](const std::string& v) { options.tokenizer_path = v; };
+    t.options["--max-shard-size"] = [&](const std::string& v) {
+      double gb = parse_number("--max-shard-size", v);
+      if (!(gb > 0)) throw UsageError("--max-shard-size must be positive");
+      options.max_shard_bytes = static_cast<int64_t>(gb * (1 << 30));
+    };
+    if (!parse_flags(argc, argv, t, kUsage)) return 0;
     if (model_path.empty() || out_path.empty()) throw UsageError("--model and --out are required");
     if (!options.quantize && (!options.quantization.recipe.empty()))
       options.quantize = true;  // a recipe implies quantization
