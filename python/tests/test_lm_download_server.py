@@ -174,4 +174,10 @@ def test_python_download_module_and_missing_files(tmp_path, hub):
     r = subprocess.run([sys.executable, "-c", f"import tessera.lm as l; l.load({REPO!r})"], capture_output=True,
                        text=True, timeout=120, env={**env, "HF_HUB_OFFLINE": "1"})
     assert r.returncode != 0
-    assert "missing: tokenizer.json (or tokenizer.model)" in r.stderr and "config.json" not in r.stderr.split("missing:")[1]
+    missing = r.stderr.split("Missing from the Hugging Face cache")[1]
+    assert missing.rstrip().endswith(": tokenizer.json (or tokenizer.model).") and "config.json" not in missing
+    # The C++ loader (no download) says the same.
+    r = subprocess.run([sys.executable, "-c", f"import tessera.core as c; c.lm.load({REPO!r}, '', '')"], capture_output=True,
+                       text=True, timeout=120, env={**env, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode != 0
+    assert "missing: tokenizer.json (or tokenizer.model)." in r.stderr and str(snap) in r.stderr
