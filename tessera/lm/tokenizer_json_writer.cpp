@@ -21,17 +21,6 @@ constexpr const char* kSpace = "\xE2\x96\x81";  // "▁"
 
 int type_of(const VocabSpec& s, size_t i) { return s.token_types.empty() ? 1 : s.token_types[i]; }
 
-void check_spec(const VocabSpec& s) {
-  const size_t n = s.tokens.size();
-  if (n == 0) throw std::invalid_argument("[tokenizer] cannot write an empty vocabulary");
-  if (!s.scores.empty() && s.scores.size() != n)
-    throw std::invalid_argument("[tokenizer] scores and tokens differ in length");
-  if (!s.token_types.empty() && s.token_types.size() != n)
-    throw std::invalid_argument("[tokenizer] token types and tokens differ in length");
-  for (const auto& id : {s.bos_id, s.eos_id, s.unk_id, s.pad_id})
-    if (id && (*id < 0 || static_cast<size_t>(*id) >= n))
-      throw std::invalid_argument("[tokenizer] special id " + std::to_string(*id) + " outside the vocabulary");
-}
 
 std::optional<std::string> text_of(const VocabSpec& s, std::optional<int32_t> id) {
   if (!id) return std::nullopt;
@@ -147,7 +136,7 @@ void write_json(const fs::path& p, const json& j) {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> sentencepiece_merges(const VocabSpec& s) {
-  check_spec(s);
+  validate_vocab_spec(s);
   std::unordered_map<std::string_view, int32_t> ids;
   for (size_t i = 0; i < s.tokens.size(); ++i) ids.emplace(s.tokens[i], static_cast<int32_t>(i));
   struct Merge {
@@ -182,7 +171,7 @@ std::vector<std::pair<std::string, std::string>> sentencepiece_merges(const Voca
 }
 
 json tokenizer_json_from_vocab(const VocabSpec& s) {
-  check_spec(s);
+  validate_vocab_spec(s);
   json body;
   switch (s.kind) {
     case VocabSpec::Kind::kSentencePieceBpe: body = sentencepiece_bpe_json(s); break;
@@ -207,7 +196,7 @@ json tokenizer_json_from_vocab(const VocabSpec& s) {
 }
 
 json tokenizer_config_from_vocab(const VocabSpec& s) {
-  check_spec(s);
+  validate_vocab_spec(s);
   json c = {{"add_bos_token", s.add_bos && s.bos_id.has_value()},
             {"add_eos_token", false},
             {"clean_up_tokenization_spaces", false},

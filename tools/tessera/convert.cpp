@@ -18,7 +18,8 @@ const char* const kUsage =
     "\n"
     "Converts a model (Hugging Face / MLX directory, llama GGUF file or llama2.c .bin) into a Hugging Face\n"
     "style directory (config.json, model.safetensors or shards + index, tokenizer files) or, when --out\n"
-    "ends in .gguf, a GGUF file (llama.cpp names; tokenizer metadata from GGUF sources).\n"
+    "ends in .gguf, a GGUF file (llama.cpp names; tokenizer metadata from GGUF sources). A GGUF or llama2.c\n"
+    "source's vocabulary is written as tokenizer.json + tokenizer_config.json + generation_config.json.\n"
     "\n"
     "options:\n"
     "  --model PATH          the model to convert\n"
@@ -29,7 +30,8 @@ const char* const kUsage =
     "  --q-bits N            bits per weight: 2, 3, 4, 5, 6 or 8 (default 4)\n"
     "  --q-group-size N      values per scale/bias: 32, 64 or 128 (default 64)\n"
     "  --q-recipe R          mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6: embeddings, lm_head and some\n"
-    "                        v_proj/down_proj layers at the high bits, the rest at the low bits (MLX-LM)\n"
+    "                        v_proj/down_proj layers at the high bits, the rest at the low bits (MLX-LM);\n"
+    "                        fused matrices take their roles' higher bits (Phi-3 qkv_proj as v_proj)\n"
     "  --dequantize          store quantized weights dense\n"
     "  --tokenizer PATH      tokenizer directory, tokenizer.json or SentencePiece .model to copy\n"
     "  --max-shard-size GB   safetensors shard size (default 5)\n"
@@ -75,7 +77,12 @@ int convert_main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   };
-  lm::convert(model_path, out_path, options);
+  try {
+    lm::convert(model_path, out_path, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tessera convert: error: %s\n", e.what());
+    return 1;
+  }
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "[convert] done in %.1f s\n", s);
   return 0;
