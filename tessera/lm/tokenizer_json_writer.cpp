@@ -59,7 +59,7 @@ json merges_json(const std::vector<std::pair<std::string, std::string>>& merges)
 json vocab_json(const VocabSpec& s) {
   json v = json::object();
   for (size_t i = 0; i < s.tokens.size(); ++i) {
-    if (v.contains(s.tokens[i])) continue;  // duplicate texts (rare in GGUF files): the first id wins, as HF's
+    if (v.contains(s.tokens[i])) continue;  // duplicate texts (rare in GGUF files): only the first id is written
     v[s.tokens[i]] = i;
   }
   return v;
