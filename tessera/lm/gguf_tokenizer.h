@@ -8,6 +8,7 @@
 
 #include "tessera/io/gguf_value.h"
 #include "tessera/lm/tokenizer.h"
+#include "tessera/lm/tokenizers/vocab_tokenizer.h"
 
 namespace tessera::lm {
 
@@ -22,6 +23,10 @@ std::vector<std::string> gguf_pre_tokenizer_regexes(const std::string& pre);
 // <|endoftext|>, ...), as llama.cpp's end-of-generation list. Throws "[gguf] ..." when the metadata lacks a
 // vocabulary or is inconsistent.
 std::shared_ptr<Tokenizer> tokenizer_from_gguf(const GGUFMetadata& metadata);
+
+// The plain vectors behind tokenizer_from_gguf (also what convert writes as tokenizer.json); extra_eos_ids
+// holds the end-of-generation ids other than eos_id. Same errors.
+VocabSpec vocab_spec_from_gguf(const GGUFMetadata& metadata);
 
 // Reads only the metadata of a GGUF file (tensor data are not touched) and builds its tokenizer.
 std::shared_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path);

@@ -51,7 +51,10 @@ int quantized_layer_bits(const std::string& prefix, const QuantizeOptions& o, in
   int index = std::regex_search(prefix, m, layer) ? std::stoi(m[1].str()) : 0;
   const int eighth = num_layers / 8;
   bool more = index < eighth || index >= 7 * num_layers / 8 || (index - eighth) % 3 == 2;
-  bool sensitive = prefix.find("v_proj") != std::string::npos || prefix.find("down_proj") != std::string::npos;
+  // A fused matrix takes the higher of its roles' bits: Phi-3's qkv_proj holds v_proj (high), gate_up_proj
+  // holds neither sensitive role (low).
+  auto has = [&](const char* role) { return prefix.find(role) != std::string::npos; };
+  bool sensitive = has("v_proj") || has("qkv_proj") || has("down_proj");
   return sensitive && more ? high : low;
 }
 

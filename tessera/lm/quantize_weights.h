@@ -16,7 +16,8 @@ struct QuantizeOptions {
   int bits = 4;
   // "" (every layer at `bits`) or MLX-LM's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",
   // "mixed_4_6": embed_tokens, lm_head and, in MLX-LM's "use more bits" layers (the first and last eighth
-  // and every third in between), v_proj and down_proj at the high bits; the rest at the low bits.
+  // and every third in between), v_proj and down_proj at the high bits; the rest at the low bits. Fused
+  // matrices take the higher of their roles' bits (Phi-3 qkv_proj: high there, as v_proj; gate_up_proj: low).
   std::string recipe;
 };
 

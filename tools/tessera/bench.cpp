@@ -124,49 +124,29 @@ int bench_main(int argc, char** argv) {
   bool json = false, dequantize = false;
   std::string quantize;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "-h" || a == "--help") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (a == "--json") {
-        json = true;
-        continue;
-      }
-      if (a == "--dequantize") {
-        dequantize = true;
-        continue;
-      }
-      auto [flag, value] = flag_and_value(argc, argv, i);
-      if (flag == "--model")
-        model_path = value;
-      else if (flag == "--shape")
-        shape = value;
-      else if (flag == "--quantize")
-        quantize = value;
-      else if (flag == "--dtype")
-        dtype = parse_dtype(flag, value);
-      else if (flag == "-p" || flag == "--prompt-tokens")
-        prompt_tokens = parse_int(flag, value);
-      else if (flag == "-n" || flag == "--gen-tokens")
-        gen_tokens = parse_int(flag, value);
-      else if (flag == "--batch")
-        batch = parse_int(flag, value);
-      else if (flag == "--repeats")
-        repeats = parse_int(flag, value);
-      else if (flag == "--seed")
-        seed = static_cast<uint64_t>(parse_int(flag, value));
-      else if (flag == "--device") {
-        if (value == "cpu")
-          device = Device(Device::cpu);
-        else if (value == "gpu")
-          device = Device(Device::gpu);
-        else
-          throw UsageError("--device expects cpu or gpu, got '" + value + "'");
-      } else
-        throw UsageError("unknown option " + a);
-    }
+    FlagTable t;
+    t.switches["--json"] = [&] { json = true; };
+    t.switches["--dequantize"] = [&] { dequantize = true; };
+    t.options["--model"] = [&](const std::string& v) { model_path = v; };
+    t.options["--shape"] = [&](const std::string& v) { shape = v; };
+    t.options["--quantize"] = [&](const std::string& v) { quantize = v; };
+    t.options["--dtype"] = [&](const std::string& v) { dtype = parse_dtype("--dtype", v); };
+    t.options["-p"] = t.options["--prompt-tokens"] = [&](const std::string& v) {
+      prompt_tokens = parse_int("--prompt-tokens", v);
+    };
+    t.options["-n"] = t.options["--gen-tokens"] = [&](const std::string& v) { gen_tokens = parse_int("--gen-tokens", v); };
+    t.options["--batch"] = [&](const std::string& v) { batch = parse_int("--batch", v); };
+    t.options["--repeats"] = [&](const std::string& v) { repeats = parse_int("--repeats", v); };
+    t.options["--seed"] = [&](const std::string& v) { seed = static_cast<uint64_t>(parse_int("--seed", v)); };
+    t.options["--device"] = [&](const std::string& v) {
+      if (v == "cpu")
+        device = Device(Device::cpu);
+      else if (v == "gpu")
+        device = Device(Device::gpu);
+      else
+        throw UsageError("--device expects cpu or gpu, got '" + v + "'");
+    };
+    if (!parse_flags(argc, argv, t, kUsage)) return 0;
     if (model_path.empty() == shape.empty()) throw UsageError("give exactly one of --model and --shape");
     if (!shape.empty()) {
       auto names = lm::llama_shape_names();

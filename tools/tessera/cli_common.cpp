@@ -52,6 +52,31 @@ std::pair<std::string, std::string> flag_and_value(int argc, char** argv, int& i
   return {a, argv[++i]};
 }
 
+bool parse_flags(int argc, char** argv, const FlagTable& table, const char* usage) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(usage, stdout);
+      return false;
+    }
+    if (auto s = table.switches.find(a); s != table.switches.end()) {
+      s->second();
+      continue;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      if (!table.positional) throw UsageError("unexpected argument " + a);
+      table.positional(a);
+      continue;
+    }
+    std::string name = a.substr(0, a.find('='));
+    auto o = table.options.find(name);
+    if (o == table.options.end()) throw UsageError("unknown option " + a);
+    auto [flag, value] = flag_and_value(argc, argv, i);
+    o->second(value);
+  }
+  return true;
+}
+
 const char* const kGenerationOptionsHelp =
     "  --max-tokens N      tokens to generate at most (default 256)\n"
     "  --temp T            sampling temperature; 0 = greedy (default 0)\n"

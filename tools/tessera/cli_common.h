@@ -2,6 +2,8 @@
 // choice.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +29,18 @@ Dtype parse_dtype(const std::string& flag, const std::string& v);
 // Splits "--flag=value" into flag and value, or takes the value from the next argument (advancing i);
 // UsageError when it is missing.
 std::pair<std::string, std::string> flag_and_value(int argc, char** argv, int& i);
+
+// A subcommand's flags for parse_flags: switches take no value, options one ("--flag V" or "--flag=V"; aliases
+// are separate keys); positional gets the other arguments (nullptr: they are usage errors).
+struct FlagTable {
+  std::map<std::string, std::function<void()>> switches;
+  std::map<std::string, std::function<void(const std::string& value)>> options;
+  std::function<void(const std::string& arg)> positional;
+};
+
+// Parses argv[1..] with the table. Returns false after printing usage to stdout for -h / --help; throws
+// UsageError for unknown options and missing values (and whatever the handlers throw).
+bool parse_flags(int argc, char** argv, const FlagTable& table, const char* usage);
 
 // Help lines for the flags parse_generation_flag takes.
 extern const char* const kGenerationOptionsHelp;

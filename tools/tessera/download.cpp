@@ -53,27 +53,15 @@ int download_main(int argc, char** argv) {
   std::string repo, revision = "main", cache_dir;
   std::vector<std::string> includes;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "-h" || a == "--help") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (a.rfind("--", 0) != 0) {
-        if (!repo.empty()) throw UsageError("one model id at a time (got " + repo + " and " + a + ")");
-        repo = a;
-        continue;
-      }
-      auto [flag, value] = flag_and_value(argc, argv, i);
-      if (flag == "--revision")
-        revision = value;
-      else if (flag == "--include")
-        includes.push_back(value);
-      else if (flag == "--cache-dir")
-        cache_dir = value;
-      else
-        throw UsageError("unknown option " + a);
-    }
+    FlagTable t;
+    t.options["--revision"] = [&](const std::string& v) { revision = v; };
+    t.options["--include"] = [&](const std::string& v) { includes.push_back(v); };
+    t.options["--cache-dir"] = [&](const std::string& v) { cache_dir = v; };
+    t.positional = [&](const std::string& a) {
+      if (!repo.empty()) throw UsageError("one model id at a time (got " + repo + " and " + a + ")");
+      repo = a;
+    };
+    if (!parse_flags(argc, argv, t, kUsage)) return 0;
     if (repo.empty()) throw UsageError("missing the model id (org/name)");
     if (!lm::is_hub_repo_id(repo)) throw UsageError("'" + repo + "' is not a model id of the form org/name");
   } catch (const UsageError& e) {

@@ -68,32 +68,14 @@ int tokenize_main(int argc, char** argv) {
   bool ids_only = false, special = true;
   std::vector<int32_t> decode_ids;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "-h" || a == "--help") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (a == "--ids") {
-        ids_only = true;
-        continue;
-      }
-      if (a == "--no-special") {
-        special = false;
-        continue;
-      }
-      auto [flag, value] = flag_and_value(argc, argv, i);
-      if (flag == "--model")
-        model_path = value;
-      else if (flag == "--tokenizer")
-        tokenizer_path = value;
-      else if (flag == "--text")
-        text = value;
-      else if (flag == "--decode")
-        decode = value;
-      else
-        throw UsageError("unknown option " + a);
-    }
+    FlagTable t;
+    t.switches["--ids"] = [&] { ids_only = true; };
+    t.switches["--no-special"] = [&] { special = false; };
+    t.options["--model"] = [&](const std::string& v) { model_path = v; };
+    t.options["--tokenizer"] = [&](const std::string& v) { tokenizer_path = v; };
+    t.options["--text"] = [&](const std::string& v) { text = v; };
+    t.options["--decode"] = [&](const std::string& v) { decode = v; };
+    if (!parse_flags(argc, argv, t, kUsage)) return 0;
     if (model_path.empty() && tokenizer_path.empty()) throw UsageError("give --model or --tokenizer");
     if (decode && text) throw UsageError("--decode and --text exclude each other");
     if (decode) decode_ids = parse_ids(*decode);

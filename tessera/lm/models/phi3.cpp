@@ -1,4 +1,4 @@
-// Phi-3: Llama with fused qkv_proj and gate_up_proj weights (split at load) and partial rotary dims.
+// Phi-3: Llama with fused qkv_proj and gate_up_proj weights (split at load, quantized ones too) and partial rotary dims.
 #include <stdexcept>
 
 #include "tessera/lm/models/hf_config.h"
@@ -36,10 +36,13 @@ void phi3_sanitize(WeightMap& w, const LlamaConfig& c) {
       w.erase(it);
       for (size_t k = 0; k < names.size(); ++k) w.insert_or_assign(p + names[k], parts[k]);
     };
-    split_rows("self_attn.qkv_proj.weight", {"self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                                              "self_attn.v_proj.weight"},
-               {q_out, kv_out, kv_out});
-    split_rows("mlp.gate_up_proj.weight", {"mlp.gate_proj.weight", "mlp.up_proj.weight"}, {I, I});
+    // MLX-affine quantized matrices split the same rows of their packed weight, scales and biases.
+    for (std::string part : {".weight", ".scales", ".biases"}) {
+      split_rows("self_attn.qkv_proj" + part,
+                 {"self_attn.q_proj" + part, "self_attn.k_proj" + part, "self_attn.v_proj" + part},
+                 {q_out, kv_out, kv_out});
+      split_rows("mlp.gate_up_proj" + part, {"mlp.gate_proj" + part, "mlp.up_proj" + part}, {I, I});
+    }
   }
 }
 

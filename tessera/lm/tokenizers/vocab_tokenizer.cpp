@@ -9,7 +9,7 @@
 
 namespace tessera::lm {
 
-std::shared_ptr<Tokenizer> make_tokenizer_from_vocab(const VocabSpec& spec) {
+void validate_vocab_spec(const VocabSpec& spec) {
   const size_t n = spec.tokens.size();
   if (n == 0) throw std::invalid_argument("[tokenizer] empty vocabulary");
   if (!spec.scores.empty() && spec.scores.size() != n)
@@ -17,7 +17,13 @@ std::shared_ptr<Tokenizer> make_tokenizer_from_vocab(const VocabSpec& spec) {
   if (!spec.token_types.empty() && spec.token_types.size() != n)
     throw std::invalid_argument("[tokenizer] token types and tokens differ in length");
   for (const auto& id : {spec.bos_id, spec.eos_id, spec.unk_id, spec.pad_id})
-    if (id && (*id < 0 || static_cast<size_t>(*id) >= n)) throw std::invalid_argument("[tokenizer] special id out of range");
+    if (id && (*id < 0 || static_cast<size_t>(*id) >= n))
+      throw std::invalid_argument("[tokenizer] special id " + std::to_string(*id) + " outside the vocabulary");
+}
+
+std::shared_ptr<Tokenizer> make_tokenizer_from_vocab(const VocabSpec& spec) {
+  validate_vocab_spec(spec);
+  const size_t n = spec.tokens.size();
   auto type_of = [&](size_t i) { return spec.token_types.empty() ? 1 : spec.token_types[i]; };
 
   if (spec.kind != VocabSpec::Kind::kByteLevelBpe) {

@@ -34,7 +34,11 @@ struct VocabSpec {
   std::optional<std::string> chat_template;
 };
 
-// Throws std::invalid_argument("[tokenizer] ...") when the vectors disagree in length or ids are out of range.
+// Throws std::invalid_argument("[tokenizer] ...") when the vocabulary is empty, the vectors disagree in length
+// or special ids are out of range.
+void validate_vocab_spec(const VocabSpec& spec);
+
+// Throws as validate_vocab_spec.
 std::shared_ptr<Tokenizer> make_tokenizer_from_vocab(const VocabSpec& spec);
 
 }  // namespace tessera::lm
