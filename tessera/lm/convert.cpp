@@ -206,7 +206,12 @@ void save_directory(ModelWeights& src, const fs::path& dir, const nlohmann::json
     }
     ArrayMap part;
     for (const auto& name : shards[s]) {
-      part.emplace(name, sorted.at(name));
+      auto& a = sorted.at(name);
+      if (o.tensor_progress) {  // computed one by one so the bar moves (save would evaluate them anyway)
+        a.eval();
+        o.tensor_progress("writing " + file, part.size() + 1, shards[s].size());
+      }
+      part.emplace(name, a);
       weight_map[name] = file;
     }
     save_safetensors((dir / file).string(), part, meta);
@@ -286,6 +291,7 @@ void save_gguf_file(ModelWeights& src, const fs::path& out, const ConvertOptions
     say(o, "[convert] no tokenizer metadata written (only GGUF sources carry it): pass a tokenizer when loading");
   }
   std::map<std::string, array> sorted(src.weights.begin(), src.weights.end());
+  const size_t total_tensors = sorted.size();
   std::vector<std::pair<std::string, GGUFTensor>> tensors;
   const Dtype dense_dtype = o.dtype.value_or(float32);
   for (const auto& [name, a] : sorted) {
@@ -309,6 +315,7 @@ void save_gguf_file(ModelWeights& src, const fs::path& out, const ConvertOptions
       t = gguf_quantize(a, type);
     }
     tensors.emplace_back(gguf_name_of(name), std::move(*t));
+    if (o.tensor_progress) o.tensor_progress("encoding " + out.filename().string(), tensors.size(), total_tensors);
   }
   if (out.has_parent_path()) fs::create_directories(out.parent_path());
   save_gguf(out.string(), tensors, md);

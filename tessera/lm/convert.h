@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tessera/dtype.h"
+#include "tessera/lm/progress.h"
 #include "tessera/lm/quantize_weights.h"
 
 namespace tessera::lm {
@@ -21,6 +22,7 @@ struct ConvertOptions {
   std::string tokenizer_path;  // optional tokenizer file or directory to copy into a directory output
   int64_t max_shard_bytes = int64_t{5} << 30;  // directory output: safetensors shards at most this big
   std::function<void(const std::string&)> progress;  // one line per step (nullptr: silent)
+  ProgressFn tensor_progress;  // per tensor computed and written (nullptr: silent)
 };
 
 // The config.json of a Llama-architecture model (model_type llama, architectures LlamaForCausalLM and the

@@ -103,9 +103,17 @@ std::shared_ptr<Tokenizer> find_tokenizer(const ModelWeights& w, const std::stri
   return load_tokenizer(w.path);
 }
 
-LoadedModel load(const std::string& path, const std::string& tokenizer_path, const std::string& quantization) {
+LoadedModel load(const std::string& path, const std::string& tokenizer_path, const std::string& quantization,
+                 const ProgressFn& progress) {
   ModelWeights w = load_weights(path);
   apply_load_quantization(w.weights, w.config, quantization);
+  if (progress && !quantization.empty() && quantization != "none") {
+    size_t done = 0;
+    for (auto& [name, a] : w.weights) {
+      a.eval();
+      progress("quantizing", ++done, w.weights.size());
+    }
+  }
   LoadedModel out;
   out.model = std::make_shared<Llama>(w.config, w.weights);
   w.weights.clear();

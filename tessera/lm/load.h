@@ -10,6 +10,7 @@
 #include "tessera/io/gguf_value.h"
 
 #include "tessera/lm/models/llama.h"
+#include "tessera/lm/progress.h"
 #include "tessera/lm/tokenizer.h"
 
 namespace tessera::lm {
@@ -49,7 +50,9 @@ std::shared_ptr<Tokenizer> find_tokenizer(const ModelWeights& weights, const std
 // embedding weights (MLX affine, group 64) at load; "f16" / "bf16" / "f32" dequantize and cast (see
 // quantize_weights.h). Other formats throw "[load] ... not supported yet". A Hugging Face model id
 // "org/name" that is not a local path loads from the Hugging Face cache (hub.h; offline, "[hub] ..." when missing).
+// progress (optional): with a quantization, the weights are computed one by one at load (instead of at
+// the first forward pass) and reported as the stage "quantizing".
 LoadedModel load(const std::string& path, const std::string& tokenizer_path = "",
-                 const std::string& quantization = "");
+                 const std::string& quantization = "", const ProgressFn& progress = nullptr);
 
 }  // namespace tessera::lm

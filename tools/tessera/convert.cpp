@@ -77,6 +77,7 @@ int convert_main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   };
+  options.tensor_progress = lm::terminal_progress_bar();
   try {
     lm::convert(model_path, out_path, options);
   } catch (const std::exception& e) {

@@ -35,6 +35,8 @@ const std::string kUsage =
         "                      Python package, else the bundled models/stories260K\n"
         "  --tokenizer PATH    tokenizer (default: the GGUF's own; for .bin, tokenizer.bin or tok*.bin\n"
         "                      next to the model)\n"
+        "  --quantization Q    quantize at load: int8 or int4 (MLX affine, group 64) or cast to\n"
+        "                      f16/bf16/f32, as tessera.lm.load(quantization=Q); with a progress bar\n"
         "  --prompt TEXT       prompt text (default: empty, start from BOS); '-' reads it from\n"
         "                      stdin, dropping one final newline. Given several times, the prompts\n"
         "                      are generated together as a batch (texts printed in order)\n"
@@ -79,7 +81,7 @@ int batch_main(const lm::Llama& model, const lm::Tokenizer& tok, const std::vect
 }  // namespace
 
 int generate_main(int argc, char** argv) {
-  std::string model_path, tokenizer_path, prompt, template_file, draft_path, cache_file;
+  std::string model_path, tokenizer_path, prompt, template_file, draft_path, cache_file, quantization;
   std::vector<std::string> prompts;
   int batch_size = 0;
   std::optional<std::string> system;
@@ -105,6 +107,8 @@ int generate_main(int argc, char** argv) {
         model_path = value;
       else if (flag == "--tokenizer")
         tokenizer_path = value;
+      else if (flag == "--quantization")
+        quantization = value;
       else if (flag == "--system")
         system = value;
       else if (flag == "--chat-template")
@@ -141,7 +145,7 @@ int generate_main(int argc, char** argv) {
 
   try {
     if (model_path.empty()) model_path = default_model_path();
-    auto loaded = lm::load(model_path, tokenizer_path);
+    auto loaded = lm::load(model_path, tokenizer_path, quantization, lm::terminal_progress_bar());
     const lm::Tokenizer& tok = *loaded.tokenizer;
     std::optional<std::string> tmpl = raw ? std::nullopt : choose_chat_template(tok, template_file);
     if (system && !tmpl) throw std::runtime_error("--system needs a chat template; this model has none");
@@ -156,7 +160,7 @@ int generate_main(int argc, char** argv) {
     std::vector<int32_t> ids = encode(prompt);
     std::optional<lm::LoadedModel> draft;
     if (!draft_path.empty()) {
-      draft = lm::load(draft_path, tokenizer_path);
+      draft = lm::load(draft_path, tokenizer_path, quantization, lm::terminal_progress_bar());
       cfg.draft_model = draft->model.get();
     }
     std::optional<lm::PromptCache> cache;

@@ -124,7 +124,7 @@ int run(const char* name, Args& args) {
   try {
     if (args.model.empty()) args.model = default_model_path();
     std::string text = read_text(args.file);
-    auto model = lm::load(args.model, args.tokenizer, args.quantization);
+    auto model = lm::load(args.model, args.tokenizer, args.quantization, lm::terminal_progress_bar());
     std::vector<int32_t> ids = lm::perplexity_tokens(*model.tokenizer, text, args.options.max_tokens);
     nlohmann::ordered_json out = {{"model", args.model}, {"file", args.file}, {"context", args.options.context},
                                   {"stride", args.options.stride ? args.options.stride : args.options.context}};
