@@ -35,6 +35,16 @@ array spd(const array& x) {
   return add(matmul(x, swapaxes(x, -1, -2)), multiply(array(3.0, float64), eye(x.shape(-1), float64)));
 }
 array f64(const array& a) { return astype(a, float64); }
+// Two Q8_0 rows of 32 weights: a float16 scale (0.5, 0.25), then int8 values i - 16 and 3 - i.
+array q8_0_blocks() {
+  std::vector<uint8_t> b(68);
+  b[0] = 0x00, b[1] = 0x38, b[34] = 0x00, b[35] = 0x34;  // 0.5 and 0.25 in float16, little-endian
+  for (int i = 0; i < 32; ++i) {
+    b[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(i - 16));
+    b[36 + i] = static_cast<uint8_t>(static_cast<int8_t>(3 - i));
+  }
+  return array(b, {2, 34}, uint8);
+}
 Case nd(Case c) {
   c.diff = false;
   return c;
@@ -155,8 +165,7 @@ std::vector<Case> cases() {
   t.push_back({"swapaxes", {{2, 3}}, [](auto& x) { return swapaxes(x[0], 0, 1); }});
   t.push_back({"moveaxis", {{2, 3, 4}}, [](auto& x) { return moveaxis(x[0], 0, 2); }});
   t.push_back({"slice", {{4, 5}}, [](auto& x) { return slice(x[0], {1, 4}, {3, 0}, {1, -2}); }});
-  t.push_back({"as_strided", {{6}}, [](auto& x) { return as_strided(x[0], {2, 3}, {1, 1}); }, true, true, -1, 1,
-               "[AsStrided] vjp is not implemented", "[AsStrided] vmap is not implemented"});
+  t.push_back({"as_strided", {{6}}, [](auto& x) { return as_strided(x[0], {2, 3}, {1, 1}); }});
   // ---- indexing ----
   t.push_back({"take", {{4, 3}}, [](auto& x) { return take(x[0], ints({2, 0, 2}, {3}), 0); }});
   t.push_back({"take_along_axis", {{3, 4}}, [](auto& x) { return take_along_axis(x[0], ints({1, 0, 3, 2, 2, 1}, {3, 2}), 1); }});
@@ -165,9 +174,9 @@ std::vector<Case> cases() {
   t.push_back({"gather", {{4, 3}}, [](auto& x) { return gather(x[0], ints({3, 1}, {2}), 0, {1, 2}); }});
   t.push_back({"scatter", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter(x[0], ints({3, 1}, {2}), x[1], 0); }});
   t.push_back({"scatter_add", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_add(x[0], ints({3, 3}, {2}), x[1], 0); }});
-  t.push_back({"scatter_prod", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_prod(x[0], ints({3, 1}, {2}), x[1], 0); }, true, true, -1, 1, "[Scatter] vjp is not implemented for prod/max/min scatters", ""});
-  t.push_back({"scatter_max", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_max(x[0], ints({3, 1}, {2}), x[1], 0); }, true, true, -1, 1, "[Scatter] vjp is not implemented for prod/max/min scatters", ""});
-  t.push_back({"scatter_min", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_min(x[0], ints({3, 1}, {2}), x[1], 0); }, true, true, -1, 1, "[Scatter] vjp is not implemented for prod/max/min scatters", ""});
+  t.push_back({"scatter_prod", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_prod(x[0], ints({3, 1}, {2}), x[1], 0); }});
+  t.push_back({"scatter_max", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_max(x[0], ints({3, 1}, {2}), x[1], 0); }});
+  t.push_back({"scatter_min", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_min(x[0], ints({3, 1}, {2}), x[1], 0); }});
   t.push_back({"slice_update", {{4, 3}, {2, 3}}, [](auto& x) { return slice_update(x[0], x[1], {1, 0}, {3, 3}); }});
   t.push_back({"dynamic_slice", {{4, 3}}, [](auto& x) { return dynamic_slice(x[0], ints({1}, {1}), {0}, {2, 3}); }});
   t.push_back({"dynamic_slice_update", {{4, 3}, {2, 3}}, [](auto& x) { return dynamic_slice_update(x[0], x[1], ints({2}, {1}), {0}); }});
@@ -184,14 +193,10 @@ std::vector<Case> cases() {
   t.push_back({"inv", {{3, 3}}, [](auto& x) { return linalg::inv(spd(x[0])); }});
   t.push_back({"solve", {{3, 3}, {3, 2}}, [](auto& x) { return linalg::solve(spd(x[0]), x[1]); }});
   t.push_back({"cholesky", {{3, 3}}, [](auto& x) { return linalg::cholesky(spd(x[0])); }});
-  t.push_back({"qr", {{3, 3}}, [](auto& x) { return linalg::qr(x[0]).second; }, true, true, -1, 1,
-               "[QRF] vjp is not implemented", ""});
-  t.push_back({"svd", {{3, 3}}, [](auto& x) { return linalg::svd(x[0], false)[0]; }, true, true, -1, 1,
-               "[SVD] vjp is not implemented", ""});
-  t.push_back({"eigh", {{3, 3}}, [](auto& x) { return linalg::eigh(spd(x[0])).first; }, true, true, -1, 1,
-               "[Eigh] vjp is not implemented", ""});
-  t.push_back({"eigvalsh", {{3, 3}}, [](auto& x) { return linalg::eigvalsh(spd(x[0])); }, true, true, -1, 1,
-               "[Eigh] vjp is not implemented", ""});
+  t.push_back({"qr", {{3, 3}}, [](auto& x) { return linalg::qr(x[0]).second; }});
+  t.push_back({"svd", {{3, 3}}, [](auto& x) { return linalg::svd(x[0], false)[0]; }});
+  t.push_back({"eigh", {{3, 3}}, [](auto& x) { return linalg::eigh(spd(x[0])).first; }});
+  t.push_back({"eigvalsh", {{3, 3}}, [](auto& x) { return linalg::eigvalsh(spd(x[0])); }});
   // ---- manipulation ----
   t.push_back({"concatenate", {{2, 3}, {1, 3}}, [](auto& x) { return concatenate({x[0], x[1]}, 0); }});
   t.push_back({"stack", {{2, 3}, {2, 3}}, [](auto& x) { return stack({x[0], x[1]}, 1); }});
@@ -238,24 +243,27 @@ std::vector<Case> cases() {
   t.push_back({"conv1d", {{1, 5, 2}, {3, 2, 2}}, [](auto& x) { return conv1d(x[0], x[1], 1, 1); }});
   t.push_back({"conv2d", {{1, 4, 4, 2}, {2, 2, 2, 2}}, [](auto& x) { return conv2d(x[0], x[1]); }});
   t.push_back({"conv3d", {{1, 3, 3, 3, 1}, {2, 2, 2, 2, 1}}, [](auto& x) { return conv3d(x[0], x[1]); }});
-  // ---- quantized (float32 weights; gradients only for x of quantized_matmul) ----
+  // ---- quantized (float32 weights; gradients for x and for scales/biases, none for the packed ints) ----
+  // quantize rounds: no derivative (a clear error).
   t.push_back({"quantize", {{4, 32}}, [](auto& x) { return quantize(astype(x[0], float32), 32, 4)[1]; }, true, false,
-               -1, 1, "[AffineQuantize] vjp is not implemented", ""});
-  t.push_back({"dequantize", {{4, 32}}, [](auto& x) {
-                 auto q = quantize(astype(x[0], float32), 32, 4);
-                 return dequantize(q[0], q[1], q[2], 32, 4);
-               }, true, false, -1, 1, "[AffineDequantize] vjp is not implemented", ""});
+               -1, 1, "[AffineQuantize] vjp is not implemented: rounding", ""});
+  // dequantize is linear in scales (4, 2) and biases (4, 2) (two groups of 32).
+  t.push_back({"dequantize", {{4, 2}, {4, 2}}, [](auto& x) {
+                 auto q = quantize(astype(random_array({4, 64}, float64, -1, 1, 6), float32), 32, 4)[0];
+                 return dequantize(q, astype(x[0], float32), astype(x[1], float32), 32, 4);
+               }});
   t.push_back({"quantized_matmul", {{2, 32}}, [](auto& x) {
                  auto q = quantize(astype(random_array({4, 32}, float64, -1, 1, 5), float32), 32, 4);
                  return quantized_matmul(astype(x[0], float32), q[0], q[1], q[2], true, 32, 4);
-               }, true, true, -1, 1, "[QuantizedMatmul] jvp is not implemented", ""});
+               }});
   // Q8_0 blocks of zeros (scale 0): the dequantized weights are zeros; gradients flow through x.
   t.push_back({"gguf_dequantize", {{2, 32}}, [](auto& x) {
                  return multiply(x[0], gguf_dequantize(zeros({2, 34}, uint8), GGUFType::Q8_0, {2, 32}));
                }});
+  // Two Q8_0 rows (scale 0.5 and 0.25, integers i - 16 and 3 - i): nonzero weights.
   t.push_back({"gguf_quantized_matmul", {{2, 32}}, [](auto& x) {
-                 return gguf_quantized_matmul(astype(x[0], float32), zeros({1, 34}, uint8), GGUFType::Q8_0, 32);
-               }, true, true, -1, 1, "[GGUFMatmul] vjp is not implemented", ""});
+                 return gguf_quantized_matmul(astype(x[0], float32), q8_0_blocks(), GGUFType::Q8_0, 32);
+               }});
   return t;
 }
 

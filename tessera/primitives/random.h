@@ -15,6 +15,7 @@ class RandomBits : public Primitive {
   TESSERA_GPU_EVAL
   TESSERA_NAME(RandomBits)
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -33,6 +34,7 @@ class RandomMap : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   const char* name() const override;
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -49,6 +51,7 @@ class Categorical : public Primitive {
   TESSERA_GPU_EVAL
   TESSERA_NAME(Categorical)
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -63,6 +66,7 @@ class Permutation : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Permutation)
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

@@ -97,6 +97,8 @@ class AsStrided : public Primitive {
       : Primitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(AsStrided)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
 
  private:
   Shape shape_;

@@ -12,6 +12,8 @@ namespace tessera::rules {
 
 // A scalar of value v in a's dtype (so rules never promote).
 inline array scal(double v, const array& a) { return array(v, a.dtype()); }
+// The matrix transpose of the last two axes.
+inline array mT(const array& a) { return swapaxes(a, -1, -2); }
 inline bool differentiable(const array& a) { return is_inexact(a.dtype()); }
 
 // Sums a broadcast cotangent back to `shape` (leading dims and size-1 dims).
