@@ -1,4 +1,4 @@
-// vjp/jvp rules of gather/scatter, the along-axis variants and (dynamic) slice updates.
+// vjp/jvp rules of gather/scatter (with sum/prod/max/min reductions), the along-axis variants and (dynamic) slice updates.
 #include <optional>
 
 #include "tessera/primitives/indexing.h"
@@ -7,17 +7,11 @@
 
 namespace tessera {
 
+using rules::tangent_of;
+
 namespace {
 std::vector<array> index_inputs(const std::vector<array>& primals, size_t first, size_t last) {
   return std::vector<array>(primals.begin() + first, primals.begin() + last);
-}
-// Tangent of input i (zeros when it has none).
-array tangent_of(int i, const std::vector<array>& primals, const std::vector<array>& tangents,
-                 const std::vector<int>& argnums) {
-  for (size_t j = 0; j < argnums.size(); ++j) {
-    if (argnums[j] == i) return tangents[j];
-  }
-  return zeros_like(primals[i]);
 }
 }  // namespace
 

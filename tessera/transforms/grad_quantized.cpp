@@ -10,23 +10,21 @@
 namespace tessera {
 
 namespace {
-array tangent_or_zeros(int i, const std::vector<array>& primals, const std::vector<array>& tangents,
-                       const std::vector<int>& argnums) {
-  for (size_t j = 0; j < argnums.size(); ++j) {
-    if (argnums[j] == i) return tangents[j];
-  }
-  return zeros_like(primals[i]);
-}
 // Cotangents of scales and biases (rows, K / gs) from the cotangent of the dequantized w (rows, K).
 std::pair<array, array> dequantize_vjp(const array& w_q, const array& scales, const array& cw, int gs, int bits) {
   auto q = dequantize(w_q, ones_like(scales), zeros_like(scales), gs, bits);  // the integers, as floats
   Shape grouped{scales.shape(0), scales.shape(1), gs};
   return {sum(reshape(multiply(astype(cw, q.dtype()), q), grouped), -1), sum(reshape(astype(cw, q.dtype()), grouped), -1)};
 }
-std::vector<array> select(const std::vector<int>& argnums, const std::vector<array>& primals,
-                          const std::vector<std::pair<int, array>>& known) {
+// The cotangents for argnums from the known ones; the packed integers (input `packed`) have none.
+std::vector<array> select(const char* name, int packed, const std::vector<int>& argnums,
+                          const std::vector<array>& primals, const std::vector<std::pair<int, array>>& known) {
   std::vector<array> r;
   for (int a : argnums) {
+    if (a == packed) {
+      throw std::invalid_argument(std::string("[") + name + "] The packed quantized weight (argument " +
+                                  std::to_string(a) + ") has no gradient; scales and biases do.");
+    }
     bool found = false;
     for (auto& [i, g] : known) {
       if (i == a) {
@@ -59,13 +57,13 @@ std::vector<array> AffineQuantize::jvp(const std::vector<array>&, const std::vec
 std::vector<array> AffineDequantize::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                          const std::vector<int>& argnums, const std::vector<array>&) {
   auto [cs, cb] = dequantize_vjp(primals[0], primals[1], cotangents[0], group_size_, bits_);
-  return select(argnums, primals, {{1, cs}, {2, cb}});
+  return select(name(), 0, argnums, primals, {{1, cs}, {2, cb}});
 }
 std::vector<array> AffineDequantize::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                          const std::vector<int>& argnums) {
   // Linear in (scales, biases): the tangent is the dequantization with the tangents in their place.
-  return {dequantize(primals[0], tangent_or_zeros(1, primals, tangents, argnums),
-                     tangent_or_zeros(2, primals, tangents, argnums), group_size_, bits_)};
+  return {dequantize(primals[0], rules::tangent_of(1, primals, tangents, argnums),
+                     rules::tangent_of(2, primals, tangents, argnums), group_size_, bits_)};
 }
 
 // Inputs: x (M, K), w_q, scales, biases; out = x @ W^T (transpose) or x @ W, W = dequantize(w_q, ...).
@@ -87,7 +85,7 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
     known.emplace_back(2, cs);
     known.emplace_back(3, cb);
   }
-  return select(argnums, primals, known);
+  return select(name(), 1, argnums, primals, known);
 }
 std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                         const std::vector<int>& argnums) {
@@ -101,8 +99,8 @@ std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals, const
   bool weights = false;
   for (int a : argnums) weights = weights || a == 2 || a == 3;
   if (weights) {
-    auto dw = dequantize(primals[1], tangent_or_zeros(2, primals, tangents, argnums),
-                         tangent_or_zeros(3, primals, tangents, argnums), group_size_, bits_);
+    auto dw = dequantize(primals[1], rules::tangent_of(2, primals, tangents, argnums),
+                         rules::tangent_of(3, primals, tangents, argnums), group_size_, bits_);
     acc(matmul(primals[0], transpose_ ? rules::mT(dw) : dw));
   }
   if (!out) return {zeros_like(rules::current_outputs(name())[0])};
@@ -120,7 +118,7 @@ std::vector<array> GGUFMatmul::vjp(const std::vector<array>& primals, const std:
       known.emplace_back(0, matmul(cotangents[0], w));
     }
   }
-  return select(argnums, primals, known);
+  return select(name(), 1, argnums, primals, known);
 }
 std::vector<array> GGUFMatmul::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                    const std::vector<int>& argnums) {
