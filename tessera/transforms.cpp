@@ -24,14 +24,15 @@ uintptr_t node_key(const array& a) {
 
 bool is_stop_gradient(const array& a) { return dynamic_cast<StopGradient*>(&a.primitive()) != nullptr; }
 
-// The nodes between `leaves` and `outputs` that depend on a leaf, in topological order.
+// The nodes between `leaves` and `outputs` that depend on a leaf, in topological order. Gradients stop
+// at stop_gradient; vmap (through_stop_gradient) maps through it.
 struct Tape {
   std::vector<array> nodes;
   std::unordered_set<uintptr_t> active;  // ids of leaves and of outputs of active nodes
   bool is_active(const array& a) const { return active.count(a.id()) > 0; }
 };
 
-Tape active_tape(const std::vector<array>& outputs, const std::vector<array>& leaves) {
+Tape active_tape(const std::vector<array>& outputs, const std::vector<array>& leaves, bool through_stop_gradient = false) {
   Tape t;
   for (auto& l : leaves) t.active.insert(l.id());
   std::unordered_set<uintptr_t> visited;  // node keys
@@ -54,7 +55,7 @@ Tape active_tape(const std::vector<array>& outputs, const std::vector<array>& le
         continue;
       }
       bool act = false;
-      if (!is_stop_gradient(node)) {
+      if (through_stop_gradient || !is_stop_gradient(node)) {
         for (auto& in : node.inputs()) act |= t.is_active(in);
       }
       if (act) {
@@ -339,7 +340,7 @@ VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes_arg, const std::vec
     }
     if (n < 0) throw std::invalid_argument("[vmap] At least one input must be mapped (in_axes all -1).");
     auto outputs = fun(tracers);
-    auto tape = active_tape(outputs, leaves);
+    auto tape = active_tape(outputs, leaves, true);
     for (auto& node : tape.nodes) {
       std::vector<array> ins;
       std::vector<int> axes;

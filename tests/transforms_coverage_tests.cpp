@@ -9,6 +9,7 @@
 
 #include <gtest/gtest-spi.h>
 
+#include "tessera/primitives/custom_kernel.h"
 #include "test_utils.h"
 
 namespace tessera {
@@ -35,6 +36,17 @@ array spd(const array& x) {
   return add(matmul(x, swapaxes(x, -1, -2)), multiply(array(3.0, float64), eye(x.shape(-1), float64)));
 }
 array f64(const array& a) { return astype(a, float64); }
+// Two Q4_1 rows of 32 weights d * q + m: float16 d, m (0.5, -1 and 0.25, 0.5), then 16 bytes of nibbles.
+// (Q4_1 is multiplied in float; Q8_0/Q4_0 quantize x for small batches, which is not smooth in x.)
+array q4_1_blocks() {
+  std::vector<uint8_t> b(40);
+  uint8_t head[2][4] = {{0x00, 0x38, 0x00, 0xBC}, {0x00, 0x34, 0x00, 0x38}};
+  for (int r = 0; r < 2; ++r) {
+    for (int k = 0; k < 4; ++k) b[r * 20 + k] = head[r][k];
+    for (int j = 0; j < 16; ++j) b[r * 20 + 4 + j] = static_cast<uint8_t>((j * 37 + 11 * r + 3) & 0xFF);
+  }
+  return array(b, {2, 20}, uint8);
+}
 Case nd(Case c) {
   c.diff = false;
   return c;
@@ -155,8 +167,7 @@ std::vector<Case> cases() {
   t.push_back({"swapaxes", {{2, 3}}, [](auto& x) { return swapaxes(x[0], 0, 1); }});
   t.push_back({"moveaxis", {{2, 3, 4}}, [](auto& x) { return moveaxis(x[0], 0, 2); }});
   t.push_back({"slice", {{4, 5}}, [](auto& x) { return slice(x[0], {1, 4}, {3, 0}, {1, -2}); }});
-  t.push_back({"as_strided", {{6}}, [](auto& x) { return as_strided(x[0], {2, 3}, {1, 1}); }, true, true, -1, 1,
-               "[AsStrided] vjp is not implemented", "[AsStrided] vmap is not implemented"});
+  t.push_back({"as_strided", {{6}}, [](auto& x) { return as_strided(x[0], {2, 3}, {1, 1}); }});
   // ---- indexing ----
   t.push_back({"take", {{4, 3}}, [](auto& x) { return take(x[0], ints({2, 0, 2}, {3}), 0); }});
   t.push_back({"take_along_axis", {{3, 4}}, [](auto& x) { return take_along_axis(x[0], ints({1, 0, 3, 2, 2, 1}, {3, 2}), 1); }});
@@ -165,9 +176,9 @@ std::vector<Case> cases() {
   t.push_back({"gather", {{4, 3}}, [](auto& x) { return gather(x[0], ints({3, 1}, {2}), 0, {1, 2}); }});
   t.push_back({"scatter", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter(x[0], ints({3, 1}, {2}), x[1], 0); }});
   t.push_back({"scatter_add", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_add(x[0], ints({3, 3}, {2}), x[1], 0); }});
-  t.push_back({"scatter_prod", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_prod(x[0], ints({3, 1}, {2}), x[1], 0); }, true, true, -1, 1, "[Scatter] vjp is not implemented for prod/max/min scatters", ""});
-  t.push_back({"scatter_max", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_max(x[0], ints({3, 1}, {2}), x[1], 0); }, true, true, -1, 1, "[Scatter] vjp is not implemented for prod/max/min scatters", ""});
-  t.push_back({"scatter_min", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_min(x[0], ints({3, 1}, {2}), x[1], 0); }, true, true, -1, 1, "[Scatter] vjp is not implemented for prod/max/min scatters", ""});
+  t.push_back({"scatter_prod", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_prod(x[0], ints({3, 1}, {2}), x[1], 0); }});
+  t.push_back({"scatter_max", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_max(x[0], ints({3, 1}, {2}), x[1], 0); }});
+  t.push_back({"scatter_min", {{4, 3}, {2, 1, 3}}, [](auto& x) { return scatter_min(x[0], ints({3, 1}, {2}), x[1], 0); }});
   t.push_back({"slice_update", {{4, 3}, {2, 3}}, [](auto& x) { return slice_update(x[0], x[1], {1, 0}, {3, 3}); }});
   t.push_back({"dynamic_slice", {{4, 3}}, [](auto& x) { return dynamic_slice(x[0], ints({1}, {1}), {0}, {2, 3}); }});
   t.push_back({"dynamic_slice_update", {{4, 3}, {2, 3}}, [](auto& x) { return dynamic_slice_update(x[0], x[1], ints({2}, {1}), {0}); }});
@@ -184,14 +195,10 @@ std::vector<Case> cases() {
   t.push_back({"inv", {{3, 3}}, [](auto& x) { return linalg::inv(spd(x[0])); }});
   t.push_back({"solve", {{3, 3}, {3, 2}}, [](auto& x) { return linalg::solve(spd(x[0]), x[1]); }});
   t.push_back({"cholesky", {{3, 3}}, [](auto& x) { return linalg::cholesky(spd(x[0])); }});
-  t.push_back({"qr", {{3, 3}}, [](auto& x) { return linalg::qr(x[0]).second; }, true, true, -1, 1,
-               "[QRF] vjp is not implemented", ""});
-  t.push_back({"svd", {{3, 3}}, [](auto& x) { return linalg::svd(x[0], false)[0]; }, true, true, -1, 1,
-               "[SVD] vjp is not implemented", ""});
-  t.push_back({"eigh", {{3, 3}}, [](auto& x) { return linalg::eigh(spd(x[0])).first; }, true, true, -1, 1,
-               "[Eigh] vjp is not implemented", ""});
-  t.push_back({"eigvalsh", {{3, 3}}, [](auto& x) { return linalg::eigvalsh(spd(x[0])); }, true, true, -1, 1,
-               "[Eigh] vjp is not implemented", ""});
+  t.push_back({"qr", {{3, 3}}, [](auto& x) { return linalg::qr(x[0]).second; }});
+  t.push_back({"svd", {{3, 3}}, [](auto& x) { return linalg::svd(x[0], false)[0]; }});
+  t.push_back({"eigh", {{3, 3}}, [](auto& x) { return linalg::eigh(spd(x[0])).first; }});
+  t.push_back({"eigvalsh", {{3, 3}}, [](auto& x) { return linalg::eigvalsh(spd(x[0])); }});
   // ---- manipulation ----
   t.push_back({"concatenate", {{2, 3}, {1, 3}}, [](auto& x) { return concatenate({x[0], x[1]}, 0); }});
   t.push_back({"stack", {{2, 3}, {2, 3}}, [](auto& x) { return stack({x[0], x[1]}, 1); }});
@@ -238,24 +245,27 @@ std::vector<Case> cases() {
   t.push_back({"conv1d", {{1, 5, 2}, {3, 2, 2}}, [](auto& x) { return conv1d(x[0], x[1], 1, 1); }});
   t.push_back({"conv2d", {{1, 4, 4, 2}, {2, 2, 2, 2}}, [](auto& x) { return conv2d(x[0], x[1]); }});
   t.push_back({"conv3d", {{1, 3, 3, 3, 1}, {2, 2, 2, 2, 1}}, [](auto& x) { return conv3d(x[0], x[1]); }});
-  // ---- quantized (float32 weights; gradients only for x of quantized_matmul) ----
+  // ---- quantized (float32 weights; gradients for x and for scales/biases, none for the packed ints) ----
+  // quantize rounds: no derivative (a clear error).
   t.push_back({"quantize", {{4, 32}}, [](auto& x) { return quantize(astype(x[0], float32), 32, 4)[1]; }, true, false,
-               -1, 1, "[AffineQuantize] vjp is not implemented", ""});
-  t.push_back({"dequantize", {{4, 32}}, [](auto& x) {
-                 auto q = quantize(astype(x[0], float32), 32, 4);
-                 return dequantize(q[0], q[1], q[2], 32, 4);
-               }, true, false, -1, 1, "[AffineDequantize] vjp is not implemented", ""});
+               -1, 1, "[AffineQuantize] vjp is not implemented: rounding", ""});
+  // dequantize is linear in scales (4, 2) and biases (4, 2) (two groups of 32).
+  t.push_back({"dequantize", {{4, 2}, {4, 2}}, [](auto& x) {
+                 auto q = quantize(astype(random_array({4, 64}, float64, -1, 1, 6), float32), 32, 4)[0];
+                 return dequantize(q, astype(x[0], float32), astype(x[1], float32), 32, 4);
+               }});
   t.push_back({"quantized_matmul", {{2, 32}}, [](auto& x) {
                  auto q = quantize(astype(random_array({4, 32}, float64, -1, 1, 5), float32), 32, 4);
                  return quantized_matmul(astype(x[0], float32), q[0], q[1], q[2], true, 32, 4);
-               }, true, true, -1, 1, "[QuantizedMatmul] jvp is not implemented", ""});
+               }});
   // Q8_0 blocks of zeros (scale 0): the dequantized weights are zeros; gradients flow through x.
   t.push_back({"gguf_dequantize", {{2, 32}}, [](auto& x) {
                  return multiply(x[0], gguf_dequantize(zeros({2, 34}, uint8), GGUFType::Q8_0, {2, 32}));
                }});
+  // Two Q4_1 rows: nonzero weights.
   t.push_back({"gguf_quantized_matmul", {{2, 32}}, [](auto& x) {
-                 return gguf_quantized_matmul(astype(x[0], float32), zeros({1, 34}, uint8), GGUFType::Q8_0, 32);
-               }, true, true, -1, 1, "[GGUFMatmul] vjp is not implemented", ""});
+                 return gguf_quantized_matmul(astype(x[0], float32), q4_1_blocks(), GGUFType::Q4_1, 32);
+               }});
   return t;
 }
 
@@ -521,6 +531,242 @@ TEST(TransformsCoverageTable, EveryHeaderOpHasACase) {
   for (auto& c : cases()) EXPECT_TRUE(table.insert(c.op).second) << "two cases for " << c.op;
   for (auto& op : ops) EXPECT_TRUE(table.count(op)) << "op without a transform case: " << op;
   for (auto& op : table) EXPECT_TRUE(ops.count(op)) << "case for an op not in the headers: " << op;
+}
+
+// ---- rules beyond the one-case-per-op table ----
+
+// A case over the given shapes (float64 inputs in [lo, hi)).
+Case extra(std::string name, std::vector<Shape> shapes, Fn f, double lo = -1, double hi = 1) {
+  Case c{std::move(name), std::move(shapes), std::move(f)};
+  c.lo = lo;
+  c.hi = hi;
+  return c;
+}
+// All inputs' gradients of sum(w * f(x)) (w fixed, random), flattened and joined: checking its vjp and
+// jvp checks second derivatives (grad of grad) of f.
+Fn grad_of(const Fn& f) {
+  return [f](const std::vector<array>& x) {
+    auto w = random_array(f(x).shape(), float64, -1, 1, 77);
+    auto loss = [&](const std::vector<array>& a) { return std::vector<array>{sum(multiply(f(a), astype(w, f(a).dtype())))}; };
+    auto g = vjp(loss, x, {array(1.0, f(x).dtype())}).second;
+    std::vector<array> flat;
+    for (auto& gi : g) flat.push_back(flatten(gi));
+    return astype(concatenate(flat, 0), f(x).dtype());  // float32 functions: float32 steps in the check
+  };
+}
+array signs_of_row0(const array& v) { return stop_gradient(sign(take(v, 0, -2))); }  // (..., n): fixes vector signs
+array joined(const std::vector<array>& parts) {
+  std::vector<array> flat;
+  for (auto& p : parts) flat.push_back(flatten(p));
+  return concatenate(flat, 0);
+}
+
+std::vector<Case> extra_cases() {
+  std::vector<Case> t;
+  auto fix = [](const array& u) { return multiply(u, expand_dims(signs_of_row0(u), -2)); };
+  // QR: Q and R of square, tall and wide matrices.
+  for (Shape s : std::vector<Shape>{{3, 3}, {4, 3}, {3, 5}}) {
+    t.push_back(extra("qr_" + std::to_string(s[0]) + "x" + std::to_string(s[1]), {s}, [](auto& x) {
+      auto [q, r] = linalg::qr(x[0]);
+      return joined({q, r});
+    }));
+  }
+  // SVD: singular values of a non-square matrix, and U, S, Vt of a square one (signs fixed per column of U).
+  t.push_back(extra("svd_values_3x4", {{3, 4}}, [](auto& x) { return linalg::svd(x[0], false)[0]; }));
+  t.push_back(extra("svd_vectors", {{3, 3}}, [](auto& x) {
+    auto usv = linalg::svd(x[0]);
+    auto sg = signs_of_row0(usv[0]);
+    return joined({multiply(usv[0], expand_dims(sg, -2)), usv[1], multiply(usv[2], expand_dims(sg, -1))});
+  }));
+  t.push_back(extra("eigh_vectors", {{3, 3}}, [fix](auto& x) {
+    auto [w, v] = linalg::eigh(spd(x[0]));
+    return joined({w, fix(v)});
+  }));
+  // quantized_matmul w.r.t. scales and biases (both layouts) and x.
+  for (bool transpose : {true, false}) {
+    t.push_back(extra(std::string("quantized_matmul_scales_biases_") + (transpose ? "t" : "n"), {{2, 64}, {4, 2}, {4, 2}},
+                      [transpose](auto& x) {
+                        auto q = quantize(astype(random_array({4, 64}, float64, -1, 1, 8), float32), 32, 4)[0];
+                        auto xin = transpose ? x[0] : random_array({2, 4}, float32, -1, 1, 9);
+                        return quantized_matmul(astype(xin, float32), q, astype(x[1], float32), astype(x[2], float32),
+                                                transpose, 32, 4);
+                      }));
+  }
+  // Second derivatives through the new rules.
+  auto gg = [&](const std::string& name, std::vector<Shape> shapes, Fn f) {
+    t.push_back(extra("grad_of_grad_" + name, shapes, grad_of(f)));
+  };
+  gg("scatter_prod", {{4, 3}, {3, 1, 3}}, [](auto& x) { return scatter_prod(x[0], ints({3, 1, 3}, {3}), x[1], 0); });
+  gg("scatter_max", {{4, 3}, {3, 1, 3}}, [](auto& x) { return square(scatter_max(x[0], ints({3, 1, 3}, {3}), x[1], 0)); });
+  gg("as_strided", {{6}}, [](auto& x) { return square(as_strided(x[0], {2, 3}, {2, 1}, 1)); });
+  gg("qr", {{4, 3}}, [](auto& x) { return joined({linalg::qr(x[0]).first, linalg::qr(x[0]).second}); });
+  gg("svd_values", {{3, 3}}, [](auto& x) { return linalg::svd(x[0], false)[0]; });
+  gg("eigh_vectors", {{3, 3}}, [fix](auto& x) { return fix(linalg::eigh(spd(x[0])).second); });
+  gg("dequantize", {{4, 2}, {4, 2}}, [](auto& x) {
+    auto q = quantize(astype(random_array({4, 64}, float64, -1, 1, 6), float32), 32, 4)[0];
+    return square(dequantize(q, astype(x[0], float32), astype(x[1], float32), 32, 4));
+  });
+  gg("gguf_quantized_matmul", {{2, 32}}, [](auto& x) {
+    return square(gguf_quantized_matmul(astype(x[0], float32), q4_1_blocks(), GGUFType::Q4_1, 32));
+  });
+  return t;
+}
+
+class TransformsExtraRules : public ::testing::TestWithParam<Case> {};
+TEST_P(TransformsExtraRules, VjpJvp) { check_grads(GetParam()); }
+TEST_P(TransformsExtraRules, Vmap) { check_vmap(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Rules, TransformsExtraRules, ::testing::ValuesIn(extra_cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.op; });
+
+// The Jacobian of a scatter with duplicate indices, zeros and ties, against plain loops: out[p] combines
+// a[p] with the updates u at idx[u] == p. prod: d out[p] / d x = the product of the others (exact at
+// zeros); max/min: the winners (equal to out[p]) share the derivative equally.
+TEST(TransformsScatterRules, DuplicatesZerosAndTies) {
+  enum Kind { prod, max, min };
+  struct Data {
+    std::vector<double> a, u;
+  };
+  std::vector<int> idx{1, 1, 2, 1, 0};
+  std::vector<Data> data{{{2, 0.5, -1, 3}, {0, 2, 3, 0, 1.5}},   // two zeros at position 1
+                         {{2, 0.5, -1, 3}, {0, 2, 3, 4, 1.5}},   // one zero at position 1
+                         {{0, 0.5, 0, 3}, {-2, 2, 3, 4, 1.5}},   // zeros in a
+                         {{1, 5, 3, 3}, {5, 3, 3, 5, 1}}};       // ties: at 1 (a and two updates) and 2
+  for (Kind kind : {prod, max, min}) {
+    for (auto& d : data) {
+      SCOPED_TRACE("kind " + std::to_string(kind) + " a[0] " + std::to_string(d.a[0]) + " u[0] " + std::to_string(d.u[0]));
+      int na = 4, nu = 5;
+      // x = a then u; element k of x is combined at pos(k).
+      std::vector<double> x = d.a;
+      x.insert(x.end(), d.u.begin(), d.u.end());
+      auto pos = [&](int k) { return k < na ? k : idx[k - na]; };
+      std::vector<double> out(na);
+      for (int p = 0; p < na; ++p) {
+        out[p] = x[p];
+        for (int k = na; k < na + nu; ++k) {
+          if (pos(k) != p) continue;
+          out[p] = kind == prod ? out[p] * x[k] : kind == max ? std::max(out[p], x[k]) : std::min(out[p], x[k]);
+        }
+      }
+      std::vector<std::vector<double>> jac(na, std::vector<double>(na + nu, 0.0));  // d out[p] / d x[k]
+      for (int p = 0; p < na; ++p) {
+        int winners = 0;
+        for (int k = 0; k < na + nu; ++k) winners += pos(k) == p && x[k] == out[p];
+        for (int k = 0; k < na + nu; ++k) {
+          if (pos(k) != p) continue;
+          if (kind == prod) {
+            double others = 1;
+            for (int j = 0; j < na + nu; ++j) {
+              if (j != k && pos(j) == p) others *= x[j];
+            }
+            jac[p][k] = others;
+          } else {
+            jac[p][k] = x[k] == out[p] ? 1.0 / winners : 0.0;
+          }
+        }
+      }
+      std::vector<double> c{0.3, -0.7, 1.1, 0.4}, tvec;
+      for (int k = 0; k < na + nu; ++k) tvec.push_back(0.25 * k - 0.6);
+      std::vector<double> want_vjp(na + nu, 0.0), want_jvp(na, 0.0);
+      for (int p = 0; p < na; ++p) {
+        for (int k = 0; k < na + nu; ++k) {
+          want_vjp[k] += c[p] * jac[p][k];
+          want_jvp[p] += jac[p][k] * tvec[k];
+        }
+      }
+      auto f = [&](const std::vector<array>& in) {
+        auto i = ints(idx, {nu});
+        auto r = kind == prod ? scatter_prod(in[0], i, in[1], 0)
+                              : kind == max ? scatter_max(in[0], i, in[1], 0) : scatter_min(in[0], i, in[1], 0);
+        return std::vector<array>{r};
+      };
+      std::vector<array> xs{array(d.a, {na}, float64), array(d.u, {nu, 1}, float64)};
+      auto [y, g] = vjp(f, xs, {array(c, {na}, float64)});
+      EXPECT_TRUE(close(values(y[0]), out, 0, 0)) << "forward";
+      auto got = values(g[0]), gu = values(g[1]);
+      got.insert(got.end(), gu.begin(), gu.end());
+      EXPECT_TRUE(close(got, want_vjp, 1e-12, 1e-12)) << "vjp";
+      std::vector<double> ta(tvec.begin(), tvec.begin() + na), tu(tvec.begin() + na, tvec.end());
+      auto tan = jvp(f, xs, {array(ta, {na}, float64), array(tu, {nu, 1}, float64)}).second[0];
+      EXPECT_TRUE(close(values(tan), want_jvp, 1e-12, 1e-12)) << "jvp";
+    }
+  }
+}
+
+// A full SVD of a non-square matrix has no unique U/Vt: a clear error (the singular values work).
+TEST(TransformsDecompositions, NonSquareSvdVectorsError) {
+  auto x = random_array({3, 4}, float64, -1, 1, 3);
+  auto f = [](const std::vector<array>& a) { return std::vector<array>{linalg::svd(a[0])[0]}; };
+  auto e = error_message([&] { eval(vjp(f, {x}, {ones({3, 3}, float64)}).second); });
+  EXPECT_NE(e.find("[SVD] vjp/jvp of U and Vt is implemented for square matrices only"), std::string::npos) << e;
+  // Eigenvalues of A and gradients: d(sum of eigenvalues)/dA = I (the trace), through eigvalsh and eigh.
+  auto a = spd(random_array({3, 3}, float64, -1, 1, 4));
+  using F1 = std::function<array(const array&)>;
+  auto g1 = grad(F1([](const array& m) { return sum(linalg::eigvalsh(m)); }))(a);
+  auto g2 = grad(F1([](const array& m) { return sum(linalg::eigh(m).first); }))(a);
+  EXPECT_TRUE(close(values(g1), values(eye(3, float64)), 1e-10, 1e-10));
+  EXPECT_TRUE(close(values(g2), values(eye(3, float64)), 1e-10, 1e-10));
+}
+
+// Quantizing rounds: its error names the primitive and says what to do instead.
+TEST(TransformsQuantizedRules, QuantizeHasNoGradient) {
+  auto x = random_array({2, 32}, float32, -1, 1, 3);
+  using F1 = std::function<array(const array&)>;
+  auto e = error_message([&] { eval(grad(F1([](const array& w) { return sum(quantize(w, 32, 4)[1]); }))(x)); });
+  EXPECT_NE(e.find("[AffineQuantize] vjp is not implemented: rounding"), std::string::npos) << e;
+  EXPECT_NE(e.find("stop_gradient"), std::string::npos) << e;
+  // The straight-through estimator it suggests works: gradient 1 everywhere.
+  auto g = grad(F1([](const array& w) {
+    auto q = quantize(w, 32, 4);
+    return sum(add(w, stop_gradient(subtract(dequantize(q[0], q[1], q[2], 32, 4), w))));
+  }))(x);
+  EXPECT_TRUE(close(values(g), std::vector<double>(64, 1.0), 0, 0));
+}
+
+// vmap of random ops over a batch of keys equals the loop over the keys (bit-exact), with the batch at
+// axis 0 or 1 of the keys.
+TEST(TransformsRandomVmap, EqualsPerKeyLoop) {
+  auto keys = random::split(random::key(7), 4);  // (4, 2)
+  auto logits = random_array({3, 5}, float32, -1, 1, 2);
+  using R = std::function<array(const array&)>;
+  std::vector<std::pair<std::string, R>> ops{
+      {"bits", [](const array& k) { return random::bits({2, 3}, 4, k); }},
+      {"bits8", [](const array& k) { return random::bits({5}, 1, k); }},
+      {"uniform", [](const array& k) { return random::uniform({2, 3}, float32, k); }},
+      {"normal", [](const array& k) { return random::normal({3, 2}, float64, 0.5f, 2.0f, k); }},
+      {"truncated_normal", [](const array& k) { return random::truncated_normal(array(-1.0f), array(0.5f), {4}, float32, k); }},
+      {"randint", [](const array& k) { return random::randint(array(-3), array(9), {6}, int32, k); }},
+      {"bernoulli", [](const array& k) { return random::bernoulli(array(0.3f), {7}, k); }},
+      {"gumbel", [](const array& k) { return random::gumbel({2, 2}, float32, k); }},
+      {"categorical", [logits](const array& k) { return random::categorical(logits, -1, 4, k); }},
+      {"permutation", [](const array& k) { return random::permutation(arange(0, 6), 0, k); }},
+      {"split", [](const array& k) { return random::split(k, 3); }}};
+  for (auto& [name, f] : ops) {
+    SCOPED_TRACE(name);
+    std::vector<array> per;
+    for (int b = 0; b < 4; ++b) per.push_back(f(take(keys, b, 0)));
+    auto want = stack(per, 0);
+    auto got = vmap([f](const std::vector<array>& k) { return std::vector<array>{f(k[0])}; }, {0})({keys})[0];
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(got.dtype(), want.dtype());
+    EXPECT_TRUE(close(values(got), values(want), 0, 0));
+    auto got1 = vmap([f](const std::vector<array>& k) { return std::vector<array>{f(k[0])}; }, {1})({transpose(keys)})[0];
+    EXPECT_TRUE(close(values(got1), values(want), 0, 0)) << "keys batched at axis 1";
+  }
+  // Different keys give different samples (the batch is not one key repeated).
+  auto u = vmap([](const std::vector<array>& k) { return std::vector<array>{random::uniform({8}, float32, k[0])}; },
+                {0})({keys})[0];
+  auto uv = values(u);
+  EXPECT_NE(std::vector<double>(uv.begin(), uv.begin() + 8), std::vector<double>(uv.begin() + 8, uv.begin() + 16));
+}
+
+// User CUDA kernels have no vmap rule: a clear error naming the primitive.
+TEST(TransformsCustomKernel, VmapError) {
+  fast::CustomKernelLaunch launch;
+  auto f = [launch](const std::vector<array>& x) {
+    return std::vector<array>{array({4}, float32, std::make_shared<fast::CustomKernel>(to_stream(Device::cpu), launch), {x[0]})};
+  };
+  auto e = error_message([&] { eval(vmap(f, {0})({ones({3, 4})})); });
+  EXPECT_NE(e.find("[CustomKernel] vmap is not implemented for user CUDA kernels"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // grad of grad, value_and_grad, vmap against a loop, stop_gradient, checkpoint, custom_function.
 #include <cmath>
 
+#include "tessera/primitives/custom_kernel.h"
 #include "test_utils.h"
 
 namespace tessera {
@@ -305,9 +306,9 @@ TEST(TransformsGrad, Errors) {
   EXPECT_EQ(error_message([&] { vmap(add2, {0, 0}, {2})({x, x}); }).rfind("[vmap]", 0), 0u);
   // Missing rules name the primitive.
   EXPECT_EQ(error_message([&] {
-              grad(Fn([](auto& in) { return sum(linalg::qr(in[0]).first); }), 0)({r64({3, 3})});
-            }),
-            "[QRF] vjp is not implemented.");
+              grad(Fn([](auto& in) { return sum(quantize(astype(in[0], float32), 32, 4)[1]); }), 0)({r64({2, 32})});
+            }).rfind("[AffineQuantize] vjp is not implemented", 0),
+            0u);
 }
 
 // Reference for vmap: apply f to each slice along the axes and stack along out_axis.
@@ -357,8 +358,21 @@ TEST(TransformsVmap, MatchesLoop) {
 }
 
 TEST(TransformsVmap, MissingRuleNamesPrimitive) {
-  auto f = vmap(std::function<array(const array&)>([](const array& x) { return as_strided(x, {3}, {1}); }));
-  EXPECT_EQ(error_message([&] { f(r64({2, 3})); }), "[AsStrided] vmap is not implemented.");
+  fast::CustomKernelLaunch launch;
+  auto f = vmap(std::function<array(const array&)>([launch](const array& x) {
+    return array({3}, float64, std::make_shared<fast::CustomKernel>(to_stream(Device::cpu), launch), {x});
+  }));
+  EXPECT_EQ(error_message([&] { f(r64({2, 3})); }).rfind("[CustomKernel] vmap is not implemented", 0), 0u);
+  // vmap maps through stop_gradient (its output depends on the mapped input).
+  auto sg = [](const std::vector<array>& in) { return multiply(in[0], stop_gradient(sign(take(in[0], 0, -1)))); };
+  auto y = r64({3, 4});
+  auto got_sg = vmap([&](const std::vector<array>& in) { return std::vector<array>{sg(in)}; }, {0})({y})[0];
+  EXPECT_TRUE(all_close(got_sg, loop_map(sg, {y}, {0}, 0).to_vector<double>(), 0, 0));
+  // as_strided has a rule now: overlapping windows of each row, as the loop gives them.
+  auto g = [](const std::vector<array>& in) { return as_strided(in[0], {2, 2}, {1, 1}, 1); };
+  auto x = r64({4, 3});
+  auto got = vmap([&](const std::vector<array>& in) { return std::vector<array>{g(in)}; }, {1})({x})[0];
+  EXPECT_TRUE(all_close(got, loop_map(g, {x}, {1}, 0).to_vector<double>(), 0, 0));
 }
 
 TEST(TransformsVmap, FastOps) {

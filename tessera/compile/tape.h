@@ -29,6 +29,7 @@ struct Tape {
   int num_values = 0;
   std::vector<int> inputs;                        // slot of each function input
   std::vector<Dtype> input_dtypes;
+  std::vector<Shape> input_shapes;                // traced shapes of the inputs
   std::vector<std::pair<int, array>> constants;   // captured arrays (leaves with data)
   std::vector<TapeNode> nodes;                    // topological order
   std::vector<int> outputs;                       // slot of each function output

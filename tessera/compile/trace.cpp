@@ -22,6 +22,7 @@ Tape trace_tape(const std::function<std::vector<array>(const std::vector<array>&
     slot.emplace(p.id(), t.num_values);
     t.inputs.push_back(t.num_values++);
     t.input_dtypes.push_back(in.dtype());
+    t.input_shapes.push_back(in.shape());
     placeholders.push_back(p);
   }
   auto outputs = fun(placeholders);

@@ -151,23 +151,6 @@ array quantized_matmul(const array& x, const array& w_q, const array& scales, co
   return reshape(out, shape, st);
 }
 
-std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals,
-                                        const std::vector<array>& cotangents, const std::vector<int>& argnums,
-                                        const std::vector<array>&) {
-  std::vector<array> out;
-  for (int a : argnums) {
-    if (a != 0) {
-      throw std::invalid_argument(
-          "[quantized_matmul] vjp is only implemented for x (argument 0), not argument " + std::to_string(a) +
-          ".");
-    }
-    // d/dx (x @ W^T) = g @ W: the same weight with the transpose flag flipped.
-    out.push_back(quantized_matmul(cotangents[0], primals[1], primals[2], primals[3], !transpose_,
-                                   group_size_, bits_, stream()));
-  }
-  return out;
-}
-
 int gguf_block_size(GGUFType type) {
   gguf_type_index(type);
   return (type == GGUFType::Q4_K || type == GGUFType::Q5_K || type == GGUFType::Q6_K) ? 256 : 32;

@@ -34,6 +34,7 @@ class CustomKernel : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(CustomKernel)
+  TESSERA_VMAP_RULE
   const CustomKernelLaunch& launch() const { return launch_; }
 
  private:

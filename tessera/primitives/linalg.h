@@ -15,6 +15,7 @@ class Matmul : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Matmul)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
@@ -92,6 +93,7 @@ class QRF : public Primitive {
   explicit QRF(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(QRF)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
 };
@@ -102,6 +104,7 @@ class SVD : public Primitive {
   SVD(Stream s, bool compute_uv) : Primitive(s), compute_uv_(compute_uv) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(SVD)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
@@ -116,6 +119,7 @@ class Eigh : public Primitive {
   Eigh(Stream s, char uplo, bool vectors) : Primitive(s), uplo_(uplo), vectors_(vectors) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Eigh)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 

@@ -14,6 +14,7 @@ class AffineQuantize : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(AffineQuantize)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
@@ -28,6 +29,7 @@ class AffineDequantize : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(AffineDequantize)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
@@ -42,10 +44,8 @@ class QuantizedMatmul : public Primitive {
       : Primitive(s), transpose_(transpose), group_size_(group_size), bits_(bits) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
-  // Cotangent of x only: quantized_matmul(cotangent, w, ..., !transpose). The weight gets none.
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   TESSERA_NAME(QuantizedMatmul)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
@@ -61,6 +61,7 @@ class GGUFMatmul : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(GGUFMatmul)
+  TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 

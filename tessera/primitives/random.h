@@ -15,6 +15,7 @@ class RandomBits : public Primitive {
   TESSERA_GPU_EVAL
   TESSERA_NAME(RandomBits)
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -34,6 +35,7 @@ class RandomMap : public Primitive {
   TESSERA_GPU_EVAL
   const char* name() const override;
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -50,6 +52,7 @@ class Categorical : public Primitive {
   TESSERA_GPU_EVAL
   TESSERA_NAME(Categorical)
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -65,6 +68,7 @@ class Permutation : public Primitive {
   TESSERA_GPU_EVAL
   TESSERA_NAME(Permutation)
   TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
 
  private:

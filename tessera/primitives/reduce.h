@@ -16,6 +16,7 @@ class Reduce : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Reduce)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
@@ -35,6 +36,7 @@ class ArgReduce : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(ArgReduce)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
@@ -53,6 +55,7 @@ class Scan : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Scan)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
@@ -71,6 +74,7 @@ class Variance : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Variance)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
@@ -87,6 +91,7 @@ class LogSumExp : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(LogSumExp)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive&) const override { return true; }
@@ -100,6 +105,7 @@ class Softmax : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_GPU_EVAL
   TESSERA_NAME(Softmax)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;

@@ -66,6 +66,7 @@ class Transpose : public Primitive {
   Transpose(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(Transpose)
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;  // shapeless compile
   TESSERA_GRAD_RULES
   TESSERA_VMAP_RULE
   bool is_equivalent(const Primitive& o) const override;
@@ -97,6 +98,8 @@ class AsStrided : public Primitive {
       : Primitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   TESSERA_NAME(AsStrided)
+  TESSERA_GRAD_RULES
+  TESSERA_VMAP_RULE
 
  private:
   Shape shape_;

@@ -1,21 +1,17 @@
-// vjp/jvp rules of gather/scatter, the along-axis variants and (dynamic) slice updates.
+// vjp/jvp rules of gather/scatter (with sum/prod/max/min reductions), the along-axis variants and (dynamic) slice updates.
+#include <optional>
+
 #include "tessera/primitives/indexing.h"
 #include "tessera/primitives/shape.h"
 #include "tessera/transforms/rules_common.h"
 
 namespace tessera {
 
+using rules::tangent_of;
+
 namespace {
 std::vector<array> index_inputs(const std::vector<array>& primals, size_t first, size_t last) {
   return std::vector<array>(primals.begin() + first, primals.begin() + last);
-}
-// Tangent of input i (zeros when it has none).
-array tangent_of(int i, const std::vector<array>& primals, const std::vector<array>& tangents,
-                 const std::vector<int>& argnums) {
-  for (size_t j = 0; j < argnums.size(); ++j) {
-    if (argnums[j] == i) return tangents[j];
-  }
-  return zeros_like(primals[i]);
 }
 }  // namespace
 
@@ -36,38 +32,95 @@ std::vector<array> Gather::jvp(const std::vector<array>& primals, const std::vec
 }
 
 // Scatter: inputs a, idx..., updates (I + one dim per dim of a).
-std::vector<array> Scatter::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                                const std::vector<int>& argnums, const std::vector<array>&) {
-  if (reduce_ != ScatterReduce::none && reduce_ != ScatterReduce::sum) {
-    throw std::invalid_argument("[Scatter] vjp is not implemented for prod/max/min scatters.");
-  }
-  const array& c = cotangents[0];
+// prod: the product rule, exact where inputs are zero (counts zeros instead of dividing by them).
+// max/min: the gradient goes to the winning element(s) of a and the updates; tied winners share it
+// equally (as JAX's scatter_max/min do), so the vjp and the jvp are the same linear map's transposes.
+namespace {
+struct ScatterParts {
+  std::vector<array> idx;
+  array upd;
+  std::vector<int> axes;
+  Shape slice;
+  // out-shaped x read at every update position, shaped like the updates.
+  array at_updates(const array& x) const { return reshape(gather(x, idx, axes, slice), upd.shape()); }
+  // Sum of update-shaped u into out-shaped zeros at the update positions.
+  array add_to(const array& like, const array& u) const { return scatter_add(zeros_like(like), idx, u, axes); }
+};
+ScatterParts scatter_parts(const std::vector<array>& primals, const std::vector<int>& axes) {
   size_t nu = primals.size() - 1;
-  auto idx = index_inputs(primals, 1, nu);
   const array& upd = primals[nu];
-  Shape ss(upd.shape().end() - primals[0].ndim(), upd.shape().end());
+  return {index_inputs(primals, 1, nu), upd, axes, Shape(upd.shape().end() - primals[0].ndim(), upd.shape().end())};
+}
+// max/min: 0/1 masks of the winners in a and in the updates, and the number of winners per position.
+struct Winners {
+  array in_a, in_upd, count;
+};
+Winners winners(const ScatterParts& p, const array& a, const array& out) {
+  auto ma = astype(equal(a, out), a.dtype());
+  auto mu = astype(equal(p.upd, p.at_updates(out)), a.dtype());
+  return {ma, mu, add(ma, p.add_to(a, mu))};
+}
+// prod: for each update, the product of everything else combined at its position (a excluded).
+array prod_of_others(const ScatterParts& p, const array& a) {
+  auto zero = equal(p.upd, rules::scal(0, p.upd));
+  auto nonzero_prod = scatter_prod(ones_like(a), p.idx, where(zero, rules::scal(1, p.upd), p.upd), p.axes);
+  auto zeros_at = p.at_updates(p.add_to(a, astype(zero, a.dtype())));
+  auto pn = p.at_updates(nonzero_prod);
+  auto if_zero = where(equal(zeros_at, rules::scal(1, a)), pn, zeros_like(pn));
+  auto if_nonzero = where(equal(zeros_at, rules::scal(0, a)), divide(pn, where(zero, rules::scal(1, p.upd), p.upd)),
+                          zeros_like(pn));
+  return where(zero, if_zero, if_nonzero);
+}
+}  // namespace
+
+std::vector<array> Scatter::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  const array& c = cotangents[0];
+  const array& a = primals[0];
+  size_t nu = primals.size() - 1;
+  auto p = scatter_parts(primals, axes_);
+  std::optional<Winners> w;
+  if (reduce_ == ScatterReduce::max || reduce_ == ScatterReduce::min) w = winners(p, a, outputs[0]);
   std::vector<array> r;
-  for (int a : argnums) {
-    if (a == 0) {
-      r.push_back(reduce_ == ScatterReduce::sum ? c : scatter(c, idx, zeros_like(upd), axes_));
-    } else if (static_cast<size_t>(a) == nu) {
-      r.push_back(reshape(gather(c, idx, axes_, ss), upd.shape()));
+  for (int i : argnums) {
+    if (i == 0) {
+      switch (reduce_) {
+        case ScatterReduce::sum: r.push_back(c); break;
+        case ScatterReduce::none: r.push_back(scatter(c, p.idx, zeros_like(p.upd), axes_)); break;
+        case ScatterReduce::prod: r.push_back(multiply(c, scatter_prod(ones_like(a), p.idx, p.upd, axes_))); break;
+        default: r.push_back(divide(multiply(c, w->in_a), w->count));
+      }
+    } else if (static_cast<size_t>(i) == nu) {
+      switch (reduce_) {
+        case ScatterReduce::sum:
+        case ScatterReduce::none: r.push_back(p.at_updates(c)); break;
+        case ScatterReduce::prod: r.push_back(multiply(p.at_updates(multiply(c, a)), prod_of_others(p, a))); break;
+        default: r.push_back(multiply(p.at_updates(divide(c, w->count)), w->in_upd));
+      }
     } else {
-      r.push_back(zeros_like(primals[a]));
+      r.push_back(zeros_like(primals[i]));
     }
   }
   return r;
 }
 std::vector<array> Scatter::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                 const std::vector<int>& argnums) {
-  if (reduce_ != ScatterReduce::none && reduce_ != ScatterReduce::sum) {
-    throw std::invalid_argument("[Scatter] jvp is not implemented for prod/max/min scatters.");
-  }
   size_t nu = primals.size() - 1;
-  auto idx = index_inputs(primals, 1, nu);
+  auto p = scatter_parts(primals, axes_);
+  const array& a = primals[0];
   auto ta = tangent_of(0, primals, tangents, argnums);
   auto tu = tangent_of(static_cast<int>(nu), primals, tangents, argnums);
-  return {reduce_ == ScatterReduce::sum ? scatter_add(ta, idx, tu, axes_) : scatter(ta, idx, tu, axes_)};
+  switch (reduce_) {
+    case ScatterReduce::sum: return {scatter_add(ta, p.idx, tu, axes_)};
+    case ScatterReduce::none: return {scatter(ta, p.idx, tu, axes_)};
+    case ScatterReduce::prod:
+      return {add(multiply(ta, scatter_prod(ones_like(a), p.idx, p.upd, axes_)),
+                  multiply(a, p.add_to(a, multiply(tu, prod_of_others(p, a)))))};
+    default: {
+      auto w = winners(p, a, rules::current_outputs(name())[0]);
+      return {divide(add(multiply(ta, w.in_a), p.add_to(a, multiply(tu, w.in_upd))), w.count)};
+    }
+  }
 }
 
 std::vector<array> GatherAxis::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,

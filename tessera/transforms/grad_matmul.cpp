@@ -6,9 +6,7 @@ namespace tessera {
 
 using rules::scal;
 
-namespace {
-array mT(const array& a) { return swapaxes(a, -1, -2); }
-}  // namespace
+using rules::mT;
 
 std::vector<array> Matmul::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                const std::vector<int>& argnums, const std::vector<array>&) {

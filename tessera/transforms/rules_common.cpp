@@ -14,6 +14,14 @@ array sum_to_shape(const array& x, const Shape& shape) {
   return reshape(s, shape);
 }
 
+array tangent_of(int i, const std::vector<array>& primals, const std::vector<array>& tangents,
+                 const std::vector<int>& argnums) {
+  for (size_t j = 0; j < argnums.size(); ++j) {
+    if (argnums[j] == i) return tangents[j];
+  }
+  return zeros_like(primals[i]);
+}
+
 std::vector<array> zero_cotangents(const std::vector<array>& primals, const std::vector<int>& argnums) {
   std::vector<array> out;
   for (int a : argnums) out.push_back(zeros_like(primals[a]));

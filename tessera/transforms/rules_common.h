@@ -12,10 +12,16 @@ namespace tessera::rules {
 
 // A scalar of value v in a's dtype (so rules never promote).
 inline array scal(double v, const array& a) { return array(v, a.dtype()); }
+// The matrix transpose of the last two axes.
+inline array mT(const array& a) { return swapaxes(a, -1, -2); }
 inline bool differentiable(const array& a) { return is_inexact(a.dtype()); }
 
 // Sums a broadcast cotangent back to `shape` (leading dims and size-1 dims).
 array sum_to_shape(const array& x, const Shape& shape);
+
+// The tangent of input i (zeros like primals[i] when i is not among argnums).
+array tangent_of(int i, const std::vector<array>& primals, const std::vector<array>& tangents,
+                 const std::vector<int>& argnums);
 
 // Zeros for every argnum (integer or non-differentiable inputs).
 std::vector<array> zero_cotangents(const std::vector<array>& primals, const std::vector<int>& argnums);
