@@ -60,9 +60,10 @@ class KVCache {
   // scales + biases per group of group_size, in the keys' dtype) once the layer holds `start` positions
   // (0: from the first token; a layer holding positions in full precision is converted at its next
   // update). A head_dim below group_size (or not a multiple) is zero-padded up to a multiple of it.
-  // Sliding-window layers stay in full precision (their memory is bounded by the window). bits 0 turns
-  // it off for layers not yet converted. Throws "[kv_cache] ..." on bits other than 0, 2, 3, 4, 5, 6,
-  // 8, a group size other than 32, 64, 128 or a negative start.
+  // Sliding-window layers stay in full precision (their memory is bounded by the window). bits 0: off.
+  // Throws "[kv_cache] ..." on bits other than 0, 2, 3, 4, 5, 6, 8, a group size other than 32, 64,
+  // 128, a negative start, or other bits / group size while a layer holds quantized positions (reset
+  // first); the cache's dtype must be float32, float16 or bfloat16.
   void set_quantization(int bits, int group_size = 64, int start = 0);
   int kv_bits() const { return kv_bits_; }
   int kv_group_size() const { return kv_group_size_; }

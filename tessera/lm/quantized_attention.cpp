@@ -25,7 +25,7 @@ array quantized_attention(const array& q, const KVCache::QuantizedKV& kv, float 
   }
   const int rep = Hq / Hkv, rows = rep * L;
   // (B, Hq, L, D) -> (B, Hkv, rep * L, Dk): query head h = kv_head * rep + r.
-  array qq = Dk > D ? pad(q, {3}, {0}, {Dk - D}, array(0.0f, q.dtype())) : q;
+  array qq = Dk > D ? pad(q, std::vector<int>{3}, Shape{0}, Shape{Dk - D}, array(0.0f, q.dtype())) : q;
   qq = reshape(qq, {B, Hkv, rows, Dk});
   auto head = [](const array& a, int b, int h) {
     return reshape(slice(a, {b, h, 0, 0}, {b + 1, h + 1, a.shape(2), a.shape(3)}), {a.shape(2), a.shape(3)});

@@ -4,6 +4,7 @@
 
 #include "tessera/lm/kv_cache.h"
 #include "tessera/ops.h"
+#include "tessera/scheduler.h"
 
 namespace tessera::lm {
 
@@ -15,7 +16,7 @@ int round_up(int n, int m) { return (n + m - 1) / m * m; }
 // with Dq = D rounded up to a multiple of group_size (zero padding).
 std::vector<array> quantize_heads(const array& x, int group_size, int bits) {
   const int D = x.shape(3), Dq = round_up(D, group_size);
-  array padded = Dq > D ? pad(x, {3}, {0}, {Dq - D}, array(0.0f, x.dtype())) : x;
+  array padded = Dq > D ? pad(x, std::vector<int>{3}, Shape{0}, Shape{Dq - D}, array(0.0f, x.dtype())) : x;
   return quantize(padded, group_size, bits);
 }
 
