@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <unistd.h>
 
 #include "lm_generation_utils.h"
@@ -53,83 +55,108 @@ std::vector<int32_t> story_prompt() { return stories_tokenizer().encode("Once up
 
 }  // namespace
 
-TEST(QuantizedKVCache, Stories8BitGreedyEqualsFullPrecision) {
-  const Llama& m = stories();
-  auto prompt = story_prompt();
-  auto full = greedy_reference(m, prompt, 96);
-  ASSERT_EQ(full.size(), 96u);
-  for (int group : {32, 64}) {
-    KVCache q = quantized_cache(m, 8, group);
-    auto got = greedy_reference(m, prompt, 96, {}, &q);
-    EXPECT_EQ(got, full) << "group " << group;
-    EXPECT_TRUE(q.layer_quantized(0));
-  }
-  // Through generate(): the same text.
-  GenerationConfig g;
-  g.max_tokens = 80;
-  g.eos_ids = std::vector<int32_t>{};
-  std::string ref = generate(m, stories_tokenizer(), prompt, g).text;
-  g.kv_bits = 8;
-  g.kv_group_size = 32;
-  EXPECT_EQ(generate(m, stories_tokenizer(), prompt, g).text, ref);
+// Top-two logit margin of the last position of logits (1, L, V).
+double top2_margin(const array& logits) {
+  const int L = logits.shape(1), V = logits.shape(2);
+  auto v = reshape(slice(logits, {0, L - 1, 0}, {1, L, V}), {V}).to_vector<float>();
+  std::partial_sort(v.begin(), v.begin() + 2, v.end(), std::greater<float>());
+  return v[0] - v[1];
 }
 
-TEST(QuantizedKVCache, StoriesLogitsCloseAt8And4Bits) {
+TEST(QuantizedKVCache, StoriesGreedyAndLogitsAgainstFullPrecision) {
+  // stories260K has head_dim 8 and keys up to |22|, so one 8-bit step of a key group is ~0.15: the logits
+  // move by up to ~1 (bounded below), and greedy text can only part where the full-precision model's
+  // top two logits are closer than that.
   const Llama& m = stories();
-  auto prompt = story_prompt();
-  auto next = greedy_reference(m, prompt, 48);
-  KVCache full(m.num_layers());
-  auto ref = step_logits(m, prompt, next, full);
-  // Bounds on max |logit difference| over the prompt and 48 decode steps (logits span ~ +-15 here).
-  for (auto [bits, bound] : {std::pair{8, 0.05}, std::pair{4, 1.0}}) {
-    KVCache q = quantized_cache(m, bits, 32);
-    auto got = step_logits(m, prompt, next, q);
-    double worst = 0;
-    int agree = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-      worst = std::max(worst, max_abs_diff(got[i], ref[i]));
-      const int L = ref[i].shape(1);
-      array a = argmax(slice(ref[i], {0, L - 1, 0}, {1, L, 512}), -1), b = argmax(slice(got[i], {0, L - 1, 0}, {1, L, 512}), -1);
-      eval(a, b);
-      agree += a.to_vector<uint32_t>()[0] == b.to_vector<uint32_t>()[0];
-    }
-    std::printf("[ kv-bits %d ] max |logit diff| %.4g, next-token agreement %d/%zu\n", bits, worst, agree, got.size());
-    EXPECT_LT(worst, bound) << bits << " bits";
-    EXPECT_GT(worst, 0.0) << "the quantized cache changed nothing: is it used?";
-    if (bits == 8) {
-      EXPECT_EQ(agree, static_cast<int>(got.size()));
-    } else {
-      EXPECT_GE(agree, static_cast<int>(got.size()) * 9 / 10);
+  for (const std::string text : {"Once upon a time, there was a little girl", "Tom and his dog", ""}) {
+    std::vector<int32_t> prompt = text.empty() ? std::vector<int32_t>{1} : stories_tokenizer().encode(text);
+    auto next = greedy_reference(m, prompt, 96);
+    ASSERT_EQ(next.size(), 96u);
+    KVCache full(m.num_layers());
+    auto ref = step_logits(m, prompt, next, full);
+    for (auto [bits, bound] : {std::pair{8, 1.5}, std::pair{4, 12.0}}) {
+      KVCache q = quantized_cache(m, bits, 32);
+      auto got = step_logits(m, prompt, next, q);  // teacher-forced with the full-precision tokens
+      double worst = 0;
+      for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, max_abs_diff(got[i], ref[i]));
+      EXPECT_TRUE(q.layer_quantized(0));
+      EXPECT_GT(worst, 0.0) << "the quantized cache changed nothing: is it used?";
+      EXPECT_LT(worst, bound) << bits << " bits";
+      // Free-running greedy decoding with the quantized cache.
+      KVCache q2 = quantized_cache(m, bits, 32);
+      auto greedy = greedy_reference(m, prompt, 96, {}, &q2);
+      size_t same = 0;
+      while (same < greedy.size() && greedy[same] == next[same]) ++same;
+      std::printf("[ kv-bits %d '%s' ] max |logit diff| %.3f (teacher-forced), greedy equal for %zu/96 tokens\n",
+                  bits, text.c_str(), worst, same);
+      if (same < greedy.size()) {
+        // Where it parts, the full-precision choice was a near tie (within twice the logit error).
+        EXPECT_LT(top2_margin(ref[same]), 2 * worst) << bits << " bits, token " << same;
+      }
+      if (bits == 8) {
+        EXPECT_GE(same, 32u);
+      }
     }
   }
+  // The 8-bit greedy text from BOS equals llama2.c's reference text over its first 64+ tokens.
+  GenerationConfig g;
+  g.max_tokens = 72;
+  g.kv_bits = 8;
+  g.kv_group_size = 32;
+  std::string text = generate(m, stories_tokenizer(), {}, g).text;
+  std::ifstream f(stories_dir() + "greedy-empty-prompt.txt");
+  std::string reference((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_GT(text.size(), 200u);
+  EXPECT_EQ(reference.substr(0, text.size()), text);
 }
 
 TEST(QuantizedKVCache, QuantizedKVStartSwitchesMidGeneration) {
   const Llama& m = stories();
   auto prompt = story_prompt();  // fewer than 20 tokens
   ASSERT_LT(prompt.size(), 20u);
-  KVCache q = quantized_cache(m, 8, 32, 20);
-  m.forward(array(prompt, {1, static_cast<int>(prompt.size())}, int32), &q);
-  EXPECT_FALSE(q.layer_quantized(0));
-  const size_t full_bytes = q.nbytes();
-  auto full = greedy_reference(m, prompt, 64);
-  KVCache q2 = quantized_cache(m, 8, 32, 20);
-  auto got = greedy_reference(m, prompt, 64, {}, &q2);
-  EXPECT_TRUE(q2.layer_quantized(0));
-  EXPECT_EQ(got, full);
-  EXPECT_EQ(q2.offset(), static_cast<int>(prompt.size()) + 63);
-  // The quantized cache keeps the positions of the full-precision part: its state matches the
-  // full-precision keys up to the 8-bit rounding.
-  KVCache ref(m.num_layers());
-  greedy_reference(m, prompt, 64, {}, &ref);
-  for (int i = 0; i < m.num_layers(); ++i) {
-    auto [k0, v0] = ref.state(i);
-    auto [k1, v1] = q2.state(i);
-    ASSERT_EQ(k0.shape(), k1.shape());
-    EXPECT_LT(max_abs_diff(k0, k1), 0.02 * max(abs(k0)).item<float>() + 1e-6);
-    EXPECT_LT(max_abs_diff(v0, v1), 0.02 * max(abs(v0)).item<float>() + 1e-6);
+  auto next = greedy_reference(m, prompt, 40);
+  KVCache full(m.num_layers()), late = quantized_cache(m, 8, 32, 20), early = quantized_cache(m, 8, 32, 0);
+  auto ref = step_logits(m, prompt, next, full);
+  std::vector<array> got;
+  got.push_back(m.forward(array(prompt, {1, static_cast<int>(prompt.size())}, int32), &late));
+  eval(got.back());
+  EXPECT_FALSE(late.layer_quantized(0));
+  bool switched = false;
+  for (int32_t t : next) {
+    const int before = late.offset();
+    const size_t bytes_before = late.nbytes();
+    got.push_back(m.forward(array(std::vector<int32_t>{t}, {1, 1}, int32), &late));
+    eval(got.back());
+    EXPECT_EQ(late.layer_quantized(0), before >= 20) << "offset " << before;
+    if (before == 20) {
+      switched = true;
+      EXPECT_LT(late.nbytes(), bytes_before);  // the float32 buffers are gone
+    }
   }
-  (void)full_bytes;
+  EXPECT_TRUE(switched);
+  // Until the switch the logits are the full-precision ones exactly; afterwards within the 8-bit error.
+  auto from_start = step_logits(m, prompt, next, early);
+  double late_err = 0, early_err = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int offset_before = i == 0 ? 0 : static_cast<int>(prompt.size() + i - 1);
+    if (offset_before < 20) {
+      EXPECT_EQ(max_abs_diff(got[i], ref[i]), 0.0) << i;
+    }
+    late_err = std::max(late_err, max_abs_diff(got[i], ref[i]));
+    early_err = std::max(early_err, max_abs_diff(from_start[i], ref[i]));
+  }
+  EXPECT_GT(late_err, 0.0);
+  EXPECT_LT(late_err, 1.5);
+  // The converted positions hold the affine round trip of the full-precision keys.
+  for (int i = 0; i < m.num_layers(); ++i) {
+    auto [k0, v0] = full.state(i);
+    auto [k1, v1] = late.state(i);
+    ASSERT_EQ(k0.shape(), k1.shape());
+    auto kq = quantize(pad(k0, std::vector<int>{3}, Shape{0}, Shape{24}), 32, 8);
+    array k_round = slice(dequantize(kq[0], kq[1], kq[2], 32, 8), {0, 0, 0, 0}, {1, 4, 20, 8});
+    EXPECT_EQ(max_abs_diff(slice(k1, {0, 0, 0, 0}, {1, 4, 20, 8}), k_round), 0.0);
+  }
+  std::printf("[ quantized_kv_start 20 ] max |logit diff| %.3f (from the start: %.3f)\n", late_err, early_err);
 }
 
 TEST(QuantizedKVCache, AttentionMatchesFloat64ReferenceOnDequantizedCache) {
@@ -194,7 +221,8 @@ TEST(QuantizedKVCache, StoredValuesAreTheAffineRoundTrip) {
 }
 
 TEST(QuantizedKVCache, TrimFilterRowsAndSetState) {
-  const Llama& m = *hf_fixture("llama");  // head_dim 16, 4 heads over 2 KV heads
+  auto model = hf_fixture("llama");  // head_dim 16, 4 heads over 2 KV heads
+  const Llama& m = *model;
   std::vector<int32_t> a{1, 5, 9, 33, 70, 2, 11}, b{1, 5, 9, 40, 41, 42, 43};
   // Trim back and run other tokens: same as a cache that only ever saw them.
   KVCache q = quantized_cache(m, 8, 32);
@@ -228,14 +256,26 @@ TEST(QuantizedKVCache, TrimFilterRowsAndSetState) {
             1e-4);
 }
 
-TEST(QuantizedKVCache, HFFixturesGreedyMatchFullPrecision) {
-  // llama (GQA), qwen3 (qk norm) and gemma2 (sliding-window layers stay full precision, softcap).
+TEST(QuantizedKVCache, HFFixturesLogitsCloseToFullPrecision) {
+  // llama (GQA), qwen3 (qk norm) and gemma2 (sliding-window layers stay full precision, softcap). Random
+  // weights make near-tied logits, so the logits are compared (teacher-forced) rather than greedy text.
   for (const char* arch : {"llama", "qwen3", "gemma2"}) {
     auto m = hf_fixture(arch);
     std::vector<int32_t> prompt{1, 17, 29, 5, 88};
-    auto full = greedy_reference(*m, prompt, 40);
-    KVCache q = quantized_cache(*m, 8, 32);
-    EXPECT_EQ(greedy_reference(*m, prompt, 40, {}, &q), full) << arch;
+    auto next = greedy_reference(*m, prompt, 40);
+    KVCache full = model_kv_cache(*m), q = quantized_cache(*m, 8, 32);
+    auto ref = step_logits(*m, prompt, next, full);
+    auto got = step_logits(*m, prompt, next, q);
+    double worst = 0, span = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, max_abs_diff(got[i], ref[i]));
+      array mx = max(abs(ref[i]));
+      eval(mx);
+      span = std::max(span, static_cast<double>(mx.item<float>()));
+    }
+    std::printf("[ %s kv-bits 8 ] max |logit diff| %.2e (logits up to %.2f)\n", arch, worst, span);
+    EXPECT_GT(worst, 0.0) << arch;
+    EXPECT_LT(worst, 0.02 * span) << arch;
     for (int i = 0; i < m->num_layers(); ++i) {
       EXPECT_EQ(q.layer_quantized(i), !m->config().layer_slides(i)) << arch << " layer " << i;
     }
@@ -307,7 +347,7 @@ TEST(QuantizedKVCache, MemoryMatchesArithmetic) {
   full.update_and_fetch(0, k, v);
   const double elems = 2.0 * H * T * D;
   EXPECT_EQ(full.nbytes(), static_cast<size_t>(elems * 2));
-  for (auto [bits, group] : {std::pair{8, 64}, std::pair{4, 64}, std::pair{4, 32}, std::pair{8, 128}}) {
+  for (auto [bits, group] : {std::pair{8, 64}, std::pair{4, 64}, std::pair{4, 32}}) {
     KVCache q(1, T);
     q.set_quantization(bits, group, 0);
     q.update_and_fetch(0, k, v);
@@ -316,6 +356,11 @@ TEST(QuantizedKVCache, MemoryMatchesArithmetic) {
     EXPECT_EQ(q.nbytes(), static_cast<size_t>(expect)) << bits << " bits, group " << group;
     std::printf("[ kv-bits %d g%d ] %.4f of the float16 cache\n", bits, group, expect / (elems * 2));
   }
+  // head_dim 64 below group 128: zero-padded to 128, so twice the values.
+  KVCache padded(1, T);
+  padded.set_quantization(8, 128, 0);
+  padded.update_and_fetch(0, k, v);
+  EXPECT_EQ(padded.nbytes(), static_cast<size_t>(2 * elems * (8 + 2.0 * 16 / 128) / 8));
   // 8-bit group 64: (8 + 32 / 64) / 16 of float16.
   KVCache q8(1, T);
   q8.set_quantization(8, 64, 0);
