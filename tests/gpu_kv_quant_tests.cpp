@@ -124,6 +124,8 @@ TEST(GpuKVQuant, DecodeTiming) {
                 layers, T, ms, c.nbytes() / 1e6);
     if (bits == 0) full_bytes = c.nbytes();
     // (bits + 2 * 16 / 64) / 16 of the bfloat16 cache.
-    if (bits > 0) EXPECT_EQ(c.nbytes(), static_cast<size_t>(full_bytes * (bits + 0.5) / 16));
+    if (bits > 0) {
+      EXPECT_EQ(c.nbytes(), static_cast<size_t>(full_bytes * (bits + 0.5) / 16));
+    }
   }
 }
