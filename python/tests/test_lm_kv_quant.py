@@ -4,10 +4,9 @@ cost, and bad settings."""
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
+from test_cli_generate import run  # the tessera command ($TESSERA_CLI, PATH or build/)
 
 from tessera import core
 from tessera.lm import generate, load, make_prompt_cache, stream_generate
@@ -100,19 +99,6 @@ def test_bad_settings_raise(stories):
         generate(model, tok, "Tom", max_tokens=4, kv_bits=8, kv_group_size=16)
     with pytest.raises(ValueError, match="quantized_kv_start"):
         model.make_cache(kv_bits=8, quantized_kv_start=-1)
-
-
-def tessera_cmd():
-    exe = os.environ.get("TESSERA_CLI") or shutil.which("tessera")
-    if exe is None:
-        exe = os.path.join(ROOT, "build", "tessera")
-    if not os.path.exists(exe):
-        pytest.skip("the tessera command is not built (scripts/build.sh or pip install .)")
-    return exe
-
-
-def run(*args):
-    return subprocess.run([tessera_cmd(), *args], capture_output=True, text=True, timeout=120)
 
 
 def test_cli_kv_bits():
