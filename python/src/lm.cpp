@@ -53,6 +53,11 @@ void init_lm(nb::module_& m) {
       .def_prop_ro("offset", &KVCache::offset)
       .def_prop_ro("num_layers", &KVCache::num_layers)
       .def_prop_ro("nbytes", &KVCache::nbytes)
+      .def("set_quantization", &KVCache::set_quantization, "bits"_a, "group_size"_a = 64, "start"_a = 0,
+           "Keep keys/values MLX-affine quantized to `bits` (0: off) once a layer holds `start` positions.")
+      .def_prop_ro("kv_bits", &KVCache::kv_bits)
+      .def_prop_ro("kv_group_size", &KVCache::kv_group_size)
+      .def("layer_quantized", &KVCache::layer_quantized, "layer"_a, "Whether the layer holds quantized keys now.")
       .def("trim", &KVCache::trim, "n"_a, "Drops the last n positions; returns how many were dropped.")
       .def("reset", &KVCache::reset);
 
@@ -66,8 +71,14 @@ void init_lm(nb::module_& m) {
           "tokens (B, L) int32 -> logits (B, L, vocab_size) float32 (lazy).")
       .def(
           "make_cache",
-          [](const Llama& self, int max_kv_size) { return new KVCache(self.num_layers(), max_kv_size); },
-          "max_kv_size"_a = 0, "A fresh KV cache for this model (max_kv_size 0: grows).")
+          [](const Llama& self, int max_kv_size, int kv_bits, int kv_group_size, int quantized_kv_start) {
+            auto* c = new KVCache(self.num_layers(), max_kv_size);
+            if (kv_bits > 0) c->set_quantization(kv_bits, kv_group_size, quantized_kv_start);
+            return c;
+          },
+          "max_kv_size"_a = 0, "kv_bits"_a = 0, "kv_group_size"_a = 64, "quantized_kv_start"_a = 0,
+          "A fresh KV cache for this model (max_kv_size 0: grows; kv_bits > 0: quantized, see "
+          "KVCache.set_quantization).")
       .def_prop_ro("num_layers", &Llama::num_layers)
       .def_prop_ro("vocab_size", [](const Llama& self) { return self.config().vocab_size; })
       .def_prop_ro("hidden_size", [](const Llama& self) { return self.config().hidden_size; })
@@ -176,9 +187,13 @@ void init_lm(nb::module_& m) {
          std::optional<std::vector<int32_t>> eos_ids, const std::vector<std::string>& stop_strings,
          int max_kv_size, std::optional<nb::callable> on_piece, float temp, float top_p, int top_k,
          float min_p, int min_tokens_to_keep, float repetition_penalty, int repetition_context_size,
-         const std::map<int32_t, float>& logit_bias, uint64_t seed) {
+         const std::map<int32_t, float>& logit_bias, uint64_t seed, int kv_bits, int kv_group_size,
+         int quantized_kv_start) {
         GenerationConfig cfg;
         cfg.max_tokens = max_tokens;
+        cfg.kv_bits = kv_bits;
+        cfg.kv_group_size = kv_group_size;
+        cfg.quantized_kv_start = quantized_kv_start;
         cfg.eos_ids = eos_ids;
         cfg.stop_strings = stop_strings;
         cfg.max_kv_size = max_kv_size;
@@ -196,9 +211,9 @@ void init_lm(nb::module_& m) {
       },
       "model"_a, "tokenizer"_a, "prompt"_a, "max_tokens"_a = 256, nb::kw_only(), "eos_ids"_a = nb::none(),
       "stop_strings"_a = std::vector<std::string>{}, "max_kv_size"_a = 0, "on_piece"_a = nb::none(),
-      TX_SAMPLER_ARGS,
+      TX_SAMPLER_ARGS, "kv_bits"_a = 0, "kv_group_size"_a = 64, "quantized_kv_start"_a = 0,
       "The C++ generation loop (as the tessera CLI): prompt ids -> GenerationResult; on_piece(text) "
-      "streams.");
+      "streams; kv_bits > 0 quantizes the KV cache.");
 
   lm.def(
       "apply_chat_template",

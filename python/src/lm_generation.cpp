@@ -63,17 +63,22 @@ void init_lm_generation(nb::module_& m) {
       .def(
           "__init__",
           [](GenerateStep* self, const Llama& model, const std::vector<int32_t>& prompt, PromptCache* prompt_cache,
-             const Llama* draft_model, int num_draft_tokens, int max_kv_size, const Sampler* sampler) {
+             const Llama* draft_model, int num_draft_tokens, int max_kv_size, const Sampler* sampler, int kv_bits,
+             int kv_group_size, int quantized_kv_start) {
             GenerateStepOptions o;
             o.sampler = config_of(sampler);
             o.prompt_cache = prompt_cache;
             o.draft_model = draft_model;
             o.num_draft_tokens = num_draft_tokens;
             o.max_kv_size = max_kv_size;
+            o.kv_bits = kv_bits;
+            o.kv_group_size = kv_group_size;
+            o.quantized_kv_start = quantized_kv_start;
             new (self) GenerateStep(model, prompt, o);
           },
           "model"_a, "prompt"_a, nb::kw_only(), "prompt_cache"_a = nb::none(), "draft_model"_a = nb::none(),
-          "num_draft_tokens"_a = 3, "max_kv_size"_a = 0, "sampler"_a = nb::none(), nb::keep_alive<1, 2>(),
+          "num_draft_tokens"_a = 3, "max_kv_size"_a = 0, "sampler"_a = nb::none(), "kv_bits"_a = 0,
+          "kv_group_size"_a = 64, "quantized_kv_start"_a = 0, nb::keep_alive<1, 2>(),
           nb::keep_alive<1, 4>(), nb::keep_alive<1, 5>())
       .def(
           "next",

@@ -14,8 +14,10 @@ using namespace tessera::lm;
 
 namespace {
 
-PerplexityOptions options(int context, int stride, int64_t max_tokens) {
+PerplexityOptions options(int context, int stride, int64_t max_tokens, int kv_bits = 0, int kv_group_size = 64) {
   PerplexityOptions o;
+  o.kv_bits = kv_bits;
+  o.kv_group_size = kv_group_size;
   o.context = context;
   o.stride = stride;
   o.max_tokens = max_tokens;
@@ -62,20 +64,23 @@ void init_lm_tools(nb::module_& m) {
          "The text's ids with BOS, at most max_tokens of them (> 0).");
   lm.def(
       "perplexity",
-      [](const Llama& model, const std::vector<int32_t>& tokens, int context, int stride, int64_t max_tokens) {
+      [](const Llama& model, const std::vector<int32_t>& tokens, int context, int stride, int64_t max_tokens,
+         int kv_bits, int kv_group_size) {
         nb::gil_scoped_release release;
-        return perplexity(model, tokens, options(context, stride, max_tokens));
+        return perplexity(model, tokens, options(context, stride, max_tokens, kv_bits, kv_group_size));
       },
-      "model"_a, "tokens"_a, "context"_a = 512, "stride"_a = 0, "max_tokens"_a = 0,
+      "model"_a, "tokens"_a, "context"_a = 512, "stride"_a = 0, "max_tokens"_a = 0, "kv_bits"_a = 0,
+      "kv_group_size"_a = 64,
       "Perplexity over windows of `context` tokens starting every `stride` (0: context) tokens.");
   lm.def(
       "kl_divergence",
       [](const Llama& model, const Llama& reference, const std::vector<int32_t>& tokens, int context, int stride,
-         int64_t max_tokens) {
+         int64_t max_tokens, int kv_bits, int kv_group_size) {
         nb::gil_scoped_release release;
-        return kl_divergence(model, reference, tokens, options(context, stride, max_tokens));
+        return kl_divergence(model, reference, tokens, options(context, stride, max_tokens, kv_bits, kv_group_size));
       },
-      "model"_a, "reference"_a, "tokens"_a, "context"_a = 512, "stride"_a = 0, "max_tokens"_a = 0,
+      "model"_a, "reference"_a, "tokens"_a, "context"_a = 512, "stride"_a = 0, "max_tokens"_a = 0, "kv_bits"_a = 0,
+      "kv_group_size"_a = 64,
       "Mean KL(P_reference || P_model) per scored token, top-1 agreement and both perplexities.");
 
   lm.def("hf_hub_cache_dir", &hf_hub_cache_dir, "The Hugging Face hub cache directory (from the environment).");

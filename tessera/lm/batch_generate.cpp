@@ -151,6 +151,7 @@ BatchGenerationResult batch_generate(const Llama& model, const Tokenizer* tokeni
       std::copy(p.begin(), p.end(), ids.begin() + r * L + padding[r]);
     }
     KVCache cache = model_kv_cache(model, 0, 0);  // sliding-window layers keep their window only
+    if (config.kv_bits > 0) cache.set_quantization(config.kv_bits, config.kv_group_size, config.quantized_kv_start);
     cache.set_left_padding(padding);
     auto t0 = Clock::now();
     array logits = model.forward(array(ids, {B, L}), &cache);  // (B, L, V)

@@ -19,6 +19,10 @@ struct BatchGenerationConfig {
   std::optional<std::vector<int32_t>> eos_ids;  // default: the tokenizer's eos_ids() (none without one)
   std::vector<std::string> stop_strings;        // needs a tokenizer; a row stops before the first one
   int batch_size = 0;                           // rows decoded together; 0: batch_size_for_memory
+  // Quantized KV cache (see KVCache::set_quantization); kv_bits 0: full precision.
+  int kv_bits = 0;
+  int kv_group_size = 64;
+  int quantized_kv_start = 0;
 };
 
 struct BatchGenerationResult {  // MLX-LM's BatchResponse

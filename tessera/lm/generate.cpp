@@ -85,6 +85,9 @@ GenerationResult generate(const Llama& model, const Tokenizer& tokenizer,
   opts.prompt_cache = config.prompt_cache;
   opts.draft_model = config.draft_model;
   opts.num_draft_tokens = config.num_draft_tokens;
+  opts.kv_bits = config.kv_bits;
+  opts.kv_group_size = config.kv_group_size;
+  opts.quantized_kv_start = config.quantized_kv_start;
   GenerateStep stepper(model, prompt, opts);
   StreamingDetokenizer detok(tokenizer);
   detok.set_context(prompt);

@@ -30,6 +30,10 @@ struct GenerationConfig {
   // model's own). The draft must have the model's vocabulary size.
   const Llama* draft_model = nullptr;
   int num_draft_tokens = 3;
+  // Quantized KV cache (MLX-LM's kv_bits, kv_group_size, quantized_kv_start): see GenerateStepOptions.
+  int kv_bits = 0;
+  int kv_group_size = 64;
+  int quantized_kv_start = 0;
 };
 
 struct GenerationStats {

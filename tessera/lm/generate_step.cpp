@@ -48,6 +48,12 @@ GenerateStep::GenerateStep(const Llama& model, std::vector<int32_t> prompt, cons
     draft_cache_.emplace(model_kv_cache(*draft, 0, options_.num_draft_tokens));
     draft_pending_ = prompt;
   }
+  if (options_.kv_bits > 0) {
+    cache_->set_quantization(options_.kv_bits, options_.kv_group_size, options_.quantized_kv_start);
+    if (draft_cache_) {
+      draft_cache_->set_quantization(options_.kv_bits, options_.kv_group_size, options_.quantized_kv_start);
+    }
+  }
   history_ = std::move(prompt);
 }
 

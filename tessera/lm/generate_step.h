@@ -20,6 +20,11 @@ struct GenerateStepOptions {
   PromptCache* prompt_cache = nullptr; // reused across calls; holds the decoded sequence afterwards
   const Llama* draft_model = nullptr;  // speculative decoding when set (same vocabulary size)
   int num_draft_tokens = 3;
+  // Quantized KV cache (MLX-LM's --kv-bits): 0 = full precision; else the bits of the keys/values
+  // (see KVCache::set_quantization), for the model's cache (own or the prompt cache's) and the draft's.
+  int kv_bits = 0;
+  int kv_group_size = 64;
+  int quantized_kv_start = 0;  // positions kept in full precision before the cache is quantized
 };
 
 struct StepToken {

@@ -18,6 +18,24 @@ KVCache::KVCache(int num_layers, int max_len, int step)
   if (step <= 0) throw std::invalid_argument("[kv_cache] step must be positive.");
 }
 
+int KVCache::grown_capacity(int needed) const {
+  if (max_len_ > 0) {
+    if (needed > max_len_) {
+      throw std::out_of_range("[kv_cache] " + std::to_string(needed) + " positions exceed max_len " +
+                              std::to_string(max_len_) + ".");
+    }
+    return max_len_;
+  }
+  return (needed + step_ - 1) / step_ * step_;
+}
+
+array KVCache::regrow(const std::optional<array>& buf, const Shape& shape, Dtype dtype, int keep) {
+  array out = zeros(shape, dtype);
+  if (!buf || keep <= 0) return out;
+  Shape kept{shape[0], shape[1], keep, shape[3]};
+  return slice_update(out, slice(*buf, {0, 0, 0, 0}, kept), {0, 0, 0, 0}, kept);
+}
+
 void KVCache::reserve(Layer& layer, const array& keys, const array& values, int needed) {
   int cap = layer.keys ? layer.keys->shape(2) : 0;
   if (layer.keys && (layer.keys->shape(0) != keys.shape(0) || layer.keys->shape(1) != keys.shape(1) ||
@@ -26,41 +44,35 @@ void KVCache::reserve(Layer& layer, const array& keys, const array& values, int 
                                 shape_str(layer.keys->shape()) + ".");
   }
   if (needed <= cap) return;
-  int new_cap;
-  if (max_len_ > 0) {
-    if (needed > max_len_) {
-      throw std::out_of_range("[kv_cache] " + std::to_string(needed) + " positions exceed max_len " +
-                              std::to_string(max_len_) + ".");
-    }
-    new_cap = max_len_;
-  } else {
-    new_cap = (needed + step_ - 1) / step_ * step_;
-  }
-  Shape ks{keys.shape(0), keys.shape(1), new_cap, keys.shape(3)};
-  Shape vs{values.shape(0), values.shape(1), new_cap, values.shape(3)};
-  array nk = zeros(ks, keys.dtype());
-  array nv = zeros(vs, values.dtype());
-  if (layer.keys && layer.offset > 0) {
-    // Carry over the stored positions.
-    nk = slice_update(nk, slice(*layer.keys, {0, 0, 0, 0}, {ks[0], ks[1], layer.offset, ks[3]}), {0, 0, 0, 0},
-                      {ks[0], ks[1], layer.offset, ks[3]});
-    nv = slice_update(nv, slice(*layer.values, {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]}),
-                      {0, 0, 0, 0}, {vs[0], vs[1], layer.offset, vs[3]});
-  }
-  layer.keys = nk;
-  layer.values = nv;
+  const int new_cap = grown_capacity(needed);
+  // Carry over the stored positions.
+  layer.keys = regrow(layer.keys, {keys.shape(0), keys.shape(1), new_cap, keys.shape(3)}, keys.dtype(), layer.offset);
+  layer.values =
+      regrow(layer.values, {values.shape(0), values.shape(1), new_cap, values.shape(3)}, values.dtype(), layer.offset);
 }
 
-std::pair<array, array> KVCache::update_and_fetch(int layer_index, const array& keys, const array& values) {
+void KVCache::check_layer(int layer_index) const {
   if (layer_index < 0 || layer_index >= num_layers()) {
     throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
   }
+}
+
+void KVCache::check_kv(const array& keys, const array& values) {
   if (keys.ndim() != 4 || values.ndim() != 4 || keys.shape(0) != values.shape(0) ||
       keys.shape(1) != values.shape(1) || keys.shape(2) != values.shape(2)) {
     throw std::invalid_argument("[kv_cache] keys and values must be (B, H, L, D), got " +
                                 shape_str(keys.shape()) + " and " + shape_str(values.shape()) + ".");
   }
+}
+
+std::pair<array, array> KVCache::update_and_fetch(int layer_index, const array& keys, const array& values) {
+  check_layer(layer_index);
+  check_kv(keys, values);
   Layer& layer = layers_[layer_index];
+  if (quantizes(layer_index)) {
+    update_and_fetch_quantized(layer_index, keys, values);
+    return dequantized(layer, 0, layer.offset);
+  }
   if (layer.window > 0) return update_window(layer, keys, values);
   int start = layer.offset;
   int end = start + keys.shape(2);
@@ -81,7 +93,10 @@ int KVCache::offset() const {
   return off;
 }
 
-int KVCache::capacity() const { return layers_[0].keys ? layers_[0].keys->shape(2) : 0; }
+int KVCache::capacity() const {
+  const Layer& l = layers_[0];
+  return !l.qkeys.empty() ? l.qkeys[0].shape(2) : l.keys ? l.keys->shape(2) : 0;
+}
 
 bool KVCache::can_trim(int n) const {
   n = std::max(0, std::min(n, offset()));
@@ -103,14 +118,16 @@ int KVCache::trim(int n) {
 }
 
 void KVCache::reset() {
-  for (auto& l : layers_) l.offset = l.start = l.fetched_start = 0;
+  for (auto& l : layers_) {
+    l.offset = l.start = l.fetched_start = 0;
+    l.qkeys.clear();  // quantized again from quantized_kv_start
+    l.qvalues.clear();
+  }
   left_padding_.clear();
 }
 
 void KVCache::set_window(int layer_index, int window, int keep) {
-  if (layer_index < 0 || layer_index >= num_layers()) {
-    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
-  }
+  check_layer(layer_index);
   if (window <= 0 || keep < window) throw std::invalid_argument("[kv_cache] need 0 < window <= keep.");
   Layer& l = layers_[layer_index];
   if (l.offset > 0) throw std::invalid_argument("[kv_cache] set_window on a layer that holds positions.");
@@ -118,6 +135,8 @@ void KVCache::set_window(int layer_index, int window, int keep) {
   l.keep = keep;
   l.keys.reset();
   l.values.reset();
+  l.qkeys.clear();
+  l.qvalues.clear();
 }
 
 // keys, values: (B, H, L, D). Returns the kept positions and the new ones, then keeps the last `keep`.
@@ -156,6 +175,8 @@ size_t KVCache::nbytes() const {
   size_t n = 0;
   for (const auto& l : layers_) {
     if (l.keys) n += l.keys->nbytes() + l.values->nbytes();
+    for (const auto& a : l.qkeys) n += a.nbytes();
+    for (const auto& a : l.qvalues) n += a.nbytes();
   }
   return n;
 }
@@ -175,8 +196,10 @@ void KVCache::set_left_padding(std::vector<int> padding) {
 
 void KVCache::filter_rows(const std::vector<int>& rows) {
   if (rows.empty()) throw std::invalid_argument("[kv_cache] filter_rows needs at least one row.");
-  const int B = layers_[0].keys ? layers_[0].keys->shape(0)
-                                : static_cast<int>(left_padding_.empty() ? 0 : left_padding_.size());
+  const Layer& first = layers_[0];
+  const int B = !first.qkeys.empty() ? first.qkeys[0].shape(0)
+                : first.keys       ? first.keys->shape(0)
+                                   : static_cast<int>(left_padding_.empty() ? 0 : left_padding_.size());
   for (int r : rows) {
     if (r < 0 || r >= B) {
       throw std::out_of_range("[kv_cache] row " + std::to_string(r) + " out of range for batch " +
@@ -185,6 +208,12 @@ void KVCache::filter_rows(const std::vector<int>& rows) {
   }
   array idx(rows, {static_cast<int>(rows.size())}, int32);
   for (auto& l : layers_) {
+    for (auto* q : {&l.qkeys, &l.qvalues}) {
+      for (auto& a : *q) {
+        a = take(a, idx, 0);
+        eval(a);
+      }
+    }
     if (!l.keys) continue;
     l.keys = take(*l.keys, idx, 0);
     l.values = take(*l.values, idx, 0);
@@ -198,10 +227,9 @@ void KVCache::filter_rows(const std::vector<int>& rows) {
 }
 
 std::pair<array, array> KVCache::state(int layer_index) const {
-  if (layer_index < 0 || layer_index >= num_layers()) {
-    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
-  }
+  check_layer(layer_index);
   const Layer& l = layers_[layer_index];
+  if (!l.qkeys.empty()) return dequantized(l, 0, l.offset);
   if (!l.keys) throw std::invalid_argument("[kv_cache] layer " + std::to_string(layer_index) + " is empty.");
   const Shape& ks = l.keys->shape();
   const Shape& vs = l.values->shape();
@@ -211,9 +239,7 @@ std::pair<array, array> KVCache::state(int layer_index) const {
 }
 
 void KVCache::set_state(int layer_index, const array& keys, const array& values, int start) {
-  if (layer_index < 0 || layer_index >= num_layers()) {
-    throw std::out_of_range("[kv_cache] layer " + std::to_string(layer_index) + " out of range.");
-  }
+  check_layer(layer_index);
   Layer& l = layers_[layer_index];
   if (start < 0 || (start > 0 && l.window == 0)) {
     throw std::invalid_argument("[kv_cache] set_state: start " + std::to_string(start) +
@@ -221,6 +247,8 @@ void KVCache::set_state(int layer_index, const array& keys, const array& values,
   }
   l.keys.reset();
   l.values.reset();
+  l.qkeys.clear();
+  l.qvalues.clear();
   l.offset = l.start = 0;
   update_and_fetch(layer_index, keys, values);
   l.offset += start;

@@ -55,7 +55,37 @@ class KVCache {
   // Keeps only these batch rows (in this order) of every layer and of the padding.
   void filter_rows(const std::vector<int>& rows);
 
-  // Layer i's stored keys and values, (B, n_kv_heads, offset - start, head_dim) each (lazy slices).
+  // Quantized storage (MLX-LM's QuantizedKVCache, tessera/lm/quantized_kv_cache.cpp): keys and values
+  // of every layer that does not slide are kept MLX-affine quantized along head_dim (packed uint32 +
+  // scales + biases per group of group_size, in the keys' dtype) once the layer holds `start` positions
+  // (0: from the first token; a layer holding positions in full precision is converted at its next
+  // update). A head_dim below group_size (or not a multiple) is zero-padded up to a multiple of it.
+  // Sliding-window layers stay in full precision (their memory is bounded by the window). bits 0: off.
+  // Throws "[kv_cache] ..." on bits other than 0, 2, 3, 4, 5, 6, 8, a group size other than 32, 64,
+  // 128, a negative start, or other bits / group size while a layer holds quantized positions (reset
+  // first); the cache's dtype must be float32, float16 or bfloat16.
+  void set_quantization(int bits, int group_size = 64, int start = 0);
+  int kv_bits() const { return kv_bits_; }
+  int kv_group_size() const { return kv_group_size_; }
+  int quantized_kv_start() const { return quantized_kv_start_; }
+  // Whether layer i's next update stores quantized keys and values (see update_and_fetch_quantized).
+  bool quantizes(int layer) const;
+  // A layer's quantized keys and values so far: keys (B, n_kv_heads, T, Dk * bits / 32) uint32,
+  // key_scales / key_biases (B, n_kv_heads, T, Dk / group_size), likewise the values; Dk, Dv are
+  // head_dim rounded up to a multiple of group_size (padding dims hold zeros), key_dim / value_dim the
+  // model's.
+  struct QuantizedKV {
+    array keys, key_scales, key_biases, values, value_scales, value_biases;
+    int key_dim, value_dim, bits, group_size;
+  };
+  // For a layer where quantizes(layer): quantizes keys, values (B, n_kv_heads, L, head_dim), writes them
+  // at the layer's offset and returns everything it holds (offset + L positions).
+  QuantizedKV update_and_fetch_quantized(int layer, const array& keys, const array& values);
+  // Whether layer i holds its positions quantized now.
+  bool layer_quantized(int layer) const { return !layers_.at(layer).qkeys.empty(); }
+
+  // Layer i's stored keys and values, (B, n_kv_heads, offset - start, head_dim) each (lazy slices;
+  // dequantized for a quantized layer).
   std::pair<array, array> state(int layer) const;
   // Replaces layer i's contents by keys, values (B, n_kv_heads, T, head_dim) of positions start..;
   // its offset becomes start + T (start > 0 only for a windowed layer, with T >= its keep or all).
@@ -68,14 +98,29 @@ class KVCache {
     int window = 0, keep = 0;           // sliding-window layer: keeps its last `keep` positions
     int start = 0;                      // position of buffer slot 0
     int fetched_start = 0;
+    // Quantized storage (empty when full precision): {packed, scales, biases} of keys and values, each
+    // (B, n_kv_heads, capacity, .); key_dim / value_dim: the head dims before padding.
+    std::vector<array> qkeys, qvalues;
+    int key_dim = 0, value_dim = 0;
   };
   void reserve(Layer& layer, const array& keys, const array& values, int needed);
+  // Capacity for `needed` positions (max_len or the next multiple of step); throws past max_len.
+  int grown_capacity(int needed) const;
+  // buf (B, H, cap, X) -> (B, H, new_cap, X) zeros, with its first `keep` positions copied.
+  static array regrow(const std::optional<array>& buf, const Shape& shape, Dtype dtype, int keep);
+  void check_layer(int layer) const;
+  static void check_kv(const array& keys, const array& values);
+  // Converts a full-precision layer's positions to quantized storage.
+  void convert_layer(Layer& layer);
+  void append_quantized(Layer& layer, const std::vector<array>& qk, const std::vector<array>& qv);
+  std::pair<array, array> dequantized(const Layer& layer, int begin, int end) const;
   std::pair<array, array> update_window(Layer& layer, const array& keys, const array& values);
 
   std::vector<Layer> layers_;
   std::vector<int> left_padding_;
   int max_len_;
   int step_;
+  int kv_bits_ = 0, kv_group_size_ = 64, quantized_kv_start_ = 0;
 };
 
 // A cache for `model`: its sliding-window layers keep window + trim_slack positions (trim_slack: how

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "tessera/lm/kv_cache.h"
 #include "tessera/ops.h"
 #include "tessera/scheduler.h"
 
@@ -39,10 +41,17 @@ struct WindowLogits {
   array targets;
 };
 
-WindowLogits window_logits(const Llama& model, const std::vector<int32_t>& tokens, const Window& w) {
+// kv_bits > 0: through a fresh KV cache quantized from the first token.
+WindowLogits window_logits(const Llama& model, const std::vector<int32_t>& tokens, const Window& w, int kv_bits = 0,
+                           int kv_group_size = 64) {
   const int len = static_cast<int>(w.end - w.begin);
   std::vector<int32_t> ids(tokens.begin() + w.begin, tokens.begin() + w.end);
-  array logits = model(array(ids, {1, len}, int32));  // (1, len, V)
+  std::optional<KVCache> cache;
+  if (kv_bits > 0) {
+    cache.emplace(model_kv_cache(model));
+    cache->set_quantization(kv_bits, kv_group_size, 0);
+  }
+  array logits = model(array(ids, {1, len}, int32), cache ? &*cache : nullptr);  // (1, len, V)
   const int first = static_cast<int>(w.first_scored - w.begin);  // scored tokens first..len-1
   const int vocab = logits.shape(2);
   array scored = reshape(slice(logits, {0, first - 1, 0}, {1, len - 1, vocab}), {len - first, vocab});
@@ -124,7 +133,7 @@ PerplexityResult perplexity(const Llama& model, const std::vector<int32_t>& toke
   std::vector<int32_t> ids = checked_tokens(model, tokens, o);
   PerplexityResult r;
   for (const Window& w : perplexity_windows(static_cast<int64_t>(ids.size()), o.context, o.stride)) {
-    WindowLogits wl = window_logits(model, ids, w);
+    WindowLogits wl = window_logits(model, ids, w, o.kv_bits, o.kv_group_size);
     add_nll(r, token_nll(wl.logits, wl.targets));
   }
   return r;
@@ -143,7 +152,7 @@ KLResult kl_divergence(const Llama& model, const Llama& reference, const std::ve
   double kl_sum = 0;
   int64_t agree = 0;
   for (const Window& w : perplexity_windows(static_cast<int64_t>(ids.size()), o.context, o.stride)) {
-    WindowLogits m = window_logits(model, ids, w);
+    WindowLogits m = window_logits(model, ids, w, o.kv_bits, o.kv_group_size);
     WindowLogits ref = window_logits(reference, ids, w);
     array lm = log_softmax(m.logits, 1, /*precise=*/true);
     array lr = log_softmax(ref.logits, 1, /*precise=*/true);

@@ -15,6 +15,10 @@ struct PerplexityOptions {
   int context = 512;  // tokens per forward pass (window length)
   int stride = 0;     // window start step; 0: context (windows do not overlap)
   int64_t max_tokens = 0;  // > 0: only the first max_tokens tokens of the stream are used
+  // > 0: each window of the model (not of a KL reference) runs through a KV cache quantized to kv_bits
+  // from its first token (KVCache::set_quantization), to measure what --kv-bits costs.
+  int kv_bits = 0;
+  int kv_group_size = 64;
 };
 
 // The ids of text with the tokenizer's special tokens (BOS), the first max_tokens of them when

@@ -46,6 +46,9 @@ const char* const kUsage =
     "  --repeats R       timed runs; the median is reported (default 3)\n"
     "  --device D        cpu or gpu (default: the default device, the GPU when there is one)\n"
     "  --seed S          seed of the random weights and prompt (default 0)\n"
+    "  --kv-bits B       quantized KV cache of B bits (4 or 8; default 0 = full precision)\n"
+    "  --kv-group-size G group size of the quantized KV cache: 32, 64, 128 (default 64)\n"
+    "  --quantized-kv-start N  full-precision positions before the cache is quantized (default 0)\n"
     "  --json            print the result as one JSON object on stdout (the table goes to stderr)\n"
     "  -h, --help        show this help\n";
 
@@ -90,12 +93,18 @@ lm::WeightMap load_weights(const std::string& path, Dtype dtype, lm::LlamaConfig
 
 struct Timing {
   double prefill_s = 0, decode_s = 0;
+  size_t kv_bytes = 0;  // the KV cache after the run
+};
+
+struct KVOptions {
+  int bits = 0, group_size = 64, start = 0;  // --kv-bits, --kv-group-size, --quantized-kv-start
 };
 
 // One prefill of `prompt` into an empty cache, then n_gen decode steps; each step's argmax is evaluated.
-Timing run_once(const lm::Llama& model, const array& prompt, int n_gen) {
+Timing run_once(const lm::Llama& model, const array& prompt, int n_gen, const KVOptions& kv = {}) {
   const int B = prompt.shape(0), P = prompt.shape(1);
   lm::KVCache cache(model.num_layers(), P + n_gen);
+  if (kv.bits > 0) cache.set_quantization(kv.bits, kv.group_size, kv.start);
   Timing t;
   auto t0 = Clock::now();
   array logits = model(prompt, &cache);                                        // (B, P, V)
@@ -110,6 +119,7 @@ Timing run_once(const lm::Llama& model, const array& prompt, int n_gen) {
   }
   synchronize();
   t.decode_s = seconds_since(t0);
+  t.kv_bytes = cache.nbytes();
   return t;
 }
 
@@ -121,6 +131,7 @@ int bench_main(int argc, char** argv) {
   std::optional<Device> device;
   int prompt_tokens = 512, gen_tokens = 128, batch = 1, repeats = 3;
   uint64_t seed = 0;
+  KVOptions kv;
   bool json = false, dequantize = false;
   std::string quantize;
   try {
@@ -138,6 +149,9 @@ int bench_main(int argc, char** argv) {
     t.options["--batch"] = [&](const std::string& v) { batch = parse_int("--batch", v); };
     t.options["--repeats"] = [&](const std::string& v) { repeats = parse_int("--repeats", v); };
     t.options["--seed"] = [&](const std::string& v) { seed = static_cast<uint64_t>(parse_int("--seed", v)); };
+    t.options["--kv-bits"] = [&](const std::string& v) { kv.bits = parse_int("--kv-bits", v); };
+    t.options["--kv-group-size"] = [&](const std::string& v) { kv.group_size = parse_int("--kv-group-size", v); };
+    t.options["--quantized-kv-start"] = [&](const std::string& v) { kv.start = parse_int("--quantized-kv-start", v); };
     t.options["--device"] = [&](const std::string& v) {
       if (v == "cpu")
         device = Device(Device::cpu);
@@ -157,6 +171,7 @@ int bench_main(int argc, char** argv) {
     if (gen_tokens < 1) throw UsageError("-n must be >= 1");
     if (batch < 1) throw UsageError("--batch must be >= 1");
     if (repeats < 1) throw UsageError("--repeats must be >= 1");
+    validate_kv_flags(kv.bits, kv.group_size, kv.start);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "tessera bench: %s\n%s", e.what(), kUsage);
     return 2;
@@ -209,10 +224,12 @@ int bench_main(int argc, char** argv) {
     eval(prompt);
 
     std::fprintf(stderr, "tessera bench: warm-up...\n");
-    run_once(model, prompt, std::min(gen_tokens, 4));
+    run_once(model, prompt, std::min(gen_tokens, 4), kv);
     std::vector<double> prefill_tps, decode_tps;
+    size_t kv_bytes = 0;
     for (int r = 0; r < repeats; ++r) {
-      Timing t = run_once(model, prompt, gen_tokens);
+      Timing t = run_once(model, prompt, gen_tokens, kv);
+      kv_bytes = t.kv_bytes;
       prefill_tps.push_back(double(batch) * prompt_tokens / t.prefill_s);
       decode_tps.push_back(double(batch) * gen_tokens / t.decode_s);
       std::fprintf(stderr, "tessera bench: run %d/%d: prefill %.1f tok/s, decode %.1f tok/s\n", r + 1,
@@ -235,6 +252,10 @@ int bench_main(int argc, char** argv) {
     std::fprintf(table, "| %s | %s | %s | %d | %.1fM | %.1f | %.1f | %s | %s | %.2f |\n", name.c_str(),
                  dtype_str.c_str(), device_name.c_str(), batch, n_params / 1e6, pf, dc,
                  format_bytes(peak).c_str(), format_bytes(static_cast<double>(decode_bytes)).c_str(), gbps);
+    if (kv.bits > 0) {
+      std::fprintf(table, "KV cache: %d-bit, group %d: %s\n", kv.bits, kv.group_size,
+                   format_bytes(static_cast<double>(kv_bytes)).c_str());
+    }
     if (json) {
       nlohmann::ordered_json j = {
           {"model", name},
@@ -253,6 +274,8 @@ int bench_main(int argc, char** argv) {
           {"peak_memory_bytes", static_cast<size_t>(peak)},
           {"decode_weight_bytes_per_token", decode_bytes},
           {"decode_gbps", gbps},
+          {"kv_bits", kv.bits},
+          {"kv_cache_bytes", kv_bytes},
       };
       std::printf("%s\n", j.dump().c_str());
     }

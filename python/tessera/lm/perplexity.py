@@ -29,19 +29,24 @@ def _tokens(tokenizer, text, max_tokens):
     return _lm.perplexity_tokens(core_tok, text, max_tokens or 0)
 
 
-def perplexity(model, tokenizer, text, context=512, stride=None, max_tokens=None):
+def perplexity(model, tokenizer, text, context=512, stride=None, max_tokens=None, kv_bits=None, kv_group_size=64):
     """PerplexityResult (perplexity, mean_nll, nll_sum, tokens, windows) of model on text (a str, tokenized
     with BOS, or token ids). Windows of `context` tokens start every `stride` (default: context) tokens; each
-    scores its tokens after the first that no earlier window scored; max_tokens keeps the first tokens."""
+    scores its tokens after the first that no earlier window scored; max_tokens keeps the first tokens.
+    kv_bits (4 or 8): the windows run through a KV cache quantized from the first token."""
     ids = _tokens(tokenizer, text, max_tokens)
-    return _lm.perplexity(_decoder(model), ids, context, stride or 0, max_tokens or 0)
+    return _lm.perplexity(_decoder(model), ids, context, stride or 0, max_tokens or 0, int(kv_bits or 0),
+                          int(kv_group_size))
 
 
-def kl_divergence(model, reference, tokenizer, text, context=512, stride=None, max_tokens=None):
+def kl_divergence(model, reference, tokenizer, text, context=512, stride=None, max_tokens=None, kv_bits=None,
+                  kv_group_size=64):
     """KLResult: mean_kl and max_kl of KL(P_reference || P_model) per scored token (nats), top1_agreement,
-    and both PerplexityResults (model, reference), over the windows perplexity() uses."""
+    and both PerplexityResults (model, reference), over the windows perplexity() uses. kv_bits: the model's
+    (not the reference's) KV cache is quantized, so kl_divergence(m, m, ..., kv_bits=8) is what it costs."""
     ids = _tokens(tokenizer, text, max_tokens)
-    return _lm.kl_divergence(_decoder(model), _decoder(reference), ids, context, stride or 0, max_tokens or 0)
+    return _lm.kl_divergence(_decoder(model), _decoder(reference), ids, context, stride or 0, max_tokens or 0,
+                             int(kv_bits or 0), int(kv_group_size))
 
 
 def _ppl_dict(r):

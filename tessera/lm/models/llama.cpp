@@ -13,6 +13,7 @@
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/models/hf_config.h"
 #include "tessera/lm/models/registry.h"
+#include "tessera/lm/quantized_attention.h"
 #include "tessera/ops.h"
 
 namespace tessera::lm {
@@ -197,30 +198,39 @@ array Llama::rope(const array& x, int layer_index, int offset, const KVCache* ca
   return fast::rope(x, dims, config_.rope_traditional, config_.rope_theta, scale, offsets);
 }
 
+float Llama::attention_scale(int head_dim) const {
+  return 1.0f / std::sqrt(config_.query_pre_attn_scalar > 0 ? config_.query_pre_attn_scalar
+                                                          : static_cast<float>(head_dim));
+}
+
+// The mask (true = keep) of L queries over T keys: (L, T), or (B, 1, L, T) with left padding; none when
+// plain causal attention (or, with `causal` false, L == 1) needs none.
+std::optional<array> Llama::attention_mask(int L, int T, int layer_index, const KVCache* cache, bool causal) const {
+  const bool slides = config_.layer_slides(layer_index) && T > config_.sliding_window;
+  const bool padded = cache && !cache->left_padding().empty();
+  if (!slides && !padded && !(causal && L > 1)) return std::nullopt;
+  array qpos = reshape(arange(T - L, T), {L, 1});
+  array kpos = reshape(arange(0, T), {1, T});
+  array keep = kpos <= qpos;
+  if (slides) keep = logical_and(keep, kpos > qpos - array(config_.sliding_window));
+  if (padded) {
+    // Key slot j holds position fetched_start + j (a sliding-window cache drops old positions).
+    std::vector<int32_t> first_slot;
+    for (int p : cache->left_padding()) first_slot.push_back(p - cache->fetched_start(layer_index));
+    const int B = static_cast<int>(first_slot.size());
+    array first = reshape(array(first_slot, {B}, int32), {B, 1, 1, 1});
+    keep = logical_or(logical_and(keep, kpos >= first), kpos == qpos);
+  }
+  return keep;
+}
+
 // q: (B, Hq, L, D); k, v: (B, Hkv, offset + L, D) -> (B, Hq, L, D). Causal, windowed on sliding layers,
 // and blind to each row's left padding (a padded query sees only itself, so no row is empty).
 array Llama::attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const {
-  const int L = q.shape(2), T = k.shape(2), D = q.shape(3);
-  const float scale = 1.0f / std::sqrt(config_.query_pre_attn_scalar > 0 ? config_.query_pre_attn_scalar
-                                                                         : static_cast<float>(D));
-  const bool slides = config_.layer_slides(layer_index) && T > config_.sliding_window;
-  const bool padded = cache && !cache->left_padding().empty();
-  std::optional<array> mask;  // (L, T) or (B, 1, L, T) with padding; true = keep
-  if (slides || padded || (config_.attn_logit_softcapping > 0 && L > 1)) {
-    array qpos = reshape(arange(T - L, T), {L, 1});
-    array kpos = reshape(arange(0, T), {1, T});
-    array keep = kpos <= qpos;
-    if (slides) keep = logical_and(keep, kpos > qpos - array(config_.sliding_window));
-    if (padded) {
-      // Key slot j holds position fetched_start + j (a sliding-window cache drops old positions).
-      std::vector<int32_t> first_slot;
-      for (int p : cache->left_padding()) first_slot.push_back(p - cache->fetched_start(layer_index));
-      const int B = static_cast<int>(first_slot.size());
-      array first = reshape(array(first_slot, {B}, int32), {B, 1, 1, 1});
-      keep = logical_or(logical_and(keep, kpos >= first), kpos == qpos);
-    }
-    mask = keep;
-  }
+  const int L = q.shape(2), T = k.shape(2);
+  const float scale = attention_scale(q.shape(3));
+  std::optional<array> mask =
+      attention_mask(L, T, layer_index, cache, config_.attn_logit_softcapping > 0);  // (L, T) or (B, 1, L, T)
   if (config_.attn_logit_softcapping <= 0) {
     if (mask) return fast::scaled_dot_product_attention(q, k, v, scale, "", mask);
     return fast::scaled_dot_product_attention(q, k, v, scale, L > 1 ? "causal" : "");
@@ -254,8 +264,16 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
   }
   q = rope(q, layer_index, offset, cache);
   k = rope(k, layer_index, offset, cache);
-  if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
-  array out = attend(q, k, v, layer_index, cache);
+  array out = q;
+  if (cache && cache->quantizes(layer_index)) {
+    // A quantized cache: attention straight on the packed keys and values.
+    KVCache::QuantizedKV kv = cache->update_and_fetch_quantized(layer_index, k, v);
+    out = quantized_attention(q, kv, attention_scale(D), attention_mask(L, kv.keys.shape(2), layer_index, cache, true),
+                              config_.attn_logit_softcapping);
+  } else {
+    if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
+    out = attend(q, k, v, layer_index, cache);
+  }
   out = reshape(transpose(out, {0, 2, 1, 3}), {B, L, Hq * D});
   out = layer.o_proj.apply(out);
   return layer.o_bias ? out + *layer.o_bias : out;

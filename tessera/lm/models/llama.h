@@ -106,6 +106,8 @@ class Llama {
   // cache: its left padding (batched prompts) shifts each row's positions and masks its padding.
   array rope(const array& x, int layer_index, int offset, const KVCache* cache) const;
   array attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const;
+  float attention_scale(int head_dim) const;
+  std::optional<array> attention_mask(int L, int T, int layer_index, const KVCache* cache, bool causal) const;
   array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
 
   LlamaConfig config_;
