@@ -28,6 +28,9 @@ struct GemmArgs {
 
 // Runs through cuBLASLt; false (nothing launched) when Lt offers no algorithm for the problem.
 bool gemm_lt(const GemmArgs& g);
+// True when gemm_lt times cuBLAS against cuBLASLt's candidates on a problem's first use and keeps
+// the fastest (few-row products, beta 0, one batch; TESSERA_GEMM_AUTOTUNE=0 turns it off).
+bool gemm_autotunes(const GemmArgs& g);
 // Runs through cublasGemmStridedBatchedEx on the stream's cuBLAS handle.
 void gemm_cublas(const GemmArgs& g);
 

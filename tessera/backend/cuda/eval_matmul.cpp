@@ -81,7 +81,7 @@ bool allow_tf32() {
 
 // cuBLASLt for 16-bit products of more than kFewRows output rows; TESSERA_CUBLASLT=0 turns it off
 // and =1 uses it for every 16-bit product (few-row products otherwise go to cuBLAS, whose GEMV-like
-// kernels serve decode shapes).
+// kernels serve decode shapes, unless gemm_autotunes: then the faster of cuBLAS and Lt's candidates).
 constexpr int64_t kFewRows = 16;
 int lt_mode() {
   static const int mode = [] {
@@ -133,7 +133,8 @@ void gemm_into(const array& a_in, const array& b_in, const array& out, void* c, 
   int mode = lt_mode();
   // Broadcast batches (stride 0) stay on cuBLAS, whose strided-batched call is known to take them.
   bool broadcast = batch > 1 && (a.batch_stride == 0 || b.batch_stride == 0);
-  bool lt = d != float32 && !wide && !broadcast && (mode == 1 || (mode < 0 && M > kFewRows));
+  // Few-row products go to gemm_lt too when it autotunes them (it declines when cuBLAS was fastest).
+  bool lt = d != float32 && !wide && !broadcast && (mode == 1 || (mode < 0 && (M > kFewRows || gemm_autotunes(g))));
   if (!lt || !gemm_lt(g)) gemm_cublas(g);
 }
 
