@@ -1,7 +1,8 @@
 // GPU tests of the second round of fast paths (binary tessera_gpu_tests): one kernel per unary op
-// (16-bit exp/sigmoid through exp2), 16-bit softmax rows held 4 packs a thread, and the autotuned
-// few-row bf16/f16 matmul (cuBLAS vs cuBLASLt candidates), each against the CPU backend or float64;
-// DISABLED_Timings (--gtest_also_run_disabled_tests) prints the RESULTS.md shapes against a copy.
+// (16-bit exp/sigmoid through exp2), 16-bit softmax rows held 4 packs a thread, the few-row
+// tensor-core GEMV kernel and the autotuned few-row bf16/f16 matmul (cuBLAS vs cuBLASLt candidates
+// vs the GEMV), each against the CPU backend or float64; DISABLED_Timings
+// (--gtest_also_run_disabled_tests) prints the RESULTS.md shapes against a copy.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "gpu_perf_refs.h"
+#include "tessera/backend/cuda/gemv_bf16.h"
 #include "tessera/backend/gpu.h"
 #include "test_utils.h"
 
@@ -199,6 +201,49 @@ TEST_F(GpuPerf2, FewRowMatmulAutotunedAgainstFloat64) {
   }
 }
 
+TEST_F(GpuPerf2, TensorCoreGemvKernelAgainstFloat64) {
+  // The kernel called directly (matmul picks it only where it timed faster): M across one and two
+  // n8 tiles, N not a multiple of 16, K not a multiple of the 32-column step, x and W rows farther
+  // apart than K (row strides ldx, ldw).
+  struct Case {
+    int M, N, K, xpad, wpad;
+  };
+  const Case cases[] = {{1, 777, 1032, 0, 0}, {3, 777, 1032, 8, 16}, {8, 33, 4104, 0, 8}, {9, 100, 256, 8, 0},
+                        {16, 11008, 4096, 0, 0}, {1, 5, 8, 0, 0},   {16, 17, 40, 16, 8},  {12, 4096, 1000, 0, 0}};
+  for (Dtype d : {bfloat16, float16}) {
+    int code = d == bfloat16 ? 10 : 9;  // kernels.h dt_bf16 / dt_f16
+    for (auto& c : cases) {
+      SCOPED_TRACE(std::string(dname(d)) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
+                   " K=" + std::to_string(c.K));
+      auto xb = random_array({c.M, c.K + c.xpad}, d, -1, 1, 80);
+      auto wb = random_array({c.N, c.K + c.wpad}, d, -1, 1, 81);
+      auto x = slice(xb, {0, 0}, {c.M, c.K});
+      auto w = slice(wb, {0, 0}, {c.N, c.K});
+      auto out = astype(random_array({c.M, c.N}, float32, -1, 1, 82), d);  // its own buffer
+      eval(x, w, out);
+      ASSERT_TRUE(cuda::gemv_half_supported(code, c.M, c.N, c.K, x.device_data(), c.K + c.xpad, w.device_data(),
+                                            c.K + c.wpad, out.device_data()));
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      cuda::gemv_half(code, x.device_data(), c.K + c.xpad, w.device_data(), c.K + c.wpad, out.device_data(), c.M,
+                      c.N, c.K, nullptr);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      out.mark_device_written();
+      auto ref = ref_bmm(x.to_vector<double>(), transpose(w).to_vector<double>(), 1, c.M, c.K, c.N, false);
+      EXPECT_TRUE(all_close(out, ref, tol(d), 2e-3 * std::sqrt(double(c.K))));
+    }
+  }
+  // Declined: M > 16, K not a multiple of 8, unaligned pointers, float32.
+  auto a = random_array({64, 64}, bfloat16, -1, 1, 83);
+  eval(a);
+  void* p = a.device_data();
+  EXPECT_FALSE(cuda::gemv_half_supported(10, 17, 64, 64, p, 64, p, 64, p));
+  EXPECT_FALSE(cuda::gemv_half_supported(10, 4, 64, 60, p, 64, p, 64, p));
+  EXPECT_FALSE(cuda::gemv_half_supported(10, 4, 64, 64, static_cast<char*>(p) + 2, 64, p, 64, p));
+  EXPECT_FALSE(cuda::gemv_half_supported(10, 4, 64, 64, p, 60, p, 64, p));
+  EXPECT_FALSE(cuda::gemv_half_supported(11, 4, 64, 64, p, 64, p, 64, p));
+  EXPECT_TRUE(cuda::gemv_half_supported(10, 4, 64, 64, p, 64, p, 64, p));
+}
+
 namespace {
 
 // Median seconds per op(): batches of `reps` results evaluated together, events on the legacy
@@ -294,6 +339,16 @@ TEST_F(GpuPerf2, DISABLED_Timings) {
       std::string name = "bf16 x @ W.T M=" + std::to_string(M) + " K=4096 N=11008";
       if (M <= 16) {
         bw(name, bytes, s);
+        // The GEMV kernel alone (matmul uses it only where it timed faster than the library).
+        auto out = astype(random::normal({M, N}, float32), bfloat16);
+        eval(out);
+        double sk = median_seconds(
+            [&](int reps) {
+              for (int i = 0; i < reps; ++i)
+                cuda::gemv_half(10, x.device_data(), K, w.device_data(), K, out.device_data(), M, N, K, nullptr);
+            },
+            20);
+        bw("  gemv kernel alone, M=" + std::to_string(M), bytes, sk);
       } else {
         std::printf("| %s | %.1f | %.0f TFLOP/s | - |\n", name.c_str(), s * 1e6, 2.0 * M * N * K / s / 1e12);
       }

@@ -62,42 +62,13 @@ int autotune_mode() {
 
 bool tunable(const GemmArgs& g, const LtContext& ctx) {
   if (!gemm_autotunes(g)) return false;
-  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(ctx.stream, &cap) != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  return cap == cudaStreamCaptureStatusNone;
-}
-
-// Seconds per run of `run` (false: it did not launch) on stream st: one warm-up, then the best of
-// three batches of kTuneReps runs bracketed by events; +inf when it failed.
-double time_runs(const std::function<bool()>& run, cudaStream_t st) {
-  constexpr int kTuneReps = 4;
-  if (!run()) return INFINITY;
-  cudaEvent_t e0, e1;
-  TESSERA_CUDA_CHECK(cudaEventCreate(&e0));
-  TESSERA_CUDA_CHECK(cudaEventCreate(&e1));
-  double best = INFINITY;
-  for (int b = 0; b < 3; ++b) {
-    TESSERA_CUDA_CHECK(cudaEventRecord(e0, st));
-    bool ok = true;
-    for (int r = 0; r < kTuneReps && ok; ++r) ok = run();
-    TESSERA_CUDA_CHECK(cudaEventRecord(e1, st));
-    TESSERA_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    TESSERA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    if (ok) best = std::min(best, ms * 1e-3 / kTuneReps);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return best;
+  return !stream_capturing(ctx.stream);
 }
 
 void autotune(const GemmArgs& g, const LtContext& ctx, Plan& p, const cublasLtMatmulHeuristicResult_t* res,
               int found) {
   float alpha = static_cast<float>(g.alpha), beta = 0.0f;
-  double t_cublas = time_runs(
+  double t_cublas = time_gpu_runs(
       [&] {
         gemm_cublas(g);
         return true;
@@ -107,7 +78,7 @@ void autotune(const GemmArgs& g, const LtContext& ctx, Plan& p, const cublasLtMa
   int best_i = -1;
   for (int i = 0; i < found; ++i) {
     if (res[i].state != CUBLAS_STATUS_SUCCESS || res[i].workspaceSize > ctx.workspace_bytes) continue;
-    double t = time_runs(
+    double t = time_gpu_runs(
         [&] {
           return cublasLtMatmul(ctx.handle, p.desc, &alpha, g.a, p.la, g.b, p.lb, &beta, g.c, p.lc, g.c, p.lc,
                                 &res[i].algo, ctx.workspace, ctx.workspace_bytes, ctx.stream) == CUBLAS_STATUS_SUCCESS;
@@ -204,6 +175,39 @@ PlanCache& plan_cache() {
 }
 
 }  // namespace
+
+bool stream_capturing(cudaStream_t st) {
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(st, &cap) != cudaSuccess) {
+    cudaGetLastError();
+    return true;  // unknown: behave as if capturing (no timing, no synchronization)
+  }
+  return cap != cudaStreamCaptureStatusNone;
+}
+
+// Seconds per run of `run` (false: it did not launch) on stream st: one warm-up, then the best of
+// three batches of kTuneReps runs bracketed by events; +inf when it failed.
+double time_gpu_runs(const std::function<bool()>& run, cudaStream_t st) {
+  constexpr int kTuneReps = 4;
+  if (!run()) return INFINITY;
+  cudaEvent_t e0, e1;
+  TESSERA_CUDA_CHECK(cudaEventCreate(&e0));
+  TESSERA_CUDA_CHECK(cudaEventCreate(&e1));
+  double best = INFINITY;
+  for (int b = 0; b < 3; ++b) {
+    TESSERA_CUDA_CHECK(cudaEventRecord(e0, st));
+    bool ok = true;
+    for (int r = 0; r < kTuneReps && ok; ++r) ok = run();
+    TESSERA_CUDA_CHECK(cudaEventRecord(e1, st));
+    TESSERA_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    TESSERA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    if (ok) best = std::min(best, ms * 1e-3 / kTuneReps);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return best;
+}
 
 bool gemm_autotunes(const GemmArgs& g) {
   return autotune_mode() != 0 && g.batch == 1 && g.beta == 0.0 && std::min(g.m, g.n) <= kTuneMaxRows;
