@@ -181,8 +181,7 @@ __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
 // rows 16-byte aligned); the row is read from global memory once and written once. float32 rows
 // keep their exponentials (exp computed once, accurate expf); 16-bit rows stay as loaded (half the
 // registers: more blocks an SM, more bytes in flight) and exp(x - m) is one exp2 of
-// fma(x, log2 e, -m log2 e) (a few float ulps, far below their rounding), computed again at the
-// write. m = -inf (a row of -inf) gives NaN as expf(-inf + inf) does.
+// (x - m) log2 e (a few float ulps, far below their rounding), computed again at the write. m = -inf (a row of -inf) gives NaN as expf(-inf + inf) does.
 // 16-bit with 4 packs a thread: at most 32 registers (8 blocks of 256 or 16 of 128 threads an SM),
 // so the compiler keeps the packs 16-bit rather than converted once to 32 floats.
 template <typename T, int PPT>
@@ -210,8 +209,7 @@ __global__ void __launch_bounds__(256, sizeof(T) == 2 && PPT == 4 ? 8 : 1)
     for (int e = 0; e < V; ++e) m = fmaxf(m, to_f(p[k].v[e]));
   }
   m = block_all_reduce<true>(m, shared);
-  float m2 = m * kLog2e;
-  auto exp_m = [&](float x) { return half ? exp2f(fmaf(x, kLog2e, -m2)) : expf(x - m); };
+  auto exp_m = [&](float x) { return half ? exp2f((x - m) * kLog2e) : expf(x - m); };
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < PPT; ++k) {
