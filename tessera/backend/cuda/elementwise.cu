@@ -1,5 +1,6 @@
 // CUDA elementwise kernels: unary math, binary arithmetic/comparison with broadcast strides, select.
-// One kernel per dtype with the op as a uniform run-time switch (memory bound; keeps builds small).
+// Unary float ops get one kernel per op (no per-element switch); binary ops and int32 unary ops
+// take the op as a uniform run-time switch (memory bound; keeps builds small).
 #include <type_traits>
 
 #include "tessera/backend/cuda/kernels/vec.cuh"
