@@ -1,6 +1,6 @@
-// GPU kernel benchmark: bf16 GEMM (8192^3 and the 4096 x 11008 projection at M = 1, 16, 512),
-// elementwise add/exp (f32, bf16), rms_norm and softmax (bf16, 8192 x 4096) against a measured
-// device-to-device copy; CUDA events, median of N batches. benchmarks/gpu_torch_ref.py prints the
+// GPU kernel benchmark: bf16 GEMM (8192^3 and the 4096 x 11008 projection at M = 1, 2, 4, 8, 16,
+// 512), elementwise add/exp/sigmoid (f32, bf16), rms_norm, softmax and log_softmax (bf16, 8192 x
+// 4096) against a measured device-to-device copy; CUDA events, median of N batches. benchmarks/gpu_torch_ref.py prints the
 // same table for PyTorch; benchmarks/run_gpu.sh runs both.
 #include <cstdio>
 
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     const int K = 4096, N = 11008;
     auto w = random::normal({N, K}, bfloat16);  // a Linear weight (out, in), used as x @ w.T
     eval(w);
-    for (int M : {1, 16, 512}) {
+    for (int M : {1, 2, 4, 8, 16, 512}) {
       auto x = random::normal({M, K}, bfloat16);
       eval(x);
       double s = time_op([&] { return matmul(x, transpose(w)); }, 20, batches);
@@ -165,6 +165,8 @@ int main(int argc, char** argv) {
     bandwidth_row(std::string("add ") + dn + " 2^26", 3.0 * n * d.size, s);
     s = time_op([&] { return exp(a); }, 20, batches);
     bandwidth_row(std::string("exp ") + dn + " 2^26", 2.0 * n * d.size, s);
+    s = time_op([&] { return sigmoid(a); }, 20, batches);
+    bandwidth_row(std::string("sigmoid ") + dn + " 2^26", 2.0 * n * d.size, s);
   }
 
   // Rows, bf16 (8192, 4096).
@@ -177,6 +179,8 @@ int main(int argc, char** argv) {
     bandwidth_row("rms_norm bf16 (8192, 4096)", 2.0 * R * D * 2 + D * 2, s);
     s = time_op([&] { return softmax(x, -1); }, 20, batches);
     bandwidth_row("softmax bf16 (8192, 4096)", 2.0 * R * D * 2, s);
+    s = time_op([&] { return log_softmax(x, -1); }, 20, batches);
+    bandwidth_row("log_softmax bf16 (8192, 4096)", 2.0 * R * D * 2, s);
   }
 
   print_table(rows, copy_gbs);

@@ -1,7 +1,7 @@
 """PyTorch reference for benchmarks/gpu_bench.cpp: the same cases, timing and table format.
 
-bf16 GEMM (8192^3; x @ W.T with W (11008, 4096) at M = 1, 16, 512), add/exp on 2^26 f32/bf16
-elements, rms_norm and softmax on (8192, 4096) bf16, against a device-to-device copy. CUDA events
+bf16 GEMM (8192^3; x @ W.T with W (11008, 4096) at M = 1, 2, 4, 8, 16, 512), add/exp/sigmoid on
+2^26 f32/bf16 elements, rms_norm, softmax and log_softmax on (8192, 4096) bf16, against a device-to-device copy. CUDA events
 bracket a batch of repetitions (queued back to back, results kept); median of N batches.
 Usage: python3 benchmarks/gpu_torch_ref.py [batches]
 """
@@ -73,7 +73,7 @@ def main():
 
     K, N = 4096, 11008
     w = torch.randn(N, K, device=dev, dtype=torch.bfloat16)
-    for M in (1, 16, 512):
+    for M in (1, 2, 4, 8, 16, 512):
         x = torch.randn(M, K, device=dev, dtype=torch.bfloat16)
         s = time_op(lambda: x @ w.t(), 20, batches)
         nbytes = 2.0 * (N * K + M * K + M * N)
@@ -93,6 +93,8 @@ def main():
         bandwidth_row(f"add {dn} 2^26", 3.0 * ne * size, s)
         s = time_op(lambda: torch.exp(a), 20, batches)
         bandwidth_row(f"exp {dn} 2^26", 2.0 * ne * size, s)
+        s = time_op(lambda: torch.sigmoid(a), 20, batches)
+        bandwidth_row(f"sigmoid {dn} 2^26", 2.0 * ne * size, s)
         del a, b
 
     R, D = 8192, 4096
@@ -107,6 +109,8 @@ def main():
         bandwidth_row("rms_norm bf16 (8192, 4096) (unfused)", 2.0 * R * D * 2 + D * 2, s)
     s = time_op(lambda: torch.softmax(x, -1), 20, batches)
     bandwidth_row("softmax bf16 (8192, 4096)", 2.0 * R * D * 2, s)
+    s = time_op(lambda: torch.log_softmax(x, -1), 20, batches)
+    bandwidth_row("log_softmax bf16 (8192, 4096)", 2.0 * R * D * 2, s)
 
     print("\n| case | median us | rate | of copy bandwidth |\n|---|---|---|---|")
     print(f"| device-to-device copy (read + write) | - | {copy_gbs:.0f} GB/s | 1.00 |")

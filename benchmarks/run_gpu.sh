@@ -3,6 +3,8 @@
 # tables (case, median us, rate, fraction of the measured device-to-device copy bandwidth).
 # Usage: benchmarks/run_gpu.sh [build-dir] [batches]
 # TESSERA_CUBLASLT=0|1 forces cuBLAS / cuBLASLt for 16-bit matmuls (default: Lt above 16 rows).
+# Few-row 16-bit matmuls are autotuned on first use: TESSERA_GEMM_AUTOTUNE=0 off, =2 prints the
+# timings; TESSERA_GEMV=0|1 never / always takes the tensor-core GEMV for x @ W.T.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build-gpu-bench}"

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "tessera/backend/gpu.h"
+#include "gpu_perf_refs.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -109,34 +110,6 @@ TEST_F(GpuPerf, ElementwiseInt32) {
   EXPECT_TRUE(gpu_matches_cpu([&](StreamOrDevice s) { return abs(a, s); }, 0, 0));
 }
 
-namespace {
-
-std::vector<double> ref_rms_norm(const std::vector<double>& x, const std::vector<double>& w, int rows, int d,
-                                 double eps) {
-  std::vector<double> out(x.size());
-  for (int r = 0; r < rows; ++r) {
-    double s = 0;
-    for (int j = 0; j < d; ++j) s += x[r * d + j] * x[r * d + j];
-    double inv = 1.0 / std::sqrt(s / d + eps);
-    for (int j = 0; j < d; ++j) out[r * d + j] = x[r * d + j] * inv * (w.empty() ? 1.0 : w[j]);
-  }
-  return out;
-}
-
-std::vector<double> ref_softmax(const std::vector<double>& x, int rows, int d, bool log) {
-  std::vector<double> out(x.size());
-  for (int r = 0; r < rows; ++r) {
-    double m = -INFINITY, s = 0;
-    for (int j = 0; j < d; ++j) m = std::max(m, x[r * d + j]);
-    for (int j = 0; j < d; ++j) s += std::exp(x[r * d + j] - m);
-    for (int j = 0; j < d; ++j) {
-      out[r * d + j] = log ? x[r * d + j] - m - std::log(s) : std::exp(x[r * d + j] - m) / s;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_F(GpuPerf, RmsNormRowsAgainstFloat64) {
   struct Case {
@@ -223,24 +196,6 @@ TEST_F(GpuPerf, ReductionsLayoutsAgainstCpu) {
   EXPECT_TRUE(gpu_matches_cpu([&](StreamOrDevice s) { return max(reshape(iv, {1, -1}), 1, false, s); }, 0, 0));
 }
 
-namespace {
-
-// Product of (B, M, K) and (B, K, N) float64 values (batch of b broadcast when bB == 1).
-std::vector<double> ref_bmm(const std::vector<double>& a, const std::vector<double>& b, int B, int M, int K, int N,
-                            bool b_broadcast) {
-  std::vector<double> c(static_cast<size_t>(B) * M * N, 0.0);
-  for (int z = 0; z < B; ++z) {
-    const double* bz = b.data() + (b_broadcast ? 0 : static_cast<size_t>(z) * K * N);
-    for (int i = 0; i < M; ++i)
-      for (int k = 0; k < K; ++k) {
-        double av = a[(static_cast<size_t>(z) * M + i) * K + k];
-        for (int j = 0; j < N; ++j) c[(static_cast<size_t>(z) * M + i) * N + j] += av * bz[k * N + j];
-      }
-  }
-  return c;
-}
-
-}  // namespace
 
 TEST_F(GpuPerf, MatmulPathsAgainstFloat64) {
   // float32 is exact float32 by default (no TF32): 1e-5 relative fails with 10-bit mantissas.

@@ -2,7 +2,12 @@
 // cuBLAS fallback (see blaslt.h).
 #include "tessera/backend/cuda/blaslt.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -37,6 +42,66 @@ void set_batch(cublasLtMatrixLayout_t l, int64_t batch, int64_t stride) {
       cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
 }
 
+// Autotune of few-row products (decode linear layers): on first use of a problem, cuBLAS's
+// cublasGemmEx and up to kTuneCandidates cuBLASLt heuristic algorithms are each timed and the
+// fastest is kept in the plan (cuBLAS winning gives a plan without an algorithm: gemm_lt then
+// returns false and the caller runs cuBLAS). TESSERA_GEMM_AUTOTUNE=0 turns it off, =2 also prints
+// the timings to stderr. Only when D is write-only (beta 0), one batch, and the stream is not
+// being captured into a CUDA graph.
+constexpr int kTuneCandidates = 16;
+constexpr int64_t kTuneMaxRows = 16;
+
+int autotune_mode() {
+  static const int mode = [] {
+    const char* v = std::getenv("TESSERA_GEMM_AUTOTUNE");
+    if (!v || !*v) return 1;
+    return std::atoi(v);
+  }();
+  return mode;
+}
+
+bool tunable(const GemmArgs& g, const LtContext& ctx) {
+  if (!gemm_autotunes(g)) return false;
+  return !stream_capturing(ctx.stream);
+}
+
+void autotune(const GemmArgs& g, const LtContext& ctx, Plan& p, const cublasLtMatmulHeuristicResult_t* res,
+              int found) {
+  float alpha = static_cast<float>(g.alpha), beta = 0.0f;
+  double t_cublas = time_gpu_runs(
+      [&] {
+        gemm_cublas(g);
+        return true;
+      },
+      ctx.stream);
+  double best = INFINITY;
+  int best_i = -1;
+  for (int i = 0; i < found; ++i) {
+    if (res[i].state != CUBLAS_STATUS_SUCCESS || res[i].workspaceSize > ctx.workspace_bytes) continue;
+    double t = time_gpu_runs(
+        [&] {
+          return cublasLtMatmul(ctx.handle, p.desc, &alpha, g.a, p.la, g.b, p.lb, &beta, g.c, p.lc, g.c, p.lc,
+                                &res[i].algo, ctx.workspace, ctx.workspace_bytes, ctx.stream) == CUBLAS_STATUS_SUCCESS;
+        },
+        ctx.stream);
+    if (autotune_mode() >= 2) {
+      std::fprintf(stderr, "[gemm] autotune m=%lld n=%lld k=%lld: cuBLASLt #%d %.2f us\n", static_cast<long long>(g.m),
+                   static_cast<long long>(g.n), static_cast<long long>(g.k), i, t * 1e6);
+    }
+    if (t < best) best = t, best_i = i;
+  }
+  if (autotune_mode() >= 2) {
+    std::fprintf(stderr, "[gemm] autotune m=%lld n=%lld k=%lld: cuBLAS %.2f us, best cuBLASLt #%d %.2f us\n",
+                 static_cast<long long>(g.m), static_cast<long long>(g.n), static_cast<long long>(g.k), t_cublas * 1e6,
+                 best_i, best * 1e6);
+  }
+  if (best_i < 0 || t_cublas <= best) {
+    p.ok = false;  // cuBLAS was as fast: gemm_lt declines, the caller runs it
+  } else {
+    p.algo = res[best_i].algo;
+  }
+}
+
 Plan make_plan(const GemmArgs& g, const LtContext& ctx, const Key& key) {
   Plan p;
   TESSERA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, g.compute, CUDA_R_32F));
@@ -59,15 +124,17 @@ Plan make_plan(const GemmArgs& g, const LtContext& ctx, const Key& key) {
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1], sizeof(uint32_t));
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof(uint32_t));
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2], sizeof(uint32_t));
-  cublasLtMatmulHeuristicResult_t res{};
+  cublasLtMatmulHeuristicResult_t res[kTuneCandidates]{};
   int found = 0;
-  cublasStatus_t st =
-      cublasLtMatmulAlgoGetHeuristic(ctx.handle, p.desc, p.la, p.lb, p.lc, p.lc, pref, 1, &res, &found);
+  bool tune = tunable(g, ctx);
+  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.handle, p.desc, p.la, p.lb, p.lc, p.lc, pref,
+                                                     tune ? kTuneCandidates : 1, res, &found);
   cublasLtMatmulPreferenceDestroy(pref);
-  if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res.state == CUBLAS_STATUS_SUCCESS) {
-    p.algo = res.algo;
+  if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res[0].state == CUBLAS_STATUS_SUCCESS) {
+    p.algo = res[0].algo;
     p.ok = true;
   }
+  if (tune && p.ok) autotune(g, ctx, p, res, found);
   return p;
 }
 
@@ -108,6 +175,43 @@ PlanCache& plan_cache() {
 }
 
 }  // namespace
+
+bool stream_capturing(cudaStream_t st) {
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(st, &cap) != cudaSuccess) {
+    cudaGetLastError();
+    return true;  // unknown: behave as if capturing (no timing, no synchronization)
+  }
+  return cap != cudaStreamCaptureStatusNone;
+}
+
+// Seconds per run of `run` (false: it did not launch) on stream st: one warm-up, then the best of
+// three batches of kTuneReps runs bracketed by events; +inf when it failed.
+double time_gpu_runs(const std::function<bool()>& run, cudaStream_t st) {
+  constexpr int kTuneReps = 4;
+  if (!run()) return INFINITY;
+  cudaEvent_t e0, e1;
+  TESSERA_CUDA_CHECK(cudaEventCreate(&e0));
+  TESSERA_CUDA_CHECK(cudaEventCreate(&e1));
+  double best = INFINITY;
+  for (int b = 0; b < 3; ++b) {
+    TESSERA_CUDA_CHECK(cudaEventRecord(e0, st));
+    bool ok = true;
+    for (int r = 0; r < kTuneReps && ok; ++r) ok = run();
+    TESSERA_CUDA_CHECK(cudaEventRecord(e1, st));
+    TESSERA_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    TESSERA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    if (ok) best = std::min(best, ms * 1e-3 / kTuneReps);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return best;
+}
+
+bool gemm_autotunes(const GemmArgs& g) {
+  return autotune_mode() != 0 && g.batch == 1 && g.beta == 0.0 && std::min(g.m, g.n) <= kTuneMaxRows;
+}
 
 bool gemm_lt(const GemmArgs& g) {
   auto ctx = cublaslt_context();

@@ -5,6 +5,7 @@
 #include <cublas_v2.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace tessera::cuda {
 
@@ -28,6 +29,14 @@ struct GemmArgs {
 
 // Runs through cuBLASLt; false (nothing launched) when Lt offers no algorithm for the problem.
 bool gemm_lt(const GemmArgs& g);
+// True when gemm_lt times cuBLAS against cuBLASLt's candidates on a problem's first use and keeps
+// the fastest (few-row products, beta 0, one batch; TESSERA_GEMM_AUTOTUNE=0 turns it off).
+bool gemm_autotunes(const GemmArgs& g);
+// True while st is being captured into a CUDA graph (or the query failed): no timing runs then.
+bool stream_capturing(cudaStream_t st);
+// Seconds per run of `run` (false: it did not launch) on stream st: a warm-up run, then the best of
+// three event-timed batches; +inf when a run failed. Synchronizes the host with st.
+double time_gpu_runs(const std::function<bool()>& run, cudaStream_t st);
 // Runs through cublasGemmStridedBatchedEx on the stream's cuBLAS handle.
 void gemm_cublas(const GemmArgs& g);
 

@@ -1,12 +1,18 @@
 // eval_gpu of Matmul and AddMM: float16/bfloat16 through cuBLASLt (cached plans, the stream's workspace),
-// few-row products, float32, float64 and complex64 through cuBLAS (float32 accumulation; TF32 only
+// few-row x @ W.T through a tensor-core GEMV when timed faster, few-row products, float32, float64 and complex64 through cuBLAS (float32 accumulation; TF32 only
 // when TESSERA_ALLOW_TF32=1). Row- or column-major operands (transposed views) are used in place,
 // batches by one stride (0 = broadcast) as one strided-batched call.
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include "tessera/backend/cuda/blaslt.h"
+#include "tessera/backend/cuda/gemv_bf16.h"
 #include "tessera/backend/cuda/eval_utils.h"
 #include "tessera/primitives/linalg.h"
 
@@ -81,7 +87,7 @@ bool allow_tf32() {
 
 // cuBLASLt for 16-bit products of more than kFewRows output rows; TESSERA_CUBLASLT=0 turns it off
 // and =1 uses it for every 16-bit product (few-row products otherwise go to cuBLAS, whose GEMV-like
-// kernels serve decode shapes).
+// kernels serve decode shapes, unless gemm_autotunes: then the faster of cuBLAS and Lt's candidates).
 constexpr int64_t kFewRows = 16;
 int lt_mode() {
   static const int mode = [] {
@@ -92,6 +98,34 @@ int lt_mode() {
   return mode;
 }
 
+// The few-row GEMV (gemv_bf16.cu) against the library, per (dtype, M, N, K): TESSERA_GEMV=0 never,
+// =1 always, unset: whichever was faster when the problem was first seen (timed once; while a
+// CUDA graph is being captured the library runs and nothing is decided).
+bool use_gemv(const std::array<int64_t, 4>& key, const std::function<bool()>& gemv,
+              const std::function<bool()>& library) {
+  static const int mode = [] {
+    const char* v = std::getenv("TESSERA_GEMV");
+    if (!v || !*v) return -1;
+    return std::strcmp(v, "0") == 0 ? 0 : 1;
+  }();
+  if (mode >= 0) return mode == 1;
+  static std::mutex mu;
+  static std::map<std::array<int64_t, 4>, bool> decided;
+  std::lock_guard lk(mu);
+  auto it = decided.find(key);
+  if (it != decided.end()) return it->second;
+  cudaStream_t st = current_stream();
+  if (stream_capturing(st)) return false;
+  double t_lib = time_gpu_runs(library, st), t_gemv = time_gpu_runs(gemv, st);
+  bool pick = t_gemv < t_lib;
+  if (std::getenv("TESSERA_GEMM_AUTOTUNE") && std::strcmp(std::getenv("TESSERA_GEMM_AUTOTUNE"), "2") == 0) {
+    std::fprintf(stderr, "[gemm] gemv M=%lld N=%lld K=%lld: library %.2f us, gemv %.2f us\n",
+                 static_cast<long long>(key[1]), static_cast<long long>(key[2]), static_cast<long long>(key[3]),
+                 t_lib * 1e6, t_gemv * 1e6);
+  }
+  if (decided.size() < 4096) decided.emplace(key, pick);
+  return pick;
+}
 
 // c (row-contiguous, out's shape and dtype) = alpha * a @ b + beta * c, a (..., M, K) and b (..., K, N)
 // with batch dims broadcast to out's. beta != 0 reads c's current values (addmm).
@@ -133,8 +167,26 @@ void gemm_into(const array& a_in, const array& b_in, const array& out, void* c, 
   int mode = lt_mode();
   // Broadcast batches (stride 0) stay on cuBLAS, whose strided-batched call is known to take them.
   bool broadcast = batch > 1 && (a.batch_stride == 0 || b.batch_stride == 0);
-  bool lt = d != float32 && !wide && !broadcast && (mode == 1 || (mode < 0 && M > kFewRows));
-  if (!lt || !gemm_lt(g)) gemm_cublas(g);
+  // Few-row products go to gemm_lt too when it autotunes them (it declines when cuBLAS was fastest).
+  bool lt = d != float32 && !wide && !broadcast && (mode == 1 || (mode < 0 && (M > kFewRows || gemm_autotunes(g))));
+  auto library = [&] {
+    if (!lt || !gemm_lt(g)) gemm_cublas(g);
+    return true;
+  };
+  // x @ W.T with W (N, K) row-major (b column-major) and at most 16 rows: the tensor-core GEMV
+  // when it was faster than the library on this problem's first use (see use_gemv).
+  if (batch == 1 && alpha == 1.0 && beta == 0.0 && b.col_major && !a.col_major &&
+      gemv_half_supported(dt(d), M, N, K, a.ptr, a.ld, b.ptr, b.ld, c)) {
+    auto gemv = [&] {
+      gemv_half(dt(d), a.ptr, a.ld, b.ptr, b.ld, c, M, N, K, current_stream());
+      return true;
+    };
+    if (use_gemv({static_cast<int64_t>(dt(d)), M, N, K}, gemv, library)) {
+      gemv();
+      return;
+    }
+  }
+  library();
 }
 
 }  // namespace

@@ -178,36 +178,49 @@ __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
 }
 
 // One block per row held in registers: PPT 16-byte packs a thread (cols a multiple of the pack,
-// rows 16-byte aligned); the row is read from global memory once and exp computed once.
+// rows 16-byte aligned); the row is read from global memory once and written once. float32 rows
+// keep their exponentials (exp computed once, accurate expf); 16-bit rows stay as loaded (half the
+// registers: more blocks an SM, more bytes in flight) and exp(x - m) is one exp2 of
+// (x - m) log2 e (a few float ulps, far below their rounding), computed again at the write. m = -inf (a row of -inf) gives NaN as expf(-inf + inf) does.
+// 16-bit with 4 packs a thread: at most 32 registers (8 blocks of 256 or 16 of 128 threads an SM),
+// so the compiler keeps the packs 16-bit rather than converted once to 32 floats.
 template <typename T, int PPT>
-__global__ void softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
+__global__ void __launch_bounds__(256, sizeof(T) == 2 && PPT == 4 ? 8 : 1)
+    softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
   constexpr int V = pack_of<T>();
+  constexpr bool half = sizeof(T) == 2;
+  constexpr float kLog2e = 1.4426950408889634f;
   using P = Pack<T, V>;
   __shared__ float shared[32];
   int64_t np = cols / V;
   auto row = reinterpret_cast<const P*>(in + blockIdx.x * cols);
   auto orow = reinterpret_cast<P*>(out + blockIdx.x * cols);
-  float v[PPT][V];
+  P p[PPT];
   float m = -INFINITY;
 #pragma unroll
   for (int k = 0; k < PPT; ++k) {
     int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
-    P p = j < np ? row[j] : P{};
+    if (j < np) p[k] = row[j];
+  }
 #pragma unroll
-    for (int e = 0; e < V; ++e) {
-      v[k][e] = j < np ? to_f(p.v[e]) : -INFINITY;
-      m = fmaxf(m, v[k][e]);
-    }
+  for (int k = 0; k < PPT; ++k) {
+    if (threadIdx.x + int64_t(k) * blockDim.x >= np) continue;
+#pragma unroll
+    for (int e = 0; e < V; ++e) m = fmaxf(m, to_f(p[k].v[e]));
   }
   m = block_all_reduce<true>(m, shared);
+  auto exp_m = [&](float x) { return half ? exp2f((x - m) * kLog2e) : expf(x - m); };
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < PPT; ++k) {
+    if (threadIdx.x + int64_t(k) * blockDim.x >= np) continue;
 #pragma unroll
     for (int e = 0; e < V; ++e) {
-      float x = expf(v[k][e] - m);  // padding: exp(-inf) = 0
+      float x = exp_m(to_f(p[k].v[e]));
       s += x;
-      if (!log) v[k][e] = x;  // softmax keeps the exponentials, log_softmax the inputs
+      if constexpr (!half) {
+        if (!log) p[k].v[e] = x;  // float32 softmax keeps the exponentials, log_softmax the inputs
+      }
     }
   }
   s = block_all_reduce<false>(s, shared);
@@ -216,10 +229,13 @@ __global__ void softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
   for (int k = 0; k < PPT; ++k) {
     int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
     if (j >= np) continue;
-    P p;
+    P q;
 #pragma unroll
-    for (int e = 0; e < V; ++e) p.v[e] = from_f<T>(log ? v[k][e] - ls : v[k][e] * inv);
-    orow[j] = p;
+    for (int e = 0; e < V; ++e) {
+      float x = to_f(p[k].v[e]);
+      q.v[e] = from_f<T>(log ? x - ls : (half ? exp_m(x) : x) * inv);
+    }
+    orow[j] = q;
   }
 }
 
@@ -316,7 +332,14 @@ void softmax(int dt, const void* in, void* out, size_t rows, size_t cols, bool l
     auto op = static_cast<T*>(out);
     constexpr int V = pack_of<T>();
     int threads = 0;
-    int ppt = cols % V == 0 && aligned_to(16, in, out) ? row_plan(static_cast<int64_t>(cols / V), &threads) : 0;
+    int64_t np = static_cast<int64_t>(cols / V);
+    int ppt = cols % V == 0 && aligned_to(16, in, out) ? row_plan(np, &threads) : 0;
+    // 16-bit rows of 128+ packs: 4 packs a thread (half the threads of row_plan's 2; the packs stay
+    // 16-bit in registers) so more blocks fit an SM and more bytes are in flight.
+    if (sizeof(T) == 2 && ppt == 2 && np >= 4 * 32) {
+      ppt = 4;
+      threads = static_cast<int>(((np + 3) / 4 + 31) / 32 * 32);
+    }
     for (size_t r0 = 0; r0 < rows; r0 += 0x7fffffff) {
       unsigned n = static_cast<unsigned>(rows - r0 < 0x7fffffff ? rows - r0 : 0x7fffffff);
       const T* i0 = ip + r0 * cols;
