@@ -320,6 +320,7 @@ TEST_F(GpuQuant, TensorCoreGemvMatchesDequantizedReference) {
           cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(),
                                q[2].device_data(), 4, gs, true};
           ASSERT_TRUE(cuda::affine_gemv_tc(static_cast<int>(d.val), w, x.device_data(), y.device_data(), M, N, K, st));
+          y.mark_device_written();  // else the host copy of y (still valid) is what the check reads
           ASSERT_EQ(cudaStreamSynchronize(st), cudaSuccess);
           std::vector<double> want, mag;
           ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
@@ -335,6 +336,95 @@ TEST_F(GpuQuant, TensorCoreGemvMatchesDequantizedReference) {
   cuda::AffineWeight w8{static_cast<const uint32_t*>(q8[0].device_data()), q8[1].device_data(), q8[2].device_data(),
                         8, 64, true};
   EXPECT_FALSE(cuda::affine_gemv_tc(static_cast<int>(bfloat16.val), w8, nullptr, nullptr, 1, 16, 128, st));
+}
+
+namespace {
+
+// Sets the GEMV kernel of affine_qmm for a scope.
+struct ForceGemv {
+  cuda::QGemvKernel prev;
+  explicit ForceGemv(cuda::QGemvKernel k) : prev(cuda::qgemv_kernel()) { cuda::set_qgemv_kernel(k); }
+  ~ForceGemv() { cuda::set_qgemv_kernel(prev); }
+};
+
+const char* gemv_name(cuda::QGemvKernel k) {
+  return k == cuda::QGemvKernel::old    ? "old"
+         : k == cuda::QGemvKernel::fast ? "fast"
+         : k == cuda::QGemvKernel::tc   ? "tc"
+                                        : "auto";
+}
+
+}  // namespace
+
+TEST_F(GpuQuant, EveryGemvKernelMatchesDequantizedReference) {
+  // Each W (N, K) GEMV kernel called directly (cuda::affine_gemv_with), whether or not it is the
+  // default: old (every width), fast (bits 4/8), tc (4-bit, f16/bf16 x). K 1152: one x tile (fast),
+  // 9 tc super-steps; K 2304: MR 8 crosses 1024-value x tiles; K 8576: MR 1 crosses an 8192 tile.
+  const int N = 37;
+  cudaStream_t st = cuda::current_stream();
+  for (Dtype d : kFloats) {
+    for (int bits : kBits) {
+      for (int gs : kGroups) {
+        for (int K : {1152, 2304, 8576}) {
+          auto q = quantize(random_array({N, K}, d, -1, 1, bits * 7 + gs + K), gs, bits, Device::gpu);
+          eval(q);
+          auto wv = dequantized(q, gs, bits);
+          cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(),
+                               q[2].device_data(), bits, gs, true};
+          for (int M : {1, 2, 3, 5, 8}) {
+            if (K == 8576 && M > 1) continue;
+            auto x = random_array({M, K}, d, -1, 1, 11 * M + bits + gs);
+            eval(x);
+            std::vector<double> want, mag;
+            ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
+            for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc}) {
+              const bool applies = k == cuda::QGemvKernel::old ||
+                                   (k == cuda::QGemvKernel::fast && (bits == 4 || bits == 8)) ||
+                                   (k == cuda::QGemvKernel::tc && bits == 4 && d != float32);
+              auto y = random_array({M, N}, d, -1, 1, 0);  // a full buffer, overwritten by the kernel
+              eval(y);
+              const bool ran = cuda::affine_gemv_with(k, static_cast<int>(d.val), w, x.device_data(),
+                                                      y.device_data(), M, N, K, st);
+              ASSERT_EQ(ran, applies) << gemv_name(k) << " " << dtype_name(d) << " bits " << bits;
+              if (!ran) continue;
+              y.mark_device_written();
+              ASSERT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+              EXPECT_TRUE(close_scaled(y, want, mag, matmul_tolerance(d, M)))
+                  << gemv_name(k) << " " << dtype_name(d) << " bits " << bits << " gs " << gs << " K " << K
+                  << " M " << M;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(GpuQuant, ForcedGemvKernelReachesQuantizedMatmul) {
+  // set_qgemv_kernel (as TESSERA_QGEMV) steers quantized_matmul's GEMVs; a kernel that does not take
+  // the arguments (tc with 8-bit or f32) falls back to the automatic choice. M 12 (f32): two GEMVs.
+  const int N = 70, K = 640;
+  for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc,
+                 cuda::QGemvKernel::automatic}) {
+    ForceGemv force(k);
+    EXPECT_EQ(cuda::qgemv_kernel(), k);
+    for (Dtype d : {float32, bfloat16}) {
+      for (int bits : {4, 8}) {
+        auto q = quantize(random_array({N, K}, d, -1, 1, bits), 64, bits, Device::cpu);
+        eval(q);
+        auto wv = dequantized(q, 64, bits);
+        for (int M : {1, 4, 12}) {
+          if (M > 8 && d != float32) continue;  // f16/bf16 x takes the tensor-core GEMM above 8 rows
+          auto x = random_array({M, K}, d, -1, 1, M + bits);
+          auto y = quantized_matmul(x, q[0], q[1], q[2], true, 64, bits, Device::gpu);
+          std::vector<double> want, mag;
+          ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
+          EXPECT_TRUE(close_scaled(y, want, mag, matmul_tolerance(d, std::min(M, 8))))
+              << gemv_name(k) << " " << dtype_name(d) << " bits " << bits << " M " << M;
+        }
+      }
+    }
+  }
 }
 
 TEST_F(GpuQuant, ZeroRowsAndBadInput) {
@@ -446,25 +536,20 @@ TEST_F(GpuQuant, DISABLED_Timings) {
         Copies c;
         make_copies(c, {{q[0].device_data(), q[0].nbytes()}, {q[1].device_data(), q[1].nbytes()},
                         {q[2].device_data(), q[2].nbytes()}}, kSpan);
-        double s = kernel_seconds(st, static_cast<int>(c.sets.size()), [&](int i) {
-          cuda::AffineWeight w{static_cast<const uint32_t*>(c.sets[i][0]), c.sets[i][1], c.sets[i][2], ac.bits,
-                               ac.gs, true};
-          cuda::affine_qmm(static_cast<int>(bfloat16.val), w, xb.device_data(), ob.device_data(), nullptr, M, N, K,
-                           st);
-        });
         double bytes = q[0].nbytes() + q[1].nbytes() + q[2].nbytes() + xb.nbytes() + ob.nbytes();
-        char name[64];
-        std::snprintf(name, sizeof(name), "affine %d-bit g%d bf16", ac.bits, ac.gs);
-        std::printf("%-28s %-16s %2d %9.2f %8.0f %6.2f %7.2f\n", name, shape, M, s * 1e6, bytes / s / 1e9,
-                    bytes / s / kPeakBytesPerS, bytes / s / 1e9 / cublas_gbs);
-        if (ac.bits == 4) {  // the tensor-core GEMV on the same weights
-          s = kernel_seconds(st, static_cast<int>(c.sets.size()), [&](int i) {
+        // Each GEMV kernel (old, fast, tc where it applies) and affine_qmm's automatic choice ("auto").
+        for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc,
+                       cuda::QGemvKernel::automatic}) {
+          bool ran = true;
+          double s = kernel_seconds(st, static_cast<int>(c.sets.size()), [&](int i) {
             cuda::AffineWeight w{static_cast<const uint32_t*>(c.sets[i][0]), c.sets[i][1], c.sets[i][2], ac.bits,
                                  ac.gs, true};
-            EXPECT_TRUE(cuda::affine_gemv_tc(static_cast<int>(bfloat16.val), w, xb.device_data(), ob.device_data(),
-                                             M, N, K, st));
+            ran = cuda::affine_gemv_with(k, static_cast<int>(bfloat16.val), w, xb.device_data(), ob.device_data(), M,
+                                         N, K, st) && ran;
           });
-          std::snprintf(name, sizeof(name), "affine %d-bit g%d bf16 TC", ac.bits, ac.gs);
+          if (!ran) continue;
+          char name[64];
+          std::snprintf(name, sizeof(name), "affine %d-bit g%d bf16 %s", ac.bits, ac.gs, gemv_name(k));
           std::printf("%-28s %-16s %2d %9.2f %8.0f %6.2f %7.2f\n", name, shape, M, s * 1e6, bytes / s / 1e9,
                       bytes / s / kPeakBytesPerS, bytes / s / 1e9 / cublas_gbs);
         }

@@ -28,11 +28,24 @@ struct AffineWeight {
 // floats, needed (non-null) only when !transpose, M <= kQuantGemvMaxRows and dt != f32.
 void affine_qmm(int dt, const AffineWeight& w, const void* x, void* out, float* workspace, int64_t M, int64_t N,
                 int64_t K, cudaStream_t st);
-// Tensor-core GEMV (not yet used by affine_qmm; tested and timed on its own): out (M, N) = x (M, K)
+// Tensor-core GEMV (affine_qmm's choice for M >= 2 where it applies): out (M, N) = x (M, K)
 // @ W^T for 4-bit W (N, K), x/scales/biases/out f16 or bf16, M <= kQuantGemvMaxRows, K % 128 == 0,
 // group 32/64/128. False (nothing launched) when the arguments are outside that.
 bool affine_gemv_tc(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
                     cudaStream_t st);
+// Kernels of the affine GEMV of W (N, K) (transpose, M <= kQuantGemvMaxRows): automatic (tc for M >= 2
+// where it applies, else old), old (row streaming, every width), fast (x staged in shared memory,
+// bits 4/8), tc (affine_gemv_tc).
+enum class QGemvKernel : int { automatic = 0, old = 1, fast = 2, tc = 3 };
+// The kernel affine_qmm's GEMVs use where it applies (else the automatic choice): the last
+// set_qgemv_kernel, else the environment variable TESSERA_QGEMV=auto|old|fast|tc read at the first
+// call (another value throws std::invalid_argument).
+QGemvKernel qgemv_kernel();
+void set_qgemv_kernel(QGemvKernel k);
+// out (M, N) = x (M, K) @ W^T by kernel k; false (nothing launched) when k does not take these
+// arguments (W (K, N), M outside [1, kQuantGemvMaxRows], width or dtype outside the kernel's scope).
+bool affine_gemv_with(QGemvKernel k, int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N,
+                      int64_t K, cudaStream_t st);
 // Workspace floats affine_qmm needs for these arguments (0 when none).
 size_t affine_qmm_workspace(int dt, bool transpose, int64_t M, int64_t N);
 

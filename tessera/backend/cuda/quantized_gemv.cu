@@ -1,19 +1,23 @@
 // Quantized decode GEMV kernels (x rows M <= 8, one pass over the weights for all rows): affine
-// W (N, K) (bits 4/8: x staged in shared memory, 16-byte weight loads, several in flight) and GGUF
-// rows (16-byte copies through shared memory) dequantized in registers; affine W (K, N) by column
-// chunks with split-K.
+// W (N, K) by three kernels (row streaming "old", x staged in shared memory "fast", tensor-core
+// "tc"; affine_gemv_t picks one, TESSERA_QGEMV forces one) and GGUF rows (16-byte copies through
+// shared memory) dequantized in registers; affine W (K, N) by column chunks with split-K.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "tessera/backend/cuda/kernels/mma.cuh"
+#include "tessera/backend/cuda/kernels/qgemv_index.h"
 #include "tessera/backend/cuda/kernels/quantized.cuh"
 
 namespace tessera::cuda::q {
 
 namespace {
 
-constexpr int kWarps = 4;  // warps per block of the row-streaming kernels
-constexpr int kRows = 2;   // rows of W per warp (each x load serves both)
+using qidx::kRows;   // rows of W per warp (each x load serves both)
+using qidx::kWarps;  // warps per block of the row-streaming kernels
 
 // Row pointers of the MR-row tile of x (rows past M repeat row M - 1) and zeroed accumulators.
 template <typename T, int MR>
@@ -49,7 +53,7 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
                                                             const T* __restrict__ scales, const T* __restrict__ biases,
                                                             T* __restrict__ out, int M, int N, int K, int gs) {
   const int lane = threadIdx.x & 31;
-  const int n0 = (blockIdx.x * kWarps + (threadIdx.x >> 5)) * kRows;
+  const int n0 = qidx::t_row0(blockIdx.x, threadIdx.x >> 5);
   if (n0 >= N) return;  // uniform per warp; no block-wide barrier follows
   const int64_t row_words = static_cast<int64_t>(K) / 32 * bits;
   const int G = K / gs, nchunks = K / 32;
@@ -64,18 +68,19 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
   float acc[kRows][MR];
   start_rows(x, M, K, xr, acc);
 
-  for (int c0 = lane; c0 < nchunks; c0 += 32 * U) {
+  for (int it = 0; qidx::t_chunk(it, U, 0, lane) < nchunks; ++it) {
     uint32_t w[U][kRows][bits];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      if (c0 + 32 * u < nchunks) {
+      const int c = qidx::t_chunk(it, U, u, lane);
+      if (c < nchunks) {
 #pragma unroll
-        for (int r = 0; r < kRows; ++r) load_chunk<bits>(wr[r] + static_cast<int64_t>(c0 + 32 * u) * bits, w[u][r]);
+        for (int r = 0; r < kRows; ++r) load_chunk<bits>(wr[r] + static_cast<int64_t>(c) * bits, w[u][r]);
       }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int c = c0 + 32 * u;
+      const int c = qidx::t_chunk(it, U, u, lane);
       if (c >= nchunks) break;
       // Bits 4/8: dot[.][.][p] sums the values at position p of each half word, scaled by 2^(bits p).
       constexpr bool fast = bits == 4 || bits == 8;
@@ -206,23 +211,18 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_mv_kernel(const float* __res
   warp_sum_store(acc, out, M, N, n0);
 }
 
-// ---- Bandwidth path of affine W (N, K), bits 4 and 8 ----
+// ---- Staged-x path of affine W (N, K), bits 4 and 8 ("fast") ----
 // A block of 8 warps: kWR row groups x kWK K-interleaved warps; each warp owns R rows of W; lane l
 // takes the 32-value chunks l, l + 32 * kWK, ... (one 16-byte (4-bit) or 32-byte (8-bit) load per
 // row and chunk; U chunks per row in flight). x (MR rows, a K tile) is staged once per block in
-// shared memory as float32 (chunk-swizzled: lanes read conflict-free float4s) with per-group sums;
-// the weight loads of a tile's first batch are issued before the staging. The kWK partial sums of a
-// row are added in a fixed order (deterministic, no atomics).
-constexpr int kFastThreads = 256;
-constexpr int kWK = 2, kWR = kFastThreads / 32 / kWK;
-constexpr int kXTile = 8192;  // x floats staged per block (32 KB): K tile = kXTile / MR
-
-// Rows per warp and chunks in flight per row, by rows of x (registers: R*U*bits words, R*MR*P dots).
-template <int MR>
-struct FastShape {
-  static constexpr int R = MR <= 2 ? 4 : 2;
-  static constexpr int U = MR <= 4 ? 2 : 1;
-};
+// shared memory as float32 (chunk-swizzled: lanes read conflict-free float4s) with per-chunk sums
+// (the bias term of a chunk is bias(group) * sum of x over that chunk); the weight loads of a
+// tile's first batch are issued before the staging. The kWK partial sums of a row are added in a
+// fixed order (deterministic, no atomics). Index math: qgemv_index.h (emulated on the host).
+using qidx::FastShape;
+using qidx::kFastThreads;
+using qidx::kWK;
+using qidx::kWR;
 
 template <typename T, int bits, int MR>
 __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restrict__ x,
@@ -231,15 +231,15 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
                                                                 const T* __restrict__ biases, T* __restrict__ out,
                                                                 int M, int N, int K, int gs) {
   constexpr int R = FastShape<MR>::R, U = FastShape<MR>::U;
-  constexpr int KT = kXTile / MR, CT = KT / 32;  // K tile (values, chunks)
-  constexpr int P = 16 / bits;                   // partial dots per value position in a half word
-  __shared__ float4 xs[MR * CT * 8];             // [m][chunk][8 float4, swizzled by chunk & 7]
-  __shared__ float gsum[MR * CT];                // [m][group of the tile] (at most CT groups)
+  constexpr int KT = FastShape<MR>::KT, CT = FastShape<MR>::CT;  // K tile (values, chunks)
+  constexpr int P = 16 / bits;                                    // partial dots per value position in a half word
+  __shared__ float4 xs[MR * CT * 8];                              // [m][chunk][8 float4, swizzled]
+  __shared__ float xsum[MR * CT];                                 // [m][chunk of the tile]
   __shared__ float red[kWK][kWR * R * MR];
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int wk = warp % kWK, wr = warp / kWK;
-  const int nb = blockIdx.x * (kWR * R) + wr * R;  // first row of this warp
+  const int nb = qidx::fast_row0(blockIdx.x, wr, R);  // first row of this warp
   const int64_t row_words = static_cast<int64_t>(K) / 32 * bits;
   const int G = K / gs;
   const uint32_t* wrow[R];
@@ -260,11 +260,11 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
 
   uint32_t w[U][R][bits];
   float sc[U][R], bi[U][R];
-  // Loads chunk batch i0 (chunks ((i0 + u) * kWK + wk) * 32 + lane of the tile at k0, cn chunks).
+  // Loads the chunks of batch steps i0 .. i0 + U - 1 of the tile at k0 (cn chunks).
   auto load_batch = [&](int k0, int cn, int i0) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int c = ((i0 + u) * kWK + wk) * 32 + lane;
+      const int c = qidx::fast_chunk(i0 + u, wk, lane);
       if (c < cn) {
         const int kc = k0 / 32 + c, g = kc * 32 / gs;
 #pragma unroll
@@ -280,39 +280,38 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
   for (int k0 = 0; k0 < K; k0 += KT) {
     const int kt = min(KT, K - k0), cn = kt / 32;
     load_batch(k0, cn, 0);
-    __syncthreads();  // the previous tile's xs / gsum are no longer read
+    __syncthreads();  // the previous tile's xs / xsum are no longer read
     {
-      // Stage x: item e = 8 values (m, k0 + 8 e'), groups summed over gs / 8 consecutive lanes.
-      const int per_m = kt / 8, items = MR * per_m, lanes_per_group = gs / 8;
+      // Stage x: item e = 8 values of row m; the 4 items of a chunk are 4 aligned consecutive lanes
+      // (per_m is a multiple of 4 and the loop base a multiple of 32), summed by 2 shuffles.
+      const int per_m = kt / 8, items = MR * per_m;
       for (int base = 0; base < items; base += kFastThreads) {  // uniform trip count
         const int e = base + threadIdx.x;
         float v[8];
         const bool ok = e < items;
-        const int m = ok ? e / per_m : 0, e8 = ok ? e % per_m : 0;
-        if (ok && m < M) {
-          load_x8(x + static_cast<int64_t>(m) * K + k0 + e8 * 8, v);
+        const qidx::StageItem it = qidx::fast_stage_item(ok ? e : 0, per_m);
+        if (ok && it.m < M) {
+          load_x8(x + static_cast<int64_t>(it.m) * K + k0 + it.c * 32 + it.j8 * 8, v);
         } else {
 #pragma unroll
           for (int j = 0; j < 8; ++j) v[j] = 0.0f;
         }
-        const int c = e8 >> 2, j8 = e8 & 3;
         if (ok) {
-          float4* dst = xs + (m * CT + c) * 8;
-          dst[(2 * j8) ^ (c & 7)] = make_float4(v[0], v[1], v[2], v[3]);
-          dst[(2 * j8 + 1) ^ (c & 7)] = make_float4(v[4], v[5], v[6], v[7]);
+          xs[qidx::fast_xs_index(it.m, it.c, 2 * it.j8, CT)] = make_float4(v[0], v[1], v[2], v[3]);
+          xs[qidx::fast_xs_index(it.m, it.c, 2 * it.j8 + 1, CT)] = make_float4(v[4], v[5], v[6], v[7]);
         }
         float t = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-        for (int off = 1; off < lanes_per_group; off <<= 1) t += __shfl_xor_sync(0xffffffffu, t, off);
-        // items of a group are gs / 8 consecutive e inside one m row (per_m is a multiple of gs / 8)
-        if (ok && e8 % lanes_per_group == 0) gsum[m * CT + e8 / lanes_per_group] = t;
+        t += __shfl_xor_sync(0xffffffffu, t, 1);
+        t += __shfl_xor_sync(0xffffffffu, t, 2);
+        if (ok && it.j8 == 0) xsum[qidx::fast_xsum_index(it.m, it.c, CT)] = t;
       }
     }
     __syncthreads();
 
-    for (int i0 = 0;; ) {
+    for (int i0 = 0;;) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        const int c = ((i0 + u) * kWK + wk) * 32 + lane;
+        const int c = qidx::fast_chunk(i0 + u, wk, lane);
         if (c >= cn) continue;
         float dot[R][MR][P];
 #pragma unroll
@@ -321,7 +320,6 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
           for (int m = 0; m < MR; ++m)
 #pragma unroll
             for (int p = 0; p < P; ++p) dot[r][m][p] = 0.0f;
-        const float4* xc = xs + c * 8;
 #pragma unroll
         for (int j8 = 0; j8 < 4; ++j8) {
           float qf[R][8];
@@ -331,8 +329,8 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
             for (int j = 0; j < 8; ++j) qf[r][j] = extract_scaled<bits>(w[u][r], j8 * 8 + j);
 #pragma unroll
           for (int m = 0; m < MR; ++m) {
-            const float4 a = xc[m * CT * 8 + ((2 * j8) ^ (c & 7))];
-            const float4 b = xc[m * CT * 8 + ((2 * j8 + 1) ^ (c & 7))];
+            const float4 a = xs[qidx::fast_xs_index(m, c, 2 * j8, CT)];
+            const float4 b = xs[qidx::fast_xs_index(m, c, 2 * j8 + 1, CT)];
             const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
 #pragma unroll
             for (int j = 0; j < 8; ++j)
@@ -340,7 +338,6 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
               for (int r = 0; r < R; ++r) dot[r][m][j % P] = fmaf(qf[r][j], xv[j], dot[r][m][j % P]);
           }
         }
-        const int gl = c * 32 / gs;
 #pragma unroll
         for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -348,12 +345,12 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
             float d = dot[r][m][0];
 #pragma unroll
             for (int p = 1; p < P; ++p) d = fmaf(dot[r][m][p], 1.0f / static_cast<float>(1u << (bits * p)), d);
-            acc[r][m] = fmaf(sc[u][r], d, fmaf(bi[u][r], gsum[m * CT + gl], acc[r][m]));
+            acc[r][m] = fmaf(sc[u][r], d, fmaf(bi[u][r], xsum[qidx::fast_xsum_index(m, c, CT)], acc[r][m]));
           }
         }
       }
       i0 += U;
-      if ((i0 * kWK + wk) * 32 >= cn) break;  // uniform per warp
+      if (qidx::fast_chunk(i0, wk, 0) >= cn) break;  // uniform per warp
       load_batch(k0, cn, i0);
     }
   }
@@ -370,7 +367,7 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
     }
   __syncthreads();
   for (int i = threadIdx.x; i < kWR * R * MR; i += kFastThreads) {
-    const int n = blockIdx.x * (kWR * R) + i / MR, m = i % MR;
+    const int n = qidx::fast_row0(blockIdx.x, 0, R) + i / MR, m = i % MR;
     float v = 0.0f;
 #pragma unroll
     for (int k = 0; k < kWK; ++k) v += red[k][i];
@@ -464,7 +461,7 @@ __global__ void __launch_bounds__(kGWarps * 32) gguf_mv_staged_kernel(const floa
   warp_sum_store(acc, out, M, N, n0);
 }
 
-// ---- Tensor-core GEMV (4-bit W (N, K), f16/bf16 x, M <= 8), not yet the default path ----
+// ---- Tensor-core GEMV (4-bit W (N, K), f16/bf16 x, M <= 8): the default for M >= 2 ----
 // A block of 8 warps owns one 16-row tile of W; warp w takes the 128-value super-steps w, w + 8, ...
 // (4 in flight). Lane (g, t) loads 16 bytes (32 values) of rows g and g + 8: the quad's 4 lanes hold
 // 4 consecutive 32-value ranges. Quad word transposes (MODE 1: lanes t ^ 2, gs 64; MODE 2: also
@@ -497,40 +494,24 @@ struct TcConst<__nv_bfloat16> {
   }
 };
 
-// Quad transposes of the 4 words w (word i of the lane's 32-value range t) -> see TcSlot.
+// Quad transposes of the 4 words w (word i of the lane's 32-value range t): for each step of MODE,
+// lane t swaps slots tc_swap_slot(step, t, 0..1) with lane t ^ tc_swap_mask(step) (selects keep w
+// in registers) -> slot i holds values qidx::tc_offset<MODE>(i, t) + [0, 8) of the super-step.
 template <int MODE>
 __device__ __forceinline__ void tc_transpose(uint32_t (&w)[4], int t) {
-  if constexpr (MODE >= 1) {
-    const bool hi = t & 2;
-    const uint32_t r0 = __shfl_xor_sync(0xffffffffu, hi ? w[0] : w[2], 2);
-    const uint32_t r1 = __shfl_xor_sync(0xffffffffu, hi ? w[1] : w[3], 2);
-    if (hi) {
-      w[0] = r0, w[1] = r1;
-    } else {
-      w[2] = r0, w[3] = r1;
-    }
-  }
-  if constexpr (MODE >= 2) {
-    const bool lo = t & 1;
 #pragma unroll
-    for (int b = 0; b < 2; ++b) {
-      const uint32_t r = __shfl_xor_sync(0xffffffffu, lo ? w[2 * b] : w[2 * b + 1], 1);
-      if (lo) {
-        w[2 * b] = r;
-      } else {
-        w[2 * b + 1] = r;
-      }
+  for (int step = 1; step <= qidx::tc_steps(MODE); ++step) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int slot = qidx::tc_swap_slot(step, t, j);
+      uint32_t v = w[0];
+#pragma unroll
+      for (int i = 1; i < 4; ++i) v = slot == i ? w[i] : v;
+      v = __shfl_xor_sync(0xffffffffu, v, qidx::tc_swap_mask(step));
+#pragma unroll
+      for (int i = 0; i < 4; ++i) w[i] = slot == i ? v : w[i];
     }
   }
-}
-
-// After tc_transpose<MODE>, word slot i of lane t holds word `omega` of 32-value range `rho` of the
-// super-step: values 32 rho + 8 omega + [0, 8). The 4 lanes of slot i cover one 32-value piece of a group.
-template <int MODE>
-__device__ __forceinline__ int tc_offset(int i, int t) {
-  const int rho = MODE == 0 ? t : MODE == 1 ? 2 * (i >> 1) + (t & 1) : i;
-  const int omega = MODE == 0 ? i : MODE == 1 ? 2 * (t >> 1) + (i & 1) : t;
-  return 32 * rho + 8 * omega;
 }
 
 template <typename T, int MODE>
@@ -572,7 +553,7 @@ __global__ void __launch_bounds__(kTcWarps * 32) qmv_tc_kernel(const T* __restri
       tc_transpose<MODE>(b, t);
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        const int k = s * 128 + tc_offset<MODE>(i, t);
+        const int k = s * 128 + qidx::tc_offset<MODE>(i, t);
         uint4 xv = make_uint4(0, 0, 0, 0);
         if (has_x) xv = __ldg(reinterpret_cast<const uint4*>(xg + k));
         // B pairs (x[k + p], x[k + p + 4]) for p = 0..3, matching the nibble pairs of A.
@@ -590,7 +571,7 @@ __global__ void __launch_bounds__(kTcWarps * 32) qmv_tc_kernel(const T* __restri
         mma_16816<T>(c, a1, x2, x3);
         mma_16816<T>(xs, one4, x0, x1);
         mma_16816<T>(xs, one4, x2, x3);
-        const int grp = (s * 128 + tc_offset<MODE>(i, t)) / gs;  // the same for the 4 lanes of the slot
+        const int grp = (s * 128 + qidx::tc_offset<MODE>(i, t)) / gs;  // the same for the 4 lanes of the slot
         const float s_l = to_f(sl[grp]), b_l = to_f(bl[grp]), s_h = to_f(sh[grp]), b_h = to_f(bh[grp]);
         acc[0] = fmaf(s_l, c[0], fmaf(b_l, xs[0], acc[0]));
         acc[1] = fmaf(s_l, c[1], fmaf(b_l, xs[1], acc[1]));
@@ -633,26 +614,16 @@ unsigned int row_blocks(int N) {
   return static_cast<unsigned int>((warps + kWarps - 1) / kWarps);
 }
 
-}  // namespace
-
-void affine_gemv_t(int dt, const AffineWeight& wt, const void* x, void* out, int M, int N, int K, cudaStream_t st) {
-  if (M > kQuantGemvMaxRows) throw std::invalid_argument("[quantized_matmul] GEMV takes at most 8 rows.");
+// "old" row-streaming kernel, every width; false for an unsupported dtype or width.
+bool launch_old(int dt, const AffineWeight& wt, const void* x, void* out, int M, int N, int K, cudaStream_t st) {
+  bool bits_ok = false;
   bool ok = dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
-    dispatch_bits(wt.bits, [&](auto b) {
+    bits_ok = dispatch_bits(wt.bits, [&](auto b) {
       constexpr int bits = decltype(b)::value;
       dispatch_rows(M, [&](auto mr) {
         constexpr int MR = decltype(mr)::value;
-        if constexpr (bits == 4 || bits == 8) {
-          constexpr int rows_per_block = kWR * FastShape<MR>::R;
-          const auto blocks = static_cast<unsigned int>((static_cast<int64_t>(N) + rows_per_block - 1) / rows_per_block);
-          qmv_fast_kernel<T, bits, MR><<<blocks, kFastThreads, 0, st>>>(
-              static_cast<const T*>(x), wt.w, static_cast<const T*>(wt.scales), static_cast<const T*>(wt.biases),
-              static_cast<T*>(out), M, N, K, wt.group_size);
-          TESSERA_KERNEL_CHECK();
-          return;
-        }
-        // Other widths: two chunks in flight per row for the narrow widths and up to 4 rows of x.
+        // Two chunks in flight per row for the narrow widths and up to 4 rows of x.
         constexpr int U = bits <= 4 && MR <= 4 ? 2 : 1;
         qmv_t_kernel<T, bits, MR, U><<<row_blocks(N), kWarps * 32, 0, st>>>(
             static_cast<const T*>(x), wt.w, static_cast<const T*>(wt.scales), static_cast<const T*>(wt.biases),
@@ -661,7 +632,58 @@ void affine_gemv_t(int dt, const AffineWeight& wt, const void* x, void* out, int
       });
     });
   });
-  if (!ok) throw std::invalid_argument("[quantized_matmul] unsupported dtype on the GPU.");
+  return ok && bits_ok;
+}
+
+// "fast" staged-x kernel, bits 4 and 8 only; false (nothing launched) otherwise.
+bool launch_fast(int dt, const AffineWeight& wt, const void* x, void* out, int M, int N, int K, cudaStream_t st) {
+  if (wt.bits != 4 && wt.bits != 8) return false;
+  return dispatch_float(dt, [&](auto t) {
+    using T = decltype(t);
+    auto run = [&](auto b) {
+      constexpr int bits = decltype(b)::value;
+      dispatch_rows(M, [&](auto mr) {
+        constexpr int MR = decltype(mr)::value;
+        constexpr int rows_per_block = kWR * FastShape<MR>::R;
+        const auto blocks =
+            static_cast<unsigned int>((static_cast<int64_t>(N) + rows_per_block - 1) / rows_per_block);
+        qmv_fast_kernel<T, bits, MR><<<blocks, kFastThreads, 0, st>>>(
+            static_cast<const T*>(x), wt.w, static_cast<const T*>(wt.scales), static_cast<const T*>(wt.biases),
+            static_cast<T*>(out), M, N, K, wt.group_size);
+        TESSERA_KERNEL_CHECK();
+      });
+    };
+    if (wt.bits == 4) {
+      run(std::integral_constant<int, 4>{});
+    } else {
+      run(std::integral_constant<int, 8>{});
+    }
+  });
+}
+
+// The forced kernel: set_qgemv_kernel, else TESSERA_QGEMV (read at the first call), else automatic.
+std::atomic<int> g_qgemv_forced{-1};  // -1: not yet read from the environment
+
+QGemvKernel qgemv_from_env() {
+  const char* v = std::getenv("TESSERA_QGEMV");
+  if (v == nullptr || *v == '\0' || std::strcmp(v, "auto") == 0) return QGemvKernel::automatic;
+  if (std::strcmp(v, "old") == 0) return QGemvKernel::old;
+  if (std::strcmp(v, "fast") == 0) return QGemvKernel::fast;
+  if (std::strcmp(v, "tc") == 0) return QGemvKernel::tc;
+  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast or tc, not '") +
+                              v + "'.");
+}
+
+}  // namespace
+
+void affine_gemv_t(int dt, const AffineWeight& wt, const void* x, void* out, int M, int N, int K, cudaStream_t st) {
+  if (M > kQuantGemvMaxRows) throw std::invalid_argument("[quantized_matmul] GEMV takes at most 8 rows.");
+  // A forced kernel where it applies (it may not: tc is 4-bit f16/bf16 only, fast bits 4/8), else the choice.
+  const QGemvKernel k = qgemv_kernel();
+  if (k != QGemvKernel::automatic && affine_gemv_with(k, dt, wt, x, out, M, N, K, st)) return;
+  if (!affine_gemv_with(QGemvKernel::automatic, dt, wt, x, out, M, N, K, st)) {
+    throw std::invalid_argument("[quantized_matmul] unsupported dtype or bits on the GPU.");
+  }
 }
 
 void affine_gemv_n(int dt, const AffineWeight& wt, const void* x, float* acc, int M, int N, int K, cudaStream_t st) {
@@ -750,6 +772,47 @@ bool affine_gemv_tc(int dt, const AffineWeight& w, const void* x, void* out, int
     }
   });
   return true;
+}
+
+QGemvKernel qgemv_kernel() {
+  int k = q::g_qgemv_forced.load(std::memory_order_relaxed);
+  if (k < 0) {
+    k = static_cast<int>(q::qgemv_from_env());
+    int expected = -1;
+    q::g_qgemv_forced.compare_exchange_strong(expected, k);
+    k = q::g_qgemv_forced.load(std::memory_order_relaxed);
+  }
+  return static_cast<QGemvKernel>(k);
+}
+
+void set_qgemv_kernel(QGemvKernel k) { q::g_qgemv_forced.store(static_cast<int>(k), std::memory_order_relaxed); }
+
+namespace {
+
+QGemvKernel qgemv_auto_choice(int dt, const AffineWeight& w, int64_t M, int64_t K) {
+  // Measured (H200, s4a): the row-streaming kernel is the fastest at M = 1; for M >= 2 the tensor-core
+  // GEMV (one weight pass for all rows) beats it by far where it applies (4-bit, f16/bf16 x).
+  const bool tc_ok = w.bits == 4 && (dt == dt_f16 || dt == dt_bf16) && K % 128 == 0 && qidx::tc_mode(w.group_size) >= 0;
+  return M >= 2 && tc_ok ? QGemvKernel::tc : QGemvKernel::old;
+}
+
+}  // namespace
+
+bool affine_gemv_with(QGemvKernel k, int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N,
+                      int64_t K, cudaStream_t st) {
+  if (!w.transpose || M < 1 || M > kQuantGemvMaxRows || N > 0x7fffffff || K > 0x7fffffff) return false;
+  if (N == 0) return true;
+  if (k == QGemvKernel::automatic) {
+    k = qgemv_auto_choice(dt, w, M, K);
+    if (k == QGemvKernel::tc && affine_gemv_tc(dt, w, x, out, M, N, K, st)) return true;
+    k = QGemvKernel::old;
+  }
+  const int m = static_cast<int>(M), n = static_cast<int>(N), kk = static_cast<int>(K);
+  switch (k) {
+    case QGemvKernel::tc: return affine_gemv_tc(dt, w, x, out, M, N, K, st);
+    case QGemvKernel::fast: return q::launch_fast(dt, w, x, out, m, n, kk, st);
+    default: return q::launch_old(dt, w, x, out, m, n, kk, st);
+  }
 }
 
 }  // namespace tessera::cuda

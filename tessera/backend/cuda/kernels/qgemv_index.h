@@ -1,0 +1,74 @@
+// Index math of the affine quantized GEMV kernels (plain C++, host and device): the CUDA kernels in
+// quantized_gemv.cu and the host emulation test (tests/quantized_gemv_emulation_tests.cpp) both call
+// these functions, so the emulation checks the very formulas the kernels use.
+#pragma once
+
+#if defined(__CUDACC__)
+#define TESSERA_QHD __host__ __device__ __forceinline__
+#else
+#define TESSERA_QHD inline
+#endif
+
+namespace tessera::cuda::qidx {
+
+// ---- qmv_t_kernel ("old"): kWarps warps of kRows rows of W each; lane l takes chunks l, l + 32, ... ----
+constexpr int kWarps = 4, kRows = 2;
+// First row of W of warp `warp` of block `block`.
+TESSERA_QHD int t_row0(int block, int warp) { return (block * kWarps + warp) * kRows; }
+// Chunk of step `it` (U chunks per step) and slot u of lane `lane`.
+TESSERA_QHD int t_chunk(int it, int U, int u, int lane) { return lane + 32 * (U * it + u); }
+
+// ---- qmv_fast_kernel: blocks of kWR row groups x kWK K-interleaved warps, x staged per K tile ----
+constexpr int kFastThreads = 256;
+constexpr int kWK = 2, kWR = kFastThreads / 32 / kWK;
+constexpr int kXTile = 8192;  // x floats staged per block: K tile = kXTile / MR values
+
+// Rows of W per warp and chunks in flight per row, by rows of x.
+template <int MR>
+struct FastShape {
+  static constexpr int R = MR <= 2 ? 4 : 2;
+  static constexpr int U = MR <= 4 ? 2 : 1;
+  static constexpr int KT = kXTile / MR, CT = KT / 32;  // K tile (values, 32-value chunks)
+};
+
+// First row of W of row group `wr` in block `block`.
+TESSERA_QHD int fast_row0(int block, int wr, int R) { return block * (kWR * R) + wr * R; }
+// Chunk of the K tile that lane `lane` of K-warp `wk` takes at batch step i (i = i0 + u).
+TESSERA_QHD int fast_chunk(int i, int wk, int lane) { return (i * kWK + wk) * 32 + lane; }
+// Staging item e of a K tile (8 values of one x row; per_m = tile values / 8 items per row).
+struct StageItem {
+  int m, c, j8;  // x row, chunk of the tile, 8-value part of the chunk (0..3)
+};
+TESSERA_QHD StageItem fast_stage_item(int e, int per_m) {
+  const int e8 = e % per_m;
+  return StageItem{e / per_m, e8 >> 2, e8 & 3};
+}
+// float4 index in the staged x tile of values 4h .. 4h + 3 (h 0..7) of chunk c of row m (swizzled
+// by chunk so that the lanes of a warp read distinct banks).
+TESSERA_QHD int fast_xs_index(int m, int c, int h, int CT) { return (m * CT + c) * 8 + (h ^ (c & 7)); }
+// Index of the x sum of chunk c of row m (x sums are per 32-value chunk: a group of 64 or 128
+// values spans several chunks, each adding bias * its own part of the sum).
+TESSERA_QHD int fast_xsum_index(int m, int c, int CT) { return m * CT + c; }
+
+// ---- qmv_tc_kernel: one 16-row tile of W per block; 128-value super-steps; lane (g, t) ----
+// After the quad transposes of MODE (0: gs 128, 1: gs 64, 2: gs 32), word slot i of lane t holds
+// values 32 rho + 8 omega + [0, 8) of the super-step; the 4 lanes of a slot lie in one group.
+template <int MODE>
+TESSERA_QHD int tc_offset(int i, int t) {
+  const int rho = MODE == 0 ? t : MODE == 1 ? 2 * (i >> 1) + (t & 1) : i;
+  const int omega = MODE == 0 ? i : MODE == 1 ? 2 * (t >> 1) + (i & 1) : t;
+  return 32 * rho + 8 * omega;
+}
+// Quad transpose step s (1: with lane t ^ 2, 2: with lane t ^ 1), exchange j (0, 1): the word slot
+// that lane t sends to its partner and overwrites with the partner's word.
+TESSERA_QHD int tc_swap_mask(int s) { return s == 1 ? 2 : 1; }
+TESSERA_QHD int tc_swap_slot(int s, int t, int j) {
+  if (s == 1) return (t & 2) ? j : 2 + j;
+  return (t & 1) ? 2 * j : 2 * j + 1;
+}
+// Steps of MODE (0: none, 1: step 1, 2: steps 1 and 2).
+TESSERA_QHD int tc_steps(int mode) { return mode; }
+// MODE by group size (-1: not supported by the tensor-core GEMV).
+TESSERA_QHD int tc_mode(int gs) { return gs == 128 ? 0 : gs == 64 ? 1 : gs == 32 ? 2 : -1; }
+
+}  // namespace tessera::cuda::qidx
