@@ -4,6 +4,7 @@
 
 #include <cublas_v2.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace tessera::cuda {
@@ -24,10 +25,15 @@ struct GemmArgs {
   cublasComputeType_t compute;
   // D = alpha * op(A) op(B) + beta * D (real scalars; complex products take them as alpha + 0i).
   double alpha{1.0}, beta{0.0};
+  // gemm_lt only, batch 1: m values of `type` added to every column of D afterwards (the cuBLASLt
+  // BIAS epilogue; a row-major bias row broadcast over the rows of the output).
+  const void* bias{nullptr};
 };
 
 // Runs through cuBLASLt; false (nothing launched) when Lt offers no algorithm for the problem.
 bool gemm_lt(const GemmArgs& g);
+// GEMMs that ran with the bias epilogue so far (tests check that AddMM's bias row takes it).
+size_t bias_epilogue_count();
 // Runs through cublasGemmStridedBatchedEx on the stream's cuBLAS handle.
 void gemm_cublas(const GemmArgs& g);
 
