@@ -1,9 +1,14 @@
 // GPU device allocator across streams: a block freed while a kernel of another stream still reads
 // it is not handed out before that kernel is done; same-stream reuse stays free (allocator stats).
+// DISABLED_Timings: float64 elementwise bandwidth and addmm's bias epilogue.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "tessera/backend/cuda/runtime.h"
 #include "test_utils.h"
@@ -128,4 +133,52 @@ TEST_F(GpuAllocator, BlockOfTwoStreamsServesAnotherAfterItsFences) {
   for (size_t i = 0; i < xv.size(); ++i) ref[i] = std::exp(xv[i]);
   EXPECT_TRUE(all_close(w, ref, 1e-5, 1e-6));
   print_stats("after two-stream block");
+}
+
+namespace {
+
+// Mean milliseconds of f() over reps evaluations (after one warm-up), the device idle around it.
+double time_ms(const std::function<array()>& f, int reps) {
+  eval(f());
+  synchronize();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) eval(f());
+  synchronize();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+}
+
+}  // namespace
+
+// Timings of this work's GPU paths: float64 elementwise (bandwidth) and addmm with a bias row (the
+// Lt bias epilogue) against matmul then add (two kernels). Run with --gtest_also_run_disabled_tests.
+TEST_F(GpuAllocator, DISABLED_Timings) {
+  const int n = 1 << 25;  // 32 M doubles: 256 MB an operand
+  auto x = random_array({n}, float32, -1, 1, 31);
+  auto y = random_array({n}, float32, -1, 1, 32);
+  auto xd = astype(x, float64), yd = astype(y, float64);
+  eval(xd, yd);
+  std::printf("[f64 elementwise] %-28s %9s %9s\n", "op", "ms", "GB/s");
+  for (auto [name, bytes, f] : std::vector<std::tuple<std::string, double, std::function<array()>>>{
+           {"add (2^25,) f64", 3.0 * 8 * n, [&] { return add(xd, yd); }},
+           {"exp (2^25,) f64", 2.0 * 8 * n, [&] { return exp(xd); }},
+           {"greater (2^25,) f64", 2.0 * 8 * n + n, [&] { return greater(xd, yd); }},
+           {"astype f64->f32 (2^25,)", 12.0 * n, [&] { return astype(xd, float32); }},
+           {"sum (2^25,) f64", 8.0 * n, [&] { return sum(xd); }}}) {
+    double ms = time_ms(f, 10);
+    std::printf("[f64 elementwise] %-28s %9.3f %9.1f\n", name.c_str(), ms, bytes / ms / 1e6);
+  }
+  std::printf("[addmm bias] %-30s %9s %9s %9s %9s\n", "shape", "epi ms", "TFLOP/s", "mm+add ms", "TFLOP/s");
+  for (auto [M, K, N] : std::vector<std::tuple<int, int, int>>{{512, 4096, 11008}, {4096, 4096, 4096}, {64, 4096, 4096}}) {
+    auto a = astype(random_array({M, K}, float32, -1, 1, 33), bfloat16);
+    auto b = astype(random_array({K, N}, float32, -1, 1, 34), bfloat16);
+    auto bias = astype(random_array({N}, float32, -1, 1, 35), bfloat16);
+    eval(a, b, bias);
+    double flops = 2.0 * M * K * N;
+    double epi = time_ms([&] { return addmm(bias, a, b); }, 20);
+    double two = time_ms([&] { return add(matmul(a, b), bias); }, 20);
+    char shape[64];
+    std::snprintf(shape, sizeof(shape), "bf16 %dx%dx%d", M, K, N);
+    std::printf("[addmm bias] %-30s %9.3f %9.1f %9.3f %9.1f\n", shape, epi, flops / epi / 1e9, two, flops / two / 1e9);
+  }
+  print_stats("after timings");
 }
