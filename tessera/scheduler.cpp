@@ -153,6 +153,21 @@ void order_after(Event& ev, int stream) {
   if (f && fs != stream) gpu::stream_wait_fence(f, stream);
 }
 
+// Tells the device allocator which stream's kernels read node's inputs: a block read by several
+// streams is handed to another stream only after their kernels are done with it.
+void note_device_reads(const array& node, int stream) {
+  for (auto& in : node.inputs()) {
+    auto& d = in.data_shared_ptr();
+    if (!d) continue;
+    void* p;
+    {
+      std::lock_guard lk(d->mu);
+      p = d->device_ptr;
+    }
+    gpu::note_stream_use(p, stream);
+  }
+}
+
 // `segment`: the event of the running segment (its nodes are ordered by the stream itself).
 void run_primitive(array& node, std::vector<array>& outputs, const std::shared_ptr<Event>& segment) {
   gather_outputs(node, outputs);
@@ -180,6 +195,7 @@ void run_primitive(array& node, std::vector<array>& outputs, const std::shared_p
     // Kernels go to this stream's CUDA stream, asynchronously (see run_segment).
     gpu::set_stream(stream);
     prim.eval_gpu(node.inputs(), outputs);
+    note_device_reads(node, stream);
   } else {
     prim.eval_cpu(node.inputs(), outputs);
   }

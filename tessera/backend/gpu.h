@@ -19,6 +19,10 @@ void adopt(void* p, std::function<void()> release);
 // streams: when it is freed, the device first finishes all queued work.
 void mark_exported(void* p);
 
+// Scheduler: a GPU kernel of tessera stream `stream` used the pool block device_ptr (an input's
+// device side). A block used by several streams is reused across them only after fences.
+void note_stream_use(void* device_ptr, int stream);
+
 struct MemoryInfo {
   size_t active{0}, peak{0}, cache{0}, limit{0};
 };

@@ -16,6 +16,7 @@ void* malloc(size_t) { no_gpu(); }
 void free(void*, size_t) {}
 void adopt(void*, std::function<void()>) { no_gpu(); }
 void mark_exported(void*) {}
+void note_stream_use(void*, int) {}
 MemoryInfo memory_info() { return {}; }
 void reset_peak_memory() {}
 size_t set_memory_limit(size_t) { return 0; }

@@ -1,12 +1,20 @@
 // The device caching allocator: size-class free lists over cudaMalloc, a limit, counters.
-// A freed block remembers the tessera stream that freed it; only that stream (whose queue orders
-// the reuse after the last kernel reading it) or, after that stream was synchronized, any stream
-// takes it again. Blocks freed by host threads belong to the only CUDA stream when there is one
-// (its queue holds every kernel that may still read them), else to the host (tag -2) until the
-// device is synchronized. Host threads may take any block: their first use of it is a copy on the
-// legacy default stream, which waits for the work queued on every tessera stream.
+// Every live pool block remembers the tessera streams that used it: the stream it was allocated on,
+// the streams whose kernels read it (the scheduler reports them, note_stream_use) and the stream
+// that freed it. A freed block used by one stream only is taken again by that stream alone (its
+// queue orders the reuse after the last kernel that used it) or, after that stream was synchronized,
+// by any stream. A block used by several streams gets a fence on each of them when it is freed;
+// another stream takes it once the fences of the other streams are reached (cudaEventQuery, never a
+// wait), or, when memory is short, after ordering its queue behind them (cudaStreamWaitEvent).
+// Blocks used only by host threads (copies and kernels on the legacy default stream, which the
+// tessera streams wait for) are free for all. Host threads may take any block: their first use of
+// it is a copy or kernel on the legacy default stream, which waits for the work queued on every
+// tessera stream.
 // While a CUDA graph is captured (hold_frees), frees on the capturing thread are kept for the graph.
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -27,9 +35,34 @@ namespace {
 size_t size_class(size_t n) { return detail::size_class(n, 256); }
 std::string human(size_t bytes) { return detail::human_bytes(bytes); }
 
+// Tags of a free block besides a stream index: free for all streams; reusable only by host threads
+// (or after a device synchronization); reusable by any stream once its fences are reached.
+constexpr int kAnyStream = -1;
+constexpr int kHostOnly = -2;
+constexpr int kFenced = -3;
+
+// The tessera streams that used a live block (a few; more turn into `many`: a conservative tag).
+struct Uses {
+  std::array<int, 4> streams{};
+  uint8_t n{0};
+  bool many{false};
+  void add(int s) {
+    if (s < 0 || many) return;
+    for (uint8_t i = 0; i < n; ++i) {
+      if (streams[i] == s) return;
+    }
+    if (n == streams.size()) {
+      many = true;
+      return;
+    }
+    streams[n++] = s;
+  }
+};
+
 struct Block {
   void* ptr;
-  int stream;  // tessera stream that freed it (-1: free for all, -2: host threads only)
+  int stream;  // the one stream that used it, or kAnyStream / kHostOnly / kFenced
+  std::vector<std::pair<int, Fence>> fences;  // kFenced: (stream, fence recorded there at free)
 };
 
 class DeviceAllocator {
@@ -49,26 +82,13 @@ class DeviceAllocator {
     int s = cuda::current_stream_index();
     std::unique_lock lk(mu_);
     if (active_ + cls > limit_) throw_over_limit(size);  // the limit bounds live buffers, cached or not
-    auto it = free_.find(cls);
-    if (it != free_.end()) {
-      auto& v = it->second;
-      for (size_t i = v.size(); i-- > 0;) {
-        if (v[i].stream == s || v[i].stream == -1 || s < 0) {
-          void* p = v[i].ptr;
-          v.erase(v.begin() + static_cast<long>(i));
-          cache_ -= cls;
-          add_active(cls);
-          return p;
-        }
-      }
-    }
-    if (active_ + cls > limit_) {
-      release_cache();
-      if (active_ + cls > limit_) throw_over_limit(size);
-    }
+    if (void* p = take_cached(cls, s, false)) return p;
     void* p = nullptr;
     if (cudaMalloc(&p, cls) != cudaSuccess) {
       cudaGetLastError();
+      // The device is full: a block whose fences are pending serves once this stream's queue
+      // waits for them (cheaper than releasing the cache, a device synchronization).
+      if (void* q = take_cached(cls, s, true)) return q;
       release_cache();
       if (cudaMalloc(&p, cls) != cudaSuccess) {
         cudaGetLastError();
@@ -76,14 +96,81 @@ class DeviceAllocator {
                           " in use by tessera).");
       }
     }
+    ++stats_.cuda_mallocs;
     add_active(cls);
+    live_[p].add(s);
     return p;
   }
 
   [[noreturn]] void throw_over_limit(size_t size) {
-    throw OutOfMemory("[malloc] Attempting to allocate " + human(size) +
-                      " on the GPU which would exceed the memory limit of " + human(limit_) + " (" +
-                      human(active_) + " in use). Free arrays or raise it with set_memory_limit.");
+    throw OutOfMemory("[malloc] Attempting to allocate " + human(size) + " on the GPU which would exceed the memory limit of " +
+                      human(limit_) + " (" + human(active_) + " in use). Free arrays or raise it with set_memory_limit.");
+  }
+
+  // A cached block of class cls that stream s may use now, or null. `wait`: a fenced block is
+  // taken after s's queue was ordered behind its pending fences. Called with mu_ held.
+  void* take_cached(size_t cls, int s, bool wait) {
+    auto it = free_.find(cls);
+    if (it == free_.end()) return nullptr;
+    auto& v = it->second;
+    for (size_t i = v.size(); i-- > 0;) {
+      Block& b = v[i];
+      bool ok = s < 0 || b.stream == s || b.stream == kAnyStream;
+      if (ok) {
+        ++(s >= 0 && b.stream == s ? stats_.same_stream_reuses : stats_.free_reuses);
+      } else if (b.stream == kFenced) {
+        ok = fences_reached(b, s);
+        if (ok) {
+          ++stats_.fenced_reuses;
+        } else if (wait && order_after_fences(b, s)) {
+          ok = true;
+          ++stats_.fenced_waits;
+        } else {
+          ++stats_.deferred;
+        }
+      }
+      if (!ok) continue;
+      void* p = b.ptr;
+      v.erase(v.begin() + static_cast<long>(i));
+      cache_ -= cls;
+      add_active(cls);
+      live_[p].add(s);
+      return p;
+    }
+    return nullptr;
+  }
+
+  // Drops the fences of b that stream s need not wait for (its own, reached ones); true when none
+  // is left.
+  static bool fences_reached(Block& b, int s) {
+    std::erase_if(b.fences, [s](const std::pair<int, Fence>& f) {
+      if (f.first == s) return true;
+      cudaError_t e = cudaEventQuery(static_cast<cudaEvent_t>(f.second.get()));
+      if (e == cudaSuccess) return true;
+      if (e != cudaErrorNotReady) cudaGetLastError();  // a fault surfaces at the next checked call
+      return false;
+    });
+    if (b.fences.empty()) b.stream = kAnyStream;
+    return b.fences.empty();
+  }
+
+  // Makes stream s wait (on the device) for b's pending fences; false if that failed.
+  static bool order_after_fences(Block& b, int s) {
+    if (s < 0) return true;
+    try {
+      for (auto& [fs, f] : b.fences) {
+        if (fs != s) stream_wait_fence(f, s);
+      }
+    } catch (const std::exception&) {
+      return false;
+    }
+    return true;
+  }
+
+  void note_use(void* p, int s) {
+    std::lock_guard lk(mu_);
+    auto it = live_.find(p);
+    if (it != live_.end()) it->second.add(s);
   }
 
   void free(void* p, size_t size) {
@@ -91,13 +178,33 @@ class DeviceAllocator {
     size_t cls = size_class(size);
     std::unique_lock lk(mu_);
     active_ -= cls;
+    Uses uses;
+    if (auto it = live_.find(p); it != live_.end()) {
+      uses = it->second;
+      live_.erase(it);
+    }
+    uses.add(cuda::current_stream_index());
     if (cache_ + cls <= cache_limit_) {
-      int s = cuda::current_stream_index();
-      free_[cls].push_back({p, s >= 0 ? s : cuda::single_stream_index()});
+      free_[cls].push_back(tag(p, uses));
       cache_ += cls;
     } else {
       cudaFree(p);  // synchronizes the device, so in-flight readers are done
     }
+  }
+
+  // The free-list entry of block p used by `uses`.
+  static Block tag(void* p, const Uses& uses) {
+    if (uses.many) return {p, kHostOnly, {}};
+    if (uses.n == 0) return {p, kAnyStream, {}};
+    if (uses.n == 1) return {p, uses.streams[0], {}};
+    Block b{p, kFenced, {}};
+    for (uint8_t i = 0; i < uses.n; ++i) {
+      Fence f;
+      if (!try_record_fence(uses.streams[i], &f)) return {p, kHostOnly, {}};  // captured, or failed
+      if (f) b.fences.emplace_back(uses.streams[i], std::move(f));
+    }
+    if (b.fences.empty()) b.stream = kAnyStream;
+    return b;
   }
 
   // Frees every cached block (cudaFree waits for the device first).
@@ -117,8 +224,10 @@ class DeviceAllocator {
 
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<Block>> free_;
+  std::unordered_map<void*, Uses> live_;  // pool blocks in use -> the streams that used them
   size_t active_{0}, peak_{0}, cache_{0};
   size_t limit_{0}, cache_limit_{0};
+  AllocatorStats stats_;
 };
 
 // Adopted blocks (gpu::adopt): pointer -> release callbacks, one per adoption; exported pool
@@ -233,13 +342,16 @@ void clear_cache() {
   a.release_cache();
 }
 
-// After a stream's queue is finished, its cached blocks may serve any stream.
+// After a stream's queue is finished, its cached blocks (and fences) no longer hold others back.
 void release_stream_blocks(int stream) {
   auto& a = device_allocator();
   std::lock_guard lk(a.mu_);
   for (auto& [cls, blocks] : a.free_) {
     for (auto& b : blocks) {
-      if (b.stream == stream) b.stream = -1;
+      if (b.stream == stream) b.stream = kAnyStream;
+      if (b.stream != kFenced) continue;
+      std::erase_if(b.fences, [stream](const std::pair<int, Fence>& f) { return f.first == stream; });
+      if (b.fences.empty()) b.stream = kAnyStream;
     }
   }
 }
@@ -249,8 +361,21 @@ void release_all_blocks() {
   auto& a = device_allocator();
   std::lock_guard lk(a.mu_);
   for (auto& [cls, blocks] : a.free_) {
-    for (auto& b : blocks) b.stream = -1;
+    for (auto& b : blocks) {
+      b.stream = kAnyStream;
+      b.fences.clear();
+    }
   }
+}
+
+void note_stream_use(void* device_ptr, int stream) {
+  if (device_ptr && stream >= 0) device_allocator().note_use(device_ptr, stream);
+}
+
+AllocatorStats allocator_stats() {
+  auto& a = device_allocator();
+  std::lock_guard lk(a.mu_);
+  return a.stats_;
 }
 
 }  // namespace tessera::gpu

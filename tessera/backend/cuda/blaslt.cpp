@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -32,7 +33,7 @@ struct Plan {
   bool ok{false};
 };
 
-using Key = std::array<int64_t, 17>;
+using Key = std::array<int64_t, 19>;  // ..., alignments of A, B, C; bias epilogue, its alignment
 
 void set_batch(cublasLtMatrixLayout_t l, int64_t batch, int64_t stride) {
   if (batch <= 1) return;
@@ -107,6 +108,16 @@ Plan make_plan(const GemmArgs& g, const LtContext& ctx, const Key& key) {
   TESSERA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, g.compute, CUDA_R_32F));
   TESSERA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &g.ta, sizeof(g.ta)));
   TESSERA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &g.tb, sizeof(g.tb)));
+  if (g.bias) {
+    // The heuristic reads the bias pointer's alignment; each call sets its own pointer.
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    int32_t bias_type = g.type;
+    TESSERA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    TESSERA_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+    TESSERA_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof(g.bias)));
+  }
   // Stored shapes (before op): A is m x k or k x m, B is k x n or n x k.
   bool at = g.ta != CUBLAS_OP_N, bt = g.tb != CUBLAS_OP_N;
   TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.la, g.type, at ? g.k : g.m, at ? g.m : g.k, g.lda));
@@ -174,6 +185,8 @@ PlanCache& plan_cache() {
   return *c;
 }
 
+std::atomic<size_t> bias_runs{0};
+
 }  // namespace
 
 bool stream_capturing(cudaStream_t st) {
@@ -212,18 +225,30 @@ double time_gpu_runs(const std::function<bool()>& run, cudaStream_t st) {
 bool gemm_autotunes(const GemmArgs& g) {
   return autotune_mode() != 0 && g.batch == 1 && g.beta == 0.0 && std::min(g.m, g.n) <= kTuneMaxRows;
 }
+size_t bias_epilogue_count() { return bias_runs.load(std::memory_order_relaxed); }
 
 bool gemm_lt(const GemmArgs& g) {
   auto ctx = cublaslt_context();
   int64_t es = type_size(g.type);
   Key key{g.ta, g.tb, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.batch > 1 ? g.sa : 0, g.batch > 1 ? g.sb : 0,
           g.batch > 1 ? g.sc : 0, g.batch, g.type, g.compute, alignment(g.a, g.batch > 1 ? g.sa * es : 0), alignment(g.b, g.batch > 1 ? g.sb * es : 0),
-          alignment(g.c, g.batch > 1 ? g.sc * es : 0)};
+          alignment(g.c, g.batch > 1 ? g.sc * es : 0), g.bias != nullptr, g.bias ? alignment(g.bias, 0) : 0};
   bool cached = true;
   Plan p = plan_cache().get(g, ctx, key, &cached);
   cublasStatus_t st = CUBLAS_STATUS_NOT_SUPPORTED;
   float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-  if (p.ok) {
+  if (p.ok && g.bias) {
+    // A cached bias plan's descriptor is shared: its pointer is set and used under one lock
+    // (cublasLtMatmul reads the descriptor while it queues the kernel).
+    static std::mutex bias_mu;
+    std::lock_guard lk(bias_mu);
+    st = cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof(g.bias));
+    if (st == CUBLAS_STATUS_SUCCESS) {
+      st = cublasLtMatmul(ctx.handle, p.desc, &alpha, g.a, p.la, g.b, p.lb, &beta, g.c, p.lc, g.c, p.lc, &p.algo,
+                          ctx.workspace, ctx.workspace_bytes, ctx.stream);
+    }
+    if (st == CUBLAS_STATUS_SUCCESS) bias_runs.fetch_add(1, std::memory_order_relaxed);
+  } else if (p.ok) {
     st = cublasLtMatmul(ctx.handle, p.desc, &alpha, g.a, p.la, g.b, p.lb, &beta, g.c, p.lc, g.c, p.lc, &p.algo,
                         ctx.workspace, ctx.workspace_bytes, ctx.stream);
   }

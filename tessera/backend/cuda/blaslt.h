@@ -4,6 +4,7 @@
 
 #include <cublas_v2.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
@@ -25,6 +26,9 @@ struct GemmArgs {
   cublasComputeType_t compute;
   // D = alpha * op(A) op(B) + beta * D (real scalars; complex products take them as alpha + 0i).
   double alpha{1.0}, beta{0.0};
+  // gemm_lt only, batch 1: m values of `type` added to every column of D afterwards (the cuBLASLt
+  // BIAS epilogue; a row-major bias row broadcast over the rows of the output).
+  const void* bias{nullptr};
 };
 
 // Runs through cuBLASLt; false (nothing launched) when Lt offers no algorithm for the problem.
@@ -37,6 +41,8 @@ bool stream_capturing(cudaStream_t st);
 // Seconds per run of `run` (false: it did not launch) on stream st: a warm-up run, then the best of
 // three event-timed batches; +inf when a run failed. Synchronizes the host with st.
 double time_gpu_runs(const std::function<bool()>& run, cudaStream_t st);
+// GEMMs that ran with the bias epilogue so far (tests check that AddMM's bias row takes it).
+size_t bias_epilogue_count();
 // Runs through cublasGemmStridedBatchedEx on the stream's cuBLAS handle.
 void gemm_cublas(const GemmArgs& g);
 

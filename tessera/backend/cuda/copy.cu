@@ -1,5 +1,6 @@
-// CUDA copies: strided (broadcast, transposed, sliced) copies with dtype conversion, and fills.
-#include "tessera/backend/cuda/kernels/common.cuh"
+// CUDA copies: strided (broadcast, transposed, sliced) copies with dtype conversion (bool, 32/64-bit
+// ints, f16, bf16, f32, f64), and fills.
+#include "tessera/backend/cuda/kernels/dtypes.cuh"
 
 namespace tessera::cuda {
 
@@ -10,7 +11,8 @@ __device__ __forceinline__ D convert(S v) {
   if constexpr (std::is_same_v<S, D>) {
     return v;
   } else if constexpr (std::is_same_v<D, bool>) {
-    return to_f(v) != 0.0f;
+    if constexpr (std::is_same_v<S, double>) return v != 0.0;  // a float cast would flush tiny values
+    else return to_f(v) != 0.0f;
   } else if constexpr (std::is_same_v<D, __half> || std::is_same_v<D, __nv_bfloat16>) {
     return from_f<D>(to_f(v));
   } else if constexpr (std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>) {
@@ -51,6 +53,7 @@ bool dispatch_convertible(int dt, F&& f) {
     case dt_f16: f(__half{}); return true;
     case dt_bf16: f(__nv_bfloat16{}); return true;
     case dt_f32: f(float{}); return true;
+    case dtx_f64: f(double{}); return true;
     default: return false;
   }
 }

@@ -1,8 +1,10 @@
 // CUDA elementwise kernels: unary math, binary arithmetic/comparison with broadcast strides, select.
-// Unary float ops get one kernel per op (no per-element switch); binary ops and int32 unary ops
-// take the op as a uniform run-time switch (memory bound; keeps builds small).
+// Unary float32/f16/bf16 ops get one kernel per op (no per-element switch); binary ops, float64 and
+// int32 take the op as a uniform run-time switch (memory bound; keeps builds small). float32/f16/bf16
+// compute in float, float64 in double, int32 in int32.
 #include <type_traits>
 
+#include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels/vec.cuh"
 
 namespace tessera::cuda {
@@ -45,6 +47,39 @@ __device__ __forceinline__ float unary_f(int op, float x) {
   }
 }
 
+__device__ __forceinline__ double unary_d(int op, double x) {
+  switch (op) {
+    case u_abs: return fabs(x);
+    case u_neg: return -x;
+    case u_square: return x * x;
+    case u_exp: return exp(x);
+    case u_expm1: return expm1(x);
+    case u_log: return log(x);
+    case u_log1p: return log1p(x);
+    case u_log2: return log2(x);
+    case u_log10: return log10(x);
+    case u_sqrt: return sqrt(x);
+    case u_rsqrt: return rsqrt(x);
+    case u_recip: return 1.0 / x;
+    case u_sin: return sin(x);
+    case u_cos: return cos(x);
+    case u_tan: return tan(x);
+    case u_tanh: return tanh(x);
+    case u_sigmoid: {
+      double e = exp(-fabs(x));
+      return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    }
+    case u_erf: return erf(x);
+    case u_floor: return floor(x);
+    case u_ceil: return ceil(x);
+    case u_sign: return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : (x == 0.0 ? 0.0 : x));
+    case u_sinh: return sinh(x);
+    case u_cosh: return cosh(x);
+    case u_arctan: return atan(x);
+    default: return x;
+  }
+}
+
 __device__ __forceinline__ int32_t unary_i(int op, int32_t x) {
   switch (op) {
     case u_abs: return x < 0 ? -x : x;
@@ -59,6 +94,8 @@ template <typename T>
 __device__ __forceinline__ T unary_t(int op, T x) {
   if constexpr (std::is_same_v<T, int32_t>) {
     return unary_i(op, x);
+  } else if constexpr (std::is_same_v<T, double>) {
+    return unary_d(op, x);
   } else {
     return from_f<T>(unary_f(op, to_f(x)));
   }
@@ -142,30 +179,34 @@ void with_unary_op(int op, F&& f) {
 
 template <typename A>
 __device__ __forceinline__ A arith(int op, A a, A b) {
+  constexpr bool fp = std::is_floating_point_v<A>;
   switch (op) {
     case b_add: return a + b;
     case b_sub: return a - b;
     case b_mul: return a * b;
     case b_div:
-      if constexpr (std::is_same_v<A, float>) {
+      if constexpr (fp) {
         return a / b;
       } else {
         return b == 0 ? A(0) : a / b;  // never reached: int division goes to the CPU
       }
     case b_max:
-      if constexpr (std::is_same_v<A, float>) {
-        return (a != a || b != b) ? a + b : fmaxf(a, b);  // NaN propagates
+      if constexpr (fp) {
+        if constexpr (std::is_same_v<A, float>) return (a != a || b != b) ? a + b : fmaxf(a, b);  // NaN propagates
+        else return (a != a || b != b) ? a + b : fmax(a, b);
       } else {
         return a > b ? a : b;
       }
     case b_min:
-      if constexpr (std::is_same_v<A, float>) {
-        return (a != a || b != b) ? a + b : fminf(a, b);
+      if constexpr (fp) {
+        if constexpr (std::is_same_v<A, float>) return (a != a || b != b) ? a + b : fminf(a, b);
+        else return (a != a || b != b) ? a + b : fmin(a, b);
       } else {
         return a < b ? a : b;
       }
     case b_pow:
       if constexpr (std::is_same_v<A, float>) return powf(a, b);
+      else if constexpr (std::is_same_v<A, double>) return pow(a, b);
       else return a;
     default: return a;
   }
@@ -183,24 +224,16 @@ __device__ __forceinline__ bool compare(int op, A a, A b) {
   }
 }
 
-// out = op(x, y) for one element pair: arithmetic in float (int32 for int32), comparisons to bool.
+// out = op(x, y) for one element pair: arithmetic in float (int32 for int32, double for float64),
+// comparisons to bool.
 template <typename T, typename O>
 __device__ __forceinline__ O binary_t(int op, T x, T y) {
-  using A = std::conditional_t<std::is_same_v<T, int32_t>, int32_t, float>;
-  A xf, yf;
-  if constexpr (std::is_same_v<T, int32_t>) {
-    xf = x;
-    yf = y;
-  } else {
-    xf = to_f(x);
-    yf = to_f(y);
-  }
+  using A = acc_of<T>;
+  A xf = to_acc(x), yf = to_acc(y);
   if constexpr (std::is_same_v<O, bool>) {
     return compare<A>(op, xf, yf);
-  } else if constexpr (std::is_same_v<T, int32_t>) {
-    return arith<A>(op, xf, yf);
   } else {
-    return from_f<T>(arith<A>(op, xf, yf));
+    return from_acc<T>(arith<A>(op, xf, yf));
   }
 }
 
@@ -343,8 +376,18 @@ bool pack_ok(const Operand<T>& o, int V) {
 
 bool unary_supported(int op, int dt) {
   if (dt == dt_int32) return op == u_abs || op == u_neg || op == u_square || op == u_sign;
-  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16;
+  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16 || dt == dtx_f64;
 }
+
+namespace {
+// Calls f(T{}) for the dtypes of unary/binary: int32, the float types and float64.
+template <typename F>
+void dispatch_elementwise(int dt, F&& f) {
+  if (dt == dt_int32) f(int32_t{});
+  else if (dt == dtx_f64) f(double{});
+  else dispatch_float(dt, f);
+}
+}  // namespace
 
 void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st) {
   if (n == 0) return;
@@ -369,14 +412,13 @@ void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st)
       launch(std::integral_constant<int, -1>{});
     }
   };
-  if (dt == dt_int32) go(int32_t{});
-  else dispatch_float(dt, go);
+  dispatch_elementwise(dt, go);
   TESSERA_KERNEL_CHECK();
 }
 
 bool binary_supported(int op, int dt) {
   if (dt == dt_int32) return op != b_div && op != b_pow;
-  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16;
+  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16 || dt == dtx_f64;
 }
 
 void binary(int op, int dt, const void* a, double a_val, const void* b, double b_val, void* out, const Strided& s,
@@ -404,8 +446,7 @@ void binary(int op, int dt, const void* a, double a_val, const void* b, double b
     if (op >= b_eq) run(bool{});
     else run(T{});
   };
-  if (dt == dt_int32) go(int32_t{});
-  else dispatch_float(dt, go);
+  dispatch_elementwise(dt, go);
   TESSERA_KERNEL_CHECK();
 }
 

@@ -1,4 +1,5 @@
-// eval_gpu of Matmul and AddMM: float16/bfloat16 through cuBLASLt (cached plans, the stream's workspace),
+// eval_gpu of Matmul and AddMM: float16/bfloat16 through cuBLASLt (cached plans, the stream's workspace;
+// AddMM's bias rows, f32 too, through its bias epilogue),
 // few-row x @ W.T through a tensor-core GEMV when timed faster, few-row products, float32, float64 and complex64 through cuBLAS (float32 accumulation; TF32 only
 // when TESSERA_ALLOW_TF32=1). Row- or column-major operands (transposed views) are used in place,
 // batches by one stride (0 = broadcast) as one strided-batched call.
@@ -129,11 +130,20 @@ bool use_gemv(const std::array<int64_t, 4>& key, const std::function<bool()>& ge
 
 // c (row-contiguous, out's shape and dtype) = alpha * a @ b + beta * c, a (..., M, K) and b (..., K, N)
 // with batch dims broadcast to out's. beta != 0 reads c's current values (addmm).
-void gemm_into(const array& a_in, const array& b_in, const array& out, void* c, double alpha, double beta) {
+// With `bias` (N values of out's dtype, device): c = alpha * a @ b + bias (each row) through the
+// cuBLASLt bias epilogue (beta ignored); returns false, nothing launched, where that path does not
+// apply (float64/complex64, batches, few-row products outside TESSERA_CUBLASLT=1, no Lt algorithm).
+bool gemm_into(const array& a_in, const array& b_in, const array& out, void* c, double alpha, double beta,
+               const void* bias = nullptr) {
   Dtype d = out.dtype();
   int64_t M = out.shape(-2), N = out.shape(-1), K = a_in.shape(-1);
-  if (out.size() == 0) return;
+  if (out.size() == 0) return true;
   int64_t batch = static_cast<int64_t>(out.size()) / (M * N);
+  int mode = lt_mode();
+  if (bias && (batch != 1 || (d != float32 && d != float16 && d != bfloat16) || mode == 0 ||
+               (mode < 0 && M <= kFewRows))) {
+    return false;
+  }
   Operand a, b;
   if (!plan(a_in, M, K, a)) {
     a.holder = contiguous_gpu(a_in, d);
@@ -164,7 +174,11 @@ void gemm_into(const array& a_in, const array& b_in, const array& out, void* c, 
              cuda_type(d),
              compute,
              alpha, beta};
-  int mode = lt_mode();
+  if (bias) {
+    g.beta = 0.0;
+    g.bias = bias;
+    return gemm_lt(g);
+  }
   // Broadcast batches (stride 0) stay on cuBLAS, whose strided-batched call is known to take them.
   bool broadcast = batch > 1 && (a.batch_stride == 0 || b.batch_stride == 0);
   // Few-row products go to gemm_lt too when it autotunes them (it declines when cuBLAS was fastest).
@@ -183,11 +197,23 @@ void gemm_into(const array& a_in, const array& b_in, const array& out, void* c, 
     };
     if (use_gemv({static_cast<int64_t>(dt(d)), M, N, K}, gemv, library)) {
       gemv();
-      return;
+      return true;
     }
   }
   library();
+  return true;
 }
+
+// c (out's shape) is one row of N contiguous values broadcast over every other dim: a bias row.
+bool is_bias_row(const array& c) {
+  int nd = c.ndim();
+  if (c.shape(nd - 1) > 1 && c.strides()[nd - 1] != 1) return false;
+  for (int i = 0; i < nd - 1; ++i) {
+    if (c.shape(i) != 1 && c.strides()[i] != 0) return false;
+  }
+  return true;
+}
+
 
 }  // namespace
 
@@ -206,8 +232,9 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   gemm_into(inputs[0], inputs[1], out, c, 1.0, 0.0);
 }
 
-// inputs {c, a, b}: out = alpha * a @ b + beta * c, c broadcast to out's shape and copied into out
-// first (cuBLAS then accumulates onto it with beta).
+// inputs {c, a, b}: out = alpha * a @ b + beta * c. A bias row (beta 1; f32/f16/bf16) goes through
+// the cuBLASLt bias epilogue; otherwise c, broadcast to out's shape, is copied into out first and
+// the GEMM accumulates onto it with beta.
 void AddMM::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
   Dtype d = out.dtype();
@@ -218,6 +245,10 @@ void AddMM::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   }
   void* c = alloc_out(out);
   if (out.size() == 0) return;
+  // A bias row added by the GEMM's epilogue (no copy of c into out, no read of out).
+  if (beta_ == 1.0f && is_bias_row(cin) && gemm_into(inputs[1], inputs[2], out, c, alpha_, 0.0, cin.device_data())) {
+    return;
+  }
   if (beta_ != 0.0f) copy_into(cin, c, d, out.strides(), 0);  // c arrives broadcast (0 strides) to out's shape
   gemm_into(inputs[1], inputs[2], out, c, alpha_, beta_);
 }

@@ -1,10 +1,12 @@
 // CUDA reductions over (outer, len, inner) views: sum/max/min/mean/prod and argmax/argmin, and the
 // row softmax. Rows (inner == 1): blocks over row chunks with 16-byte loads (a second pass combines
 // the chunks of long rows); columns: 32-column tiles with the reduced axis split over 16 thread rows.
+// float64 accumulates in double; complex64 sum/prod/mean: one warp per output element.
 #include <cfloat>
 #include <climits>
 
 #include "tessera/backend/gpu.h"
+#include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels/vec.cuh"
 
 namespace tessera::cuda {
@@ -13,8 +15,8 @@ namespace {
 
 template <typename A>
 __device__ __forceinline__ A init_of(int op) {
-  if constexpr (std::is_same_v<A, float>) {
-    return op == r_max ? -INFINITY : op == r_min ? INFINITY : op == r_prod ? 1.0f : 0.0f;
+  if constexpr (std::is_floating_point_v<A>) {
+    return op == r_max ? A(-INFINITY) : op == r_min ? A(INFINITY) : op == r_prod ? A(1) : A(0);
   } else {
     return op == r_max ? INT_MIN : op == r_min ? INT_MAX : op == r_prod ? 1 : 0;
   }
@@ -25,9 +27,11 @@ __device__ __forceinline__ A combine(int op, A a, A b) {
   switch (op) {
     case r_max:
       if constexpr (std::is_same_v<A, float>) return (a != a || b != b) ? a + b : fmaxf(a, b);
+      else if constexpr (std::is_same_v<A, double>) return (a != a || b != b) ? a + b : fmax(a, b);
       else return a > b ? a : b;
     case r_min:
       if constexpr (std::is_same_v<A, float>) return (a != a || b != b) ? a + b : fminf(a, b);
+      else if constexpr (std::is_same_v<A, double>) return (a != a || b != b) ? a + b : fmin(a, b);
       else return a < b ? a : b;
     case r_prod: return a * b;
     default: return a + b;
@@ -53,7 +57,7 @@ __device__ A block_reduce(int op, A v, A* shared) {
 }
 
 template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, int32_t>, int32_t, float>;
+using Acc = std::conditional_t<std::is_same_v<T, int32_t> || std::is_same_v<T, double>, T, float>;
 
 // Value of an input element in the accumulation type (partials of a first pass already are).
 template <typename A, typename In>
@@ -64,7 +68,7 @@ __device__ __forceinline__ A load_as(In v) {
 
 template <typename T>
 __device__ __forceinline__ T store(Acc<T> v) {
-  if constexpr (std::is_same_v<T, int32_t>) return v;
+  if constexpr (std::is_same_v<T, Acc<T>>) return v;
   else return from_f<T>(v);
 }
 
@@ -143,10 +147,11 @@ __global__ void argreduce_kernel(bool is_max, const T* in, uint32_t* out, int64_
   if (i >= outer * inner) return;
   int64_t o = i / inner, c = i % inner;
   const T* p = in + o * len * inner + c;
-  float best = load_as<float>(*p);
+  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  A best = load_as<A>(*p);
   uint32_t bi = 0;
   for (int64_t j = 1; j < len; ++j) {
-    float v = load_as<float>(p[j * inner]);
+    A v = load_as<A>(p[j * inner]);
     if (best != best) break;  // first NaN wins
     if (v != v || (is_max ? v > best : v < best)) {
       best = v;
@@ -245,18 +250,56 @@ bool dispatch_reduce(int dt, F&& f) {
     f(int32_t{});
     return true;
   }
+  if (dt == dtx_f64) {
+    f(double{});
+    return true;
+  }
   return dispatch_float(dt, f);
+}
+
+__device__ __forceinline__ float2 complex_combine(bool prod, float2 a, float2 b) {
+  if (prod) return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+  return make_float2(a.x + b.x, a.y + b.y);
+}
+
+// complex64 sum/prod/mean over (outer, len, inner): warp w reduces output w = (o, c); lanes stride
+// over the reduced axis, then combine by shuffles (a fixed order: deterministic).
+__global__ void reduce_complex(int op, const float2* in, float2* out, int64_t outer, int64_t len, int64_t inner) {
+  bool prod = op == r_prod;
+  int lane = threadIdx.x % 32;
+  int64_t warps = (int64_t(gridDim.x) * blockDim.x) / 32;
+  // w is the same on every lane of a warp: the loop and the shuffles stay warp-uniform.
+  for (int64_t w = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32; w < outer * inner; w += warps) {
+    int64_t o = w / inner, c = w % inner;
+    const float2* p = in + o * len * inner + c;
+    float2 acc = prod ? make_float2(1.0f, 0.0f) : make_float2(0.0f, 0.0f);
+    for (int64_t j = lane; j < len; j += 32) acc = complex_combine(prod, acc, p[j * inner]);
+    for (int k = 16; k > 0; k >>= 1) {
+      float2 other = make_float2(__shfl_xor_sync(0xffffffffu, acc.x, k), __shfl_xor_sync(0xffffffffu, acc.y, k));
+      acc = complex_combine(prod, acc, other);
+    }
+    if (op == r_mean && len > 0) acc = make_float2(acc.x / static_cast<float>(len), acc.y / static_cast<float>(len));
+    if (lane == 0) out[w] = acc;
+  }
 }
 
 }  // namespace
 
 bool reduce_supported(int op, int dt) {
   if (dt == dt_int32) return op != r_mean;
-  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16;
+  if (dt == dtx_c64) return op == r_sum || op == r_prod || op == r_mean;
+  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16 || dt == dtx_f64;
 }
 
 void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len, size_t inner, cudaStream_t st) {
   if (outer * inner == 0) return;
+  if (dt == dtx_c64) {
+    size_t warps = outer * inner;
+    reduce_complex<<<blocks_for(warps * 32, 256), 256, 0, st>>>(op, static_cast<const float2*>(in),
+                                                                static_cast<float2*>(out), outer, len, inner);
+    TESSERA_KERNEL_CHECK();
+    return;
+  }
   dispatch_reduce(dt, [&](auto t) {
     using T = decltype(t);
     using A = Acc<T>;

@@ -49,10 +49,6 @@ class Streams {
     auto it = streams_.find(index);
     return it == streams_.end() ? nullptr : it->second.stream;
   }
-  int single() {
-    std::lock_guard lk(mu_);
-    return streams_.empty() ? -1 : streams_.size() == 1 ? streams_.begin()->first : -2;
-  }
 
  private:
   std::mutex mu_;
@@ -106,7 +102,6 @@ EventPool& event_pool() {
 }  // namespace
 
 int current_stream_index() { return tls_stream; }
-int single_stream_index() { return streams().single(); }
 size_t host_copy_count() { return tls_host_blocks; }
 
 cudaStream_t current_stream() {
@@ -180,6 +175,24 @@ Fence record_fence(int stream) {
     cuda::throw_cuda_error(err, "cudaEventRecord", __FILE__, __LINE__);
   }
   return Fence(static_cast<void*>(e), [](void* p) { cuda::event_pool().put(static_cast<cudaEvent_t>(p)); });
+}
+
+bool try_record_fence(int stream, Fence* out) {
+  *out = nullptr;
+  cudaStream_t cs = cuda::streams().find(stream);
+  if (!cs) return true;  // the stream never queued GPU work
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(cs, &cap) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (cap != cudaStreamCaptureStatusNone) return false;
+  try {
+    *out = record_fence(stream);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
 }
 
 void stream_wait_fence(const Fence& f, int stream) {

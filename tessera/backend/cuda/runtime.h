@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "tessera/backend/gpu.h"
+
 namespace tessera::cuda {
 
 [[noreturn]] void throw_cuda_error(cudaError_t err, const char* expr, const char* file, int line);
@@ -44,8 +46,6 @@ struct LtContext {
 LtContext cublaslt_context();
 // Tessera stream index of this thread (-1 outside GPU workers).
 int current_stream_index();
-// The tessera stream index of the only CUDA stream created so far (-1: none, -2: several).
-int single_stream_index();
 
 // Host<->device copies (gpu::copy_to_host / copy_to_device: array uploads and downloads) and host
 // waits for the GPU made so far by the calling thread: compile's CUDA graph capture checks that a
@@ -61,4 +61,18 @@ namespace tessera::gpu {
 // While `list` is set on this thread, gpu::free keeps the blocks in it (pointer, bytes) instead of
 // pooling them: a CUDA graph being captured still uses them when it is launched later. nullptr ends.
 void hold_frees(std::vector<std::pair<void*, size_t>>* list);
+
+// Device allocator counters since start: blocks taken from the pool by the stream that alone used
+// them (stream order), blocks free for all, blocks of several streams once their fences were
+// reached, or (device full) after the new stream's queue was ordered behind them; cudaMalloc calls;
+// and pooled blocks passed over because a fence of another stream was still pending.
+struct AllocatorStats {
+  size_t same_stream_reuses{0}, free_reuses{0}, fenced_reuses{0}, fenced_waits{0};
+  size_t cuda_mallocs{0}, deferred{0};
+};
+AllocatorStats allocator_stats();
+// The allocator's fence on tessera stream `index` (see record_fence) in *out, never an exception:
+// false when the stream is being captured into a CUDA graph or the record failed; true with a null
+// fence when the stream never queued GPU work.
+bool try_record_fence(int index, Fence* out);
 }  // namespace tessera::gpu

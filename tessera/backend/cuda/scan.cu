@@ -1,6 +1,6 @@
 // CUDA scans: rows (inner == 1) scan with one 256-thread block per row (CUB BlockScan over tiles
 // with a running carry); other layouts scan each (outer, inner) column in one thread, reading
-// coalesced across inner. Max/min propagate NaN like the CPU backend.
+// coalesced across inner. Max/min propagate NaN like the CPU backend. complex64: sum and prod.
 #include <cub/block/block_scan.cuh>
 
 #include <limits>
@@ -13,15 +13,29 @@ namespace tessera::cuda {
 
 namespace {
 
+// complex64 element (interleaved real, imaginary) with the two operations its scans use.
+struct cfloat {
+  float re, im;
+  __host__ __device__ cfloat(float r = 0.0f, float i = 0.0f) : re(r), im(i) {}
+};
+__device__ __forceinline__ cfloat operator+(const cfloat& a, const cfloat& b) { return {a.re + b.re, a.im + b.im}; }
+__device__ __forceinline__ cfloat operator*(const cfloat& a, const cfloat& b) {
+  return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
+}
+
 template <typename A>
 struct ScanFn {
   int op;
   __device__ __forceinline__ A operator()(const A& a, const A& x) const {
-    switch (op) {
-      case scan_sum: return A(a + x);
-      case scan_prod: return A(a * x);
-      case scan_max: return (x > a || x != x) ? x : a;
-      default: return (x < a || x != x) ? x : a;
+    if constexpr (std::is_same_v<A, cfloat>) {
+      return op == scan_prod ? a * x : a + x;
+    } else {
+      switch (op) {
+        case scan_sum: return A(a + x);
+        case scan_prod: return A(a * x);
+        case scan_max: return (x > a || x != x) ? x : a;
+        default: return (x < a || x != x) ? x : a;
+      }
     }
   }
 };
@@ -30,7 +44,9 @@ template <typename A>
 A scan_init(int op) {
   if (op == scan_sum) return A(0);
   if (op == scan_prod) return A(1);
-  if constexpr (std::numeric_limits<A>::has_infinity) {
+  if constexpr (std::is_same_v<A, cfloat>) {
+    return A(0);  // never reached: complex64 scans are sums and products
+  } else if constexpr (std::numeric_limits<A>::has_infinity) {
     return op == scan_max ? -std::numeric_limits<A>::infinity() : std::numeric_limits<A>::infinity();
   } else {
     return op == scan_max ? std::numeric_limits<A>::lowest() : std::numeric_limits<A>::max();
@@ -92,6 +108,7 @@ bool dispatch_scan(int dt, F&& f) {
     case dt_uint32: f(uint32_t{}); return true;
     case dt_int64: f(int64_t{}); return true;
     case dtx_uint64: f(uint64_t{}); return true;
+    case dtx_c64: f(cfloat{}); return true;
     default: return dispatch_float(dt, f) || (dt == dtx_f64 && (f(double{}), true));
   }
 }
@@ -99,6 +116,7 @@ bool dispatch_scan(int dt, F&& f) {
 }  // namespace
 
 bool scan_supported(int op, int dt) {
+  if (dt == dtx_c64) return op == scan_sum || op == scan_prod;
   return op >= scan_sum && op <= scan_min &&
          (dt == dt_int32 || dt == dt_uint32 || dt == dt_int64 || dt == dtx_uint64 || is_float_dt(dt));
 }

@@ -10,7 +10,7 @@
 namespace tessera::cuda {
 
 // Dtype::Val codes of the types the extra kernels handle beyond kernels.h's DT.
-enum DTX : int { dtx_uint8 = 1, dtx_uint16 = 2, dtx_uint64 = 4, dtx_int8 = 5, dtx_int16 = 6, dtx_f64 = 12 };
+enum DTX : int { dtx_uint8 = 1, dtx_uint16 = 2, dtx_uint64 = 4, dtx_int8 = 5, dtx_int16 = 6, dtx_f64 = 12, dtx_c64 = 13 };
 
 template <typename T>
 constexpr bool is_half_v = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
