@@ -70,7 +70,7 @@ array random_gguf(GGUFType t, int N, int K, unsigned seed) {
 }
 
 // y (M, N) against x (M, K) @ w^T (w (N, K) float64) within the int8-activation bound.
-void expect_within_int8_bound(const array& y, const std::vector<double>& xv, const std::vector<double>& wv, int M,
+void expect_within_int8_bound(array y, const std::vector<double>& xv, const std::vector<double>& wv, int M,
                               int K, int N, const std::string& what) {
   auto g = y.to_vector<double>();
   for (int m = 0; m < M; ++m) {
