@@ -1,5 +1,5 @@
-// Usage: quant_bench [reps=21] [M=1] [shapes=2]. GEMV/GEMM benchmark of quantized weights: f32/f16 matmul vs
-// affine int8/int4 and GGUF Q4_0/Q8_0.
+// Usage: quant_bench [reps=21] [M=1] [shapes=2] | quant_bench isa [reps=15]. GEMV/GEMM benchmark of quantized
+// weights: f32/f16 matmul vs affine int8/int4 and GGUF Q4_0/Q8_0; `isa`: GEMV GB/s per CPU ISA path and thread count.
 #include <cblas.h>
 
 #include <algorithm>
@@ -10,8 +10,11 @@
 #include <ctime>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "tessera/backend/cpu/cpu_isa.h"
+#include "tessera/backend/cpu/threading.h"
 #include "tessera/tessera.h"
 
 using namespace tessera;
@@ -83,9 +86,96 @@ void row(const char* name, double sec, double bytes, double base) {
   std::printf("  %-18s %9.3f ms %8.1f GB/s  x%.2f vs f32\n", name, sec * 1e3, bytes / sec * 1e-9, base / sec);
 }
 
+double min_seconds(const std::function<void()>& f, int reps) {
+  f();  // warmup
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+// Random GGUF blocks with small finite f16 scales (only the bytes' size matters for timing).
+array random_blocks(GGUFType t, int N, int K) {
+  int bb = gguf_block_bytes(t), nb = K / gguf_block_size(t);
+  std::vector<uint8_t> raw(static_cast<size_t>(N) * nb * bb);
+  std::mt19937 gen(3);
+  for (auto& b : raw) b = static_cast<uint8_t>(gen());
+  uint16_t h = float16_t(0.01f).bits;
+  for (size_t i = 0; i < raw.size() / bb; ++i) {
+    uint8_t* b = raw.data() + i * bb;
+    std::memcpy(t == GGUFType::Q6_K ? b + 208 : b, &h, 2);
+    if (t == GGUFType::Q4_K) std::memcpy(b + 2, &h, 2);
+  }
+  array a(raw, {N, nb * bb}, uint8);
+  eval(a);
+  return a;
+}
+
+// GEMV (M = 1) weight GB/s of each quantized format on every ISA path this CPU has, at 1 and 2 threads;
+// minimum over reps (the machine may be shared).
+int isa_bench(int reps) {
+  struct Shape2 {
+    const char* name;
+    int N, K;
+  };
+  const Shape2 shapes[] = {{"smol up 1536x576", 1536, 576},   {"smol down 576x1536", 576, 1536},
+                           {"smol head 49152x576", 49152, 576}, {"7b qkvo 4096x4096", 4096, 4096},
+                           {"7b up 11008x4096", 11008, 4096}, {"7b down 4096x11008", 4096, 11008}};
+  std::printf("detected ISA: %s; GEMV M=1, min of %d, GB/s of weight bytes\n",
+              cpu::cpu_isa_name(cpu::detected_cpu_isa()), reps);
+  std::printf("%-22s %-10s %-7s %3s %9s %8s\n", "shape", "format", "isa", "thr", "ms", "GB/s");
+  for (const auto& sh : shapes) {
+    auto x = rand_f32(1, sh.K, 2);
+    auto w = rand_f32(sh.N, sh.K, 1);
+    auto q4 = quantize(w, 64, 4), q8 = quantize(w, 64, 8);
+    eval(q4[0], q4[1], q4[2], q8[0], q8[1], q8[2]);
+    double nk = static_cast<double>(sh.N) * sh.K;
+    struct Case {
+      std::string name;
+      double bytes;
+      std::function<array()> f;
+      bool int8_affine;
+    };
+    std::vector<Case> cases;
+    for (auto t : {GGUFType::Q4_0, GGUFType::Q8_0, GGUFType::Q4_K, GGUFType::Q6_K}) {
+      if (sh.K % gguf_block_size(t)) continue;
+      auto b = random_blocks(t, sh.N, sh.K);
+      double bytes = static_cast<double>(b.nbytes());
+      int K = sh.K;
+      cases.push_back({gguf_type_name(t), bytes, [x, b, t, K] { return gguf_quantized_matmul(x, b, t, K); }, false});
+    }
+    for (int bits : {4, 8}) {
+      auto& q = bits == 4 ? q4 : q8;
+      double bytes = nk * bits / 8 + nk / 64 * 8;
+      auto f = [x, q, bits] { return quantized_matmul(x, q[0], q[1], q[2], true, 64, bits); };
+      cases.push_back({"aff" + std::to_string(bits) + "-f32", bytes, f, false});
+      cases.push_back({"aff" + std::to_string(bits) + "-i8", bytes, f, true});
+    }
+    for (const auto& c : cases) {
+      for (int isa = 0; isa <= static_cast<int>(cpu::detected_cpu_isa()); ++isa) {
+        if (c.int8_affine && isa == 0) continue;  // the scalar path has no int8 kernels
+        const char* iname = cpu::cpu_isa_name(static_cast<cpu::CpuIsa>(isa));
+        setenv("TESSERA_CPU_ISA", iname, 1);
+        setenv("TESSERA_CPU_AFFINE_INT8", c.int8_affine ? "1" : "0", 1);
+        for (int thr : {1, 2}) {
+          cpu::set_pool_size(thr);
+          double s = min_seconds([&] { eval(c.f()); }, reps);
+          std::printf("%-22s %-10s %-7s %3d %9.3f %8.2f\n", sh.name, c.name.c_str(), iname, thr, s * 1e3,
+                      c.bytes / s * 1e-9);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "isa") == 0) return isa_bench(argc > 2 ? std::atoi(argv[2]) : 15);
   int reps = argc > 1 ? std::atoi(argv[1]) : 21;
   int M = argc > 2 ? std::atoi(argv[2]) : 1;
   g_cpu_time = std::getenv("TESSERA_BENCH_CPU") != nullptr;

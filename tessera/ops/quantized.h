@@ -23,6 +23,8 @@ array dequantize(const array& w_q, const array& scales, const array& biases, int
 
 // x (..., K) @ W^T with W (N, K) given quantized (transpose = true), or x (..., K) @ W with W (K, N)
 // (transpose = false). The weight is never dequantized whole. Result (..., N) in promote(x, scales).
+// On the CPU with TESSERA_CPU_AFFINE_INT8=1, for 1-4 rows of x with transpose and 4 or 8 bits
+// (x86 AVX2 / AVX-512 VNNI, chosen at run time), x is rounded per block of 32 to int8 as for GGUF.
 array quantized_matmul(const array& x, const array& w_q, const array& scales, const array& biases,
                        bool transpose = true, int group_size = 64, int bits = 4, StreamOrDevice s = {});
 
@@ -35,7 +37,8 @@ std::string gguf_type_name(GGUFType type);
 
 // x (..., K) @ W^T where W (N, K) is stored as raw ggml blocks: w_blocks (N, K / block * bytes) uint8.
 // Result (..., N) in x's dtype (float32, float16 or bfloat16), computed in float32. For 1-4 rows of x
-// and Q4_0/Q8_0 (AVX2 builds), x is rounded per block of 32 to int8 and the blocks are dotted in int8
+// and Q4_0/Q8_0/Q4_K/Q6_K (x86 AVX2 or AVX-512 VNNI, chosen at run time; TESSERA_CPU_ISA=scalar
+// turns it off), x is rounded per block of 32 to int8 and the blocks are dotted in int8
 // (llama.cpp's decode path): error up to max|x_block|/254 * sum|w| per block.
 array gguf_quantized_matmul(const array& x, const array& w_blocks, GGUFType type, int K,
                             StreamOrDevice s = {});

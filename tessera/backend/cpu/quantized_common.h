@@ -62,3 +62,16 @@ namespace tessera::cpu::quant {
 // Row of K values from packed bits (LSB first) and float scales/biases per group of gs.
 void dequant_row(int bits, const uint8_t* w, const float* sc, const float* bi, int64_t K, int gs, float* dst);
 }  // namespace tessera::cpu::quant
+
+namespace tessera::cpu::quant {
+// The 6-bit (scale, min) pair j of a GGUF Q4_K/Q5_K super-block from its 12 packed bytes.
+inline void scale_min_k(int j, const uint8_t* q, int& sc, int& mn) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    mn = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+    mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+}  // namespace tessera::cpu::quant

@@ -3,11 +3,12 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
-#if defined(__AVX2__) || defined(__F16C__)
+#if defined(__F16C__)
 #include <immintrin.h>
 #endif
 
 #include "tessera/backend/cpu/quantized_common.h"
+#include "tessera/backend/cpu/quantized_int8.h"
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/primitives/quantized.h"
 
@@ -53,17 +54,6 @@ void decode_q8_0(const uint8_t* b, float* y) {
   float d = f16_at(b);
   const int8_t* qs = reinterpret_cast<const int8_t*>(b + 2);
   for (int j = 0; j < 32; ++j) y[j] = d * static_cast<float>(qs[j]);
-}
-
-// The 6-bit (scale, min) pair j of a Q4_K/Q5_K super-block from its 12 packed bytes.
-inline void scale_min_k(int j, const uint8_t* q, int& sc, int& mn) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    mn = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-    mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
 }
 
 // Q4_K (144 bytes / 256): f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles. Each
@@ -186,68 +176,6 @@ void gguf_gemv(const float* x, const uint8_t* w, GGUFType t, int64_t K, int64_t 
   }
 }
 
-#if defined(__AVX2__)
-// The int8 fast path for Q4_0 / Q8_0 decode (as llama.cpp does): x is quantized per block of 32 to
-// int8 with one float scale (q = round(x / d), d = max|x| / 127), and each block product is an int8
-// dot product. Activation rounding adds at most d/2 per x value to the error.
-void quantize_x_q8(const float* x, int64_t K, float* d, int8_t* q) {
-  for (int64_t b = 0; b < K / 32; ++b) {
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
-    float dd = amax / 127.0f, id = dd > 0 ? 1.0f / dd : 0.0f;
-    d[b] = dd;
-    for (int j = 0; j < 32; ++j) q[b * 32 + j] = static_cast<int8_t>(std::nearbyint(x[b * 32 + j] * id));
-  }
-}
-
-// 32 signed weights of a Q4_0 block (nibbles 0..15 minus 8), in value order.
-inline __m256i q4_0_weights(const uint8_t* qs) {
-  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  __m128i m = _mm_set1_epi8(15);
-  __m128i lo = _mm_and_si128(v, m), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
-  return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
-}
-
-// Sums of products of 32 int8 pairs, as 8 float partial sums (|x| <= 127 keeps maddubs exact).
-// With AVX-512 VNNI (compile-time) one vpdpbusd replaces maddubs + madd.
-inline __m256 dot_i8(__m256i w, __m256i x) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_cvtepi32_ps(
-      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)));
-#else
-  __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-#endif
-}
-
-template <int MR>
-void gemv_q8dot(GGUFType t, const int8_t* xq, const float* xd, const uint8_t* w, int64_t K, int64_t N,
-                int64_t n0, int64_t n1, float* out) {
-  int bb = gguf_block_bytes(t);
-  int64_t nb = K / 32;
-  bool q4 = t == GGUFType::Q4_0;
-  for (int64_t n = n0; n < n1; ++n) {
-    const uint8_t* wp = w + n * nb * bb;
-    __m256 acc[MR];
-    for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      const uint8_t* blk = wp + i * bb;
-      float dw = f16_at(blk);
-      __m256i wv = q4 ? q4_0_weights(blk + 2) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-      for (int m = 0; m < MR; ++m) {
-        __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + m * K + i * 32));
-        acc[m] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[m * nb + i]), dot_i8(wv, xv), acc[m]);
-      }
-    }
-    for (int m = 0; m < MR; ++m) {
-      v8f a;
-      std::memcpy(&a, &acc[m], sizeof(a));
-      out[m * N + n] = hsum(a);
-    }
-  }
-}
-#endif
-
 }  // namespace
 
 void GGUFMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -260,26 +188,17 @@ void GGUFMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   if (M == 0 || N == 0) return;
   const float* xp = x.data<float>();
   const uint8_t* wp = w.data<uint8_t>();
-#if defined(__AVX2__)
-  if (M <= 4 && (type_ == GGUFType::Q4_0 || type_ == GGUFType::Q8_0)) {
-    std::vector<float> xd(M * (K / 32));
-    std::vector<int8_t> xq(M * K);
-    for (int64_t m = 0; m < M; ++m) quantize_x_q8(xp + m * K, K, xd.data() + m * (K / 32), xq.data() + m * K);
+  cpu::CpuIsa isa = cpu::cpu_isa();
+  if (M <= 4 && int8_gguf_supported(isa, type_)) {
+    // int8 activations (rounded per block of 32, as llama.cpp does): each block product is an
+    // integer dot product (AVX2 maddubs or AVX-512 VNNI vpdpbusd, chosen at run time).
+    Q8Act xq = quantize_act(xp, M, K, false);
     cpu::parallel_for(static_cast<size_t>(N), 16, [&](size_t n0, size_t n1) {
-      switch (M) {
-        case 1:
-          return gemv_q8dot<1>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-        case 2:
-          return gemv_q8dot<2>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-        case 3:
-          return gemv_q8dot<3>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-        default:
-          return gemv_q8dot<4>(type_, xq.data(), xd.data(), wp, K, N, n0, n1, o);
-      }
+      int8_gguf_rows(isa, type_, wp, xq, 0, static_cast<int>(M), static_cast<int64_t>(n0),
+                     static_cast<int64_t>(n1), o, N);
     });
     return;
   }
-#endif
   if (M <= 4) {
     cpu::parallel_for(static_cast<size_t>(N), 16, [&](size_t n0, size_t n1) {
       switch (M) {

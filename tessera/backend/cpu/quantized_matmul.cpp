@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "tessera/backend/cpu/quantized_common.h"
+#include "tessera/backend/cpu/quantized_int8.h"
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/primitives/quantized.h"
 
@@ -113,6 +114,18 @@ RowDequant affine_rows(const array& wq, const array& scales, const array& biases
   };
 }
 
+// Float scales and biases (G each) of row n, for the int8 kernels.
+struct AffineScales {
+  const array* scales;
+  const array* biases;
+  int64_t G;
+};
+void affine_row_scales(const void* ctx, int64_t n, float* sc, float* bi) {
+  auto& a = *static_cast<const AffineScales*>(ctx);
+  to_float(a.scales->data<char>() + n * a.G * a.scales->itemsize(), a.scales->dtype(), sc, a.G);
+  to_float(a.biases->data<char>() + n * a.G * a.biases->itemsize(), a.biases->dtype(), bi, a.G);
+}
+
 }  // namespace
 
 void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -128,6 +141,17 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
   if (M == 0 || N == 0) return;
   if (K == 0) {
     std::fill(o, o + M * N, 0.0f);
+  } else if (transpose_ && M <= kGemvMaxRows && affine_int8_requested() &&
+             int8_affine_supported(cpu::cpu_isa(), bits_, group_size_)) {
+    // int8 activations (per block of 32) against the 4/8-bit codes: integer dot products per block
+    // (AVX2 maddubs or AVX-512 VNNI vpdpbusd), scale and bias applied per group.
+    cpu::CpuIsa isa = cpu::cpu_isa();
+    Q8Act xq = quantize_act(x.data<float>(), M, K, bits_ == 4);
+    AffineScales ctx{&scales, &biases, K / group_size_};
+    cpu::parallel_for(static_cast<size_t>(N), 16, [&](size_t n0, size_t n1) {
+      int8_affine_rows(isa, bits_, group_size_, wq.data<uint8_t>(), affine_row_scales, &ctx, xq, 0,
+                       static_cast<int>(M), static_cast<int64_t>(n0), static_cast<int64_t>(n1), o, N);
+    });
   } else if (transpose_ && M <= kGemvMaxRows) {
     int64_t G = K / group_size_;
     std::vector<float> xsum(M * G);
