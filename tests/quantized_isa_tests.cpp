@@ -34,8 +34,12 @@ struct EnvScope {
     }
   }
 };
+// Forces a CPU ISA path and runs on the CPU (the suite also runs with the GPU as default device,
+// where these ops would take the GPU kernels and every path would agree).
 struct IsaScope : EnvScope {
-  explicit IsaScope(const char* v) : EnvScope("TESSERA_CPU_ISA", v) {}
+  Device saved = default_device();
+  explicit IsaScope(const char* v) : EnvScope("TESSERA_CPU_ISA", v) { set_default_device(Device::cpu); }
+  ~IsaScope() { set_default_device(saved); }
 };
 
 // Every path this CPU can run, lowest first.
