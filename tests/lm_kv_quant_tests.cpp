@@ -396,3 +396,17 @@ TEST(QuantizedKVCache, BadSettingsThrow) {
   g.kv_group_size = 16;
   EXPECT_THROW(generate(stories(), stories_tokenizer(), story_prompt(), g), std::invalid_argument);
 }
+
+// An empty first update (zero positions, as a prompt step of length 0) makes the buffers; the next
+// update and the fetch see only the real positions (it indexed missing buffers before).
+TEST(QuantizedKVCache, EmptyFirstUpdate) {
+  KVCache c(1);
+  c.set_quantization(8, 64, 0);
+  auto e = c.update_and_fetch_quantized(0, zeros({2, 2, 0, 64}, float32), zeros({2, 2, 0, 64}, float32));
+  EXPECT_EQ(e.keys.shape(2), 0);
+  EXPECT_EQ(c.offset(), 0);
+  auto k = tessera::testing::random_array({2, 2, 3, 64}, float32, -1, 1, 3);
+  auto kv = c.update_and_fetch_quantized(0, k, k);
+  EXPECT_EQ(kv.keys.shape(2), 3);
+  EXPECT_EQ(c.offset(), 3);
+}

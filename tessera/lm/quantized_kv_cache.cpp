@@ -1,4 +1,5 @@
 // Quantized KV cache storage (MLX-LM's QuantizedKVCache): KVCache layers kept MLX-affine quantized.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -64,8 +65,8 @@ void KVCache::append_quantized(Layer& l, const std::vector<array>& qk, const std
     }
   }
   const int cap = l.qkeys.empty() ? 0 : l.qkeys[0].shape(2);
-  if (end > cap) {
-    const int new_cap = grown_capacity(end);
+  if (end > cap || l.qkeys.empty()) {  // an empty first update (L = 0) still makes the buffers
+    const int new_cap = grown_capacity(std::max(end, 1));
     std::vector<array> nk, nv;
     for (size_t i = 0; i < 3; ++i) {
       auto grow = [&](const std::vector<array>& held, const array& like) {
