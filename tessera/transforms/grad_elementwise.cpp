@@ -109,7 +109,7 @@ std::vector<array> Conjugate::jvp(const std::vector<array>&, const std::vector<a
   std::vector<array> NAME::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,         \
                                const std::vector<int>& argnums, const std::vector<array>& outputs) {           \
     const array& x = primals[0];                                                                                \
-    const array& y = primals[1];                                                                                \
+    [[maybe_unused]] const array& y = primals[1];                                                               \
     [[maybe_unused]] const array& out = outputs[0];                                                             \
     if (!rules::differentiable(x)) return rules::zero_cotangents(primals, argnums);                             \
     const array& c = cotangents[0];                                                                             \

@@ -182,6 +182,14 @@ __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
   }
 }
 
+// Blocks of 256 threads an SM for the float16 4-packs tiling: 8 (2048 threads) where the SM holds that
+// many (sm_80, sm_90), 6 on sm_86/87/89 (1536 threads an SM).
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 860 || __CUDA_ARCH__ == 870 || __CUDA_ARCH__ == 890)
+constexpr int kHalfSoftmaxBlocksPerSM = 6;
+#else
+constexpr int kHalfSoftmaxBlocksPerSM = 8;
+#endif
+
 // One block per row held in registers: PPT 16-byte packs a thread (cols a multiple of the pack,
 // rows 16-byte aligned); the row is read from global memory once and written once. float32 rows
 // keep their exponentials (exp computed once, accurate expf); 16-bit rows stay as loaded (half the
@@ -190,7 +198,7 @@ __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
 // 16-bit with 4 packs a thread: at most 32 registers (8 blocks of 256 or 16 of 128 threads an SM),
 // so the compiler keeps the packs 16-bit rather than converted once to 32 floats.
 template <typename T, int PPT>
-__global__ void __launch_bounds__(256, sizeof(T) == 2 && PPT == 4 ? 8 : 1)
+__global__ void __launch_bounds__(256, sizeof(T) == 2 && PPT == 4 ? kHalfSoftmaxBlocksPerSM : 1)
     softmax_rows_vec(const T* in, T* out, int64_t cols, bool log) {
   constexpr int V = pack_of<T>();
   constexpr bool half = sizeof(T) == 2;
