@@ -8,6 +8,8 @@ output. Usage: python benchmarks/gpu_conv_torch.py
 import torch
 import torch.nn.functional as F
 
+from gpu_attention_torch import time_ms  # same directory: CUDA-event timing of a call
+
 SHAPES = [  # name, N, Cin, Cout, groups, spatial in, kernel, stride, padding
     ("resnet 3x3 N=32 56x56 64->64", 32, 64, 64, 1, (56, 56), (3, 3), 1, 1),
     ("stem 7x7/2 N=32 224x224 3->64", 32, 3, 64, 1, (224, 224), (7, 7), 2, 3),
@@ -15,18 +17,6 @@ SHAPES = [  # name, N, Cin, Cout, groups, spatial in, kernel, stride, padding
     ("depthwise 3x3 N=32 112x112 C=96", 32, 96, 96, 96, (112, 112), (3, 3), 1, 1),
     ("conv1d k=3 N=8 L=4096 512->512", 8, 512, 512, 1, (4096,), (3,), 1, 1),
 ]
-
-
-def time_ms(fn, reps=20):
-    fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps
 
 
 def main():
@@ -48,7 +38,7 @@ def main():
                 w = w.transpose(1, 2).contiguous().transpose(1, 2)
                 conv = F.conv1d
             y = conv(x, w, stride=stride, padding=pad, groups=groups)
-            ms = time_ms(lambda: conv(x, w, stride=stride, padding=pad, groups=groups))
+            ms = time_ms(lambda: conv(x, w, stride=stride, padding=pad, groups=groups), 20)
             flops = 2.0 * y.numel() * (cin // groups) * torch.tensor(k).prod().item()
             print(f"{name:36s} {str(dt).replace('torch.', ''):8s} {ms:10.3f} {flops / ms / 1e9:10.1f}")
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tessera/backend/cuda/runtime.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -18,19 +19,20 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuAllocator : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuAllocator : public tessera::testing::GpuTest {};
 
 // A long reader of x on stream s: `depth` matmuls, each reading x (x: (n, n) float32 ~ 1/sqrt(n)).
 array long_reader(const array& x, int depth, Stream s) {
   array acc = x;
   for (int i = 0; i < depth; ++i) acc = matmul(x, acc, s);
   return acc;
+}
+
+// exp of x's values in float64 (the tests' reference for their exp kernels).
+std::vector<double> exp_reference(array x) {
+  auto v = x.to_vector<double>();
+  for (auto& e : v) e = std::exp(e);
+  return v;
 }
 
 void wait_queued(const array& a) {
@@ -101,10 +103,7 @@ TEST_F(GpuAllocator, SameStreamReuseIsFree) {
   auto after = gpu::allocator_stats();
   EXPECT_EQ(after.cuda_mallocs, before.cuda_mallocs);
   EXPECT_GE(after.same_stream_reuses, before.same_stream_reuses + 1);
-  auto xv = x.to_vector<double>();
-  std::vector<double> ref(xv.size());
-  for (size_t i = 0; i < xv.size(); ++i) ref[i] = std::exp(xv[i]);
-  EXPECT_TRUE(all_close(z, ref, 1e-5, 1e-6));
+  EXPECT_TRUE(all_close(z, exp_reference(x), 1e-5, 1e-6));
 }
 
 // A block read by two streams serves a third stream once both streams' fences are reached, again
@@ -128,10 +127,7 @@ TEST_F(GpuAllocator, BlockOfTwoStreamsServesAnotherAfterItsFences) {
   auto after = gpu::allocator_stats();
   EXPECT_EQ(after.cuda_mallocs, before.cuda_mallocs);
   EXPECT_EQ(after.fenced_reuses, before.fenced_reuses + 1);
-  auto xv = xh.to_vector<double>();
-  std::vector<double> ref(xv.size());
-  for (size_t i = 0; i < xv.size(); ++i) ref[i] = std::exp(xv[i]);
-  EXPECT_TRUE(all_close(w, ref, 1e-5, 1e-6));
+  EXPECT_TRUE(all_close(w, exp_reference(xh), 1e-5, 1e-6));
   print_stats("after two-stream block");
 }
 

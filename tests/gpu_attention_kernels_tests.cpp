@@ -9,6 +9,7 @@
 
 #include "attention_reference.h"
 #include "tessera/backend/cuda/kernels_attention.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -16,13 +17,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuAttentionKernels : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuAttentionKernels : public tessera::testing::GpuTest {};
 
 // A cudaMalloc'ed buffer freed on scope exit.
 struct DeviceBuffer {
@@ -70,25 +65,6 @@ std::vector<double> bf16_from_device(const void* p, size_t n) {
     out[i] = f;
   }
   return out;
-}
-
-// Milliseconds per call of f on the legacy default stream.
-template <typename F>
-float time_ms(F&& f, int reps) {
-  f();
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0, nullptr);
-  for (int i = 0; i < reps; ++i) f();
-  cudaEventRecord(e1, nullptr);
-  cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  return ms / reps;
 }
 
 }  // namespace
@@ -213,7 +189,7 @@ TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
     for (bool causal : {true, false}) {
       auto a = make_args(q, k, v, out.p, 1.0f / std::sqrt(128.0f), causal);
       for (int var = 0; var < cuda::kFlashVariants; ++var) {
-        float ms = time_ms([&] { cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, var); }, 10);
+        float ms = kernel_ms([&] { cuda::sdpa_flash(cuda::dt_bf16, a, nullptr, var); }, 10);
         double flops = 4.0 * B * H * L * double(L) * D * (causal ? 0.5 : 1.0);
         std::printf(
             "kernel flash prefill L=4096 H=32 D=128 bf16 %s, variant %d (%s)%s: %.3f ms, %.1f TFLOP/s\n",
@@ -237,9 +213,9 @@ TEST_F(GpuAttentionKernels, DISABLED_KernelTimings) {
       ASSERT_TRUE(cuda::sdpa_decode_supported(cuda::dt_bf16, a));
       DeviceBuffer scratch(cuda::sdpa_decode_scratch_bytes(cuda::dt_bf16, a));
       double bytes = 2.0 * Hkv * Lk * D * 2;
-      float ms = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 1); }, 100);
-      float ms_nopf = time_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 0); }, 100);
-      float ms_generic = time_ms([&] { cuda::sdpa(cuda::dt_bf16, a, nullptr); }, 20);
+      float ms = kernel_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 1); }, 100);
+      float ms_nopf = kernel_ms([&] { cuda::sdpa_decode(cuda::dt_bf16, a, scratch.p, nullptr, 0); }, 100);
+      float ms_generic = kernel_ms([&] { cuda::sdpa(cuda::dt_bf16, a, nullptr); }, 20);
       std::printf(
           "kernel decode Lk=%d Hq=32 Hkv=8 D=128 bf16: split-K prefetch %.1f us (%.0f GB/s), no prefetch "
           "%.1f us (%.0f GB/s), generic %.1f us (%.0f GB/s)\n",

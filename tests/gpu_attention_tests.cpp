@@ -8,6 +8,7 @@
 
 #include "attention_reference.h"
 #include "tessera/backend/cuda/kernels_attention.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -15,13 +16,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuAttention : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuAttention : public tessera::testing::GpuTest {};
 
 enum MaskKind { kNone, kCausal, kBool, kFloat };
 const char* mask_name(MaskKind m) {
@@ -42,21 +37,8 @@ void check_case(const Case& c, unsigned seed, const std::vector<double>* add_ove
   const int B = c.B, Hkv = c.Hkv ? c.Hkv : (c.group == 1 ? 2 : 1), Hq = Hkv * c.group;
   const int D = c.D, Lq = c.Lq, Lk = c.Lk;
   const float scale = 1.5f / std::sqrt(static_cast<float>(D));
-  array q = c.strided ? transpose(random_array({B, Lq, Hq, D}, c.dtype, -1, 1, seed), {0, 2, 1, 3})
-                      : random_array({B, Hq, Lq, D}, c.dtype, -1, 1, seed);
-  array k = random_array({B, Hkv, Lk, D}, c.dtype, -1, 1, seed + 1);
-  array v = random_array({B, Hkv, Lk, D}, c.dtype, -1, 1, seed + 2);
-  if (c.strided) {  // KV-cache views: keys [7, 7 + Lk) of a longer preallocated buffer
-    const int cap = Lk + 40;
-    array kc = random_array({B, Hkv, cap, D}, c.dtype, -1, 1, seed + 3);
-    array vc = random_array({B, Hkv, cap, D}, c.dtype, -1, 1, seed + 4);
-    kc = slice_update(kc, k, {0, 0, 7, 0}, {B, Hkv, 7 + Lk, D});
-    vc = slice_update(vc, v, {0, 0, 7, 0}, {B, Hkv, 7 + Lk, D});
-    eval(kc, vc);
-    k = slice(kc, {0, 0, 7, 0}, {B, Hkv, 7 + Lk, D});
-    v = slice(vc, {0, 0, 7, 0}, {B, Hkv, 7 + Lk, D});
-  }
-  eval(q, k, v);
+  // strided: KV-cache views, keys [7, 7 + Lk) of a longer preallocated buffer
+  auto [q, k, v] = random_attention_inputs(c.dtype, B, Hq, Hkv, Lq, Lk, D, c.strided, seed, 7, 40);
   auto qv = astype(q, float64).to_vector<double>();
   auto kv = astype(k, float64).to_vector<double>();
   auto vv = astype(v, float64).to_vector<double>();

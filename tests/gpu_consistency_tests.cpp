@@ -18,6 +18,7 @@
 
 #include "tessera/backend/cuda/blaslt.h"
 #include "tessera/backend/gpu_fallback.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -571,13 +572,7 @@ std::vector<Case> cases() {
 #undef U
 #undef B
 
-class GpuConsistency : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuConsistency : public tessera::testing::GpuTest {};
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "tessera/backend/cuda/runtime.h"
 #include "tessera/backend/gpu.h"
 #include "tessera/compile.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -19,13 +20,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuCudaGraph : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuCudaGraph : public tessera::testing::GpuTest {};
 
 // Values as float64 (copied to the host).
 std::vector<double> values(const array& a) { return astype(a, float64, Device::cpu).to_vector<double>(); }

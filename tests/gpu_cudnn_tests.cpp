@@ -13,6 +13,7 @@
 #include "attention_reference.h"
 #include "tessera/backend/cuda/cudnn.h"
 #include "tessera/backend/cuda/kernels_attention.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -20,11 +21,10 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuCudnn : public ::testing::Test {
+class GpuCudnn : public tessera::testing::GpuTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
+    GpuTest::SetUp();
     cuda::set_cudnn_enabled(true);
   }
   void TearDown() override { cuda::set_cudnn_enabled(true); }
@@ -50,21 +50,7 @@ bool check_attention(const AttnCase& c, unsigned seed, const std::optional<array
                      const std::vector<double>& add = {}) {
   const int B = c.B, Hkv = c.Hkv, Hq = Hkv * c.group, D = c.D, Lq = c.Lq, Lk = c.Lk;
   const float scale = 1.3f / std::sqrt(static_cast<float>(D));
-  array q = c.strided ? transpose(random_array({B, Lq, Hq, D}, c.dtype, -1, 1, seed), {0, 2, 1, 3})
-                      : random_array({B, Hq, Lq, D}, c.dtype, -1, 1, seed);
-  array k = random_array({B, Hkv, Lk, D}, c.dtype, -1, 1, seed + 1);
-  array v = random_array({B, Hkv, Lk, D}, c.dtype, -1, 1, seed + 2);
-  if (c.strided) {
-    const int cap = Lk + 24;
-    array kc = random_array({B, Hkv, cap, D}, c.dtype, -1, 1, seed + 3);
-    array vc = random_array({B, Hkv, cap, D}, c.dtype, -1, 1, seed + 4);
-    kc = slice_update(kc, k, {0, 0, 5, 0}, {B, Hkv, 5 + Lk, D});
-    vc = slice_update(vc, v, {0, 0, 5, 0}, {B, Hkv, 5 + Lk, D});
-    eval(kc, vc);
-    k = slice(kc, {0, 0, 5, 0}, {B, Hkv, 5 + Lk, D});
-    v = slice(vc, {0, 0, 5, 0}, {B, Hkv, 5 + Lk, D});
-  }
-  eval(q, k, v);
+  auto [q, k, v] = random_attention_inputs(c.dtype, B, Hq, Hkv, Lq, Lk, D, c.strided, seed, 5, 24);
   auto qv = astype(q, float64).to_vector<double>();
   auto kv = astype(k, float64).to_vector<double>();
   auto vv = astype(v, float64).to_vector<double>();
@@ -266,29 +252,6 @@ TEST_F(GpuCudnn, ConvFallbacksAndErrors) {
   array w2 = random_array({4, 9, 9, 6}, float32, -1, 1, 3);
   EXPECT_THROW(conv2d(x, w2), std::invalid_argument);  // kernel larger than the input
 }
-
-namespace {
-
-// Milliseconds per call of f on the legacy default stream (CUDA events: kernel time, no host work).
-template <typename F>
-float kernel_ms(F&& f, int reps) {
-  f();
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0, nullptr);
-  for (int i = 0; i < reps; ++i) f();
-  cudaEventRecord(e1, nullptr);
-  cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  return ms / reps;
-}
-
-}  // namespace
 
 // Attention prefill B=1 H=32 L=4096 D=128 bf16 (TFLOP/s counting the causal half) on cuDNN and on
 // tessera's flash kernel, and convolutions on cuDNN. Compare with benchmarks/gpu_attention_torch.py

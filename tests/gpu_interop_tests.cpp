@@ -7,6 +7,7 @@
 
 #include "tessera/backend/gpu.h"
 #include "tessera/interop.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -14,13 +15,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuInterop : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuInterop : public tessera::testing::GpuTest {};
 
 // Device copy of `values` (cudaMalloc'd: owned by the test, like another framework's tensor).
 float* to_device(const std::vector<float>& values) {

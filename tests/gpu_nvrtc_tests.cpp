@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tessera/backend/cuda/nvrtc.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -18,13 +19,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuNvrtc : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuNvrtc : public tessera::testing::GpuTest {};
 
 // Values of a (any dtype) as float64, after the dtype's rounding.
 std::vector<double> values(const array& a) { return astype(a, float64, Device::cpu).to_vector<double>(); }

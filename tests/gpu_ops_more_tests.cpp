@@ -11,6 +11,8 @@
 #include "tessera/backend/gpu.h"
 #include "tessera/backend/gpu_fallback.h"
 #include "tessera/host_export.h"
+#include "gpu_perf_refs.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -18,22 +20,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuOpsMore : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
-
-// A (rows, cols) float64 reference matmul of row-major host values.
-std::vector<double> ref_matmul(const std::vector<double>& a, const std::vector<double>& b, int M, int K, int N) {
-  std::vector<double> c(static_cast<size_t>(M) * N, 0.0);
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < N; ++j) c[i * N + j] += a[i * K + k] * b[k * N + j];
-  return c;
-}
+class GpuOpsMore : public tessera::testing::GpuTest {};
 
 }  // namespace
 
@@ -76,7 +63,7 @@ TEST_F(GpuOpsMore, DynamicSliceChainWithDeviceStarts) {
 TEST_F(GpuOpsMore, AddmmAgainstFloat64) {
   const int M = 33, K = 70, N = 21;
   auto av = random_values(M * K, -1, 1, 1), bv = random_values(K * N, -1, 1, 2), cv = random_values(N, -1, 1, 3);
-  auto ref = ref_matmul(av, bv, M, K, N);
+  auto ref = ref_bmm(av, bv, 1, M, K, N, false);
   for (size_t i = 0; i < ref.size(); ++i) ref[i] = 0.75 * ref[i] - 2.0 * cv[i % N];
   for (Dtype d : {float32, float16, bfloat16, float64}) {
     array a = astype(array(av, {M, K}), d), b = astype(array(bv, {K, N}), d);

@@ -15,6 +15,7 @@
 #include "gpu_perf_refs.h"
 #include "tessera/backend/cuda/gemv_bf16.h"
 #include "tessera/backend/gpu.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -22,13 +23,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuPerf2 : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuPerf2 : public tessera::testing::GpuTest {};
 
 const char* dname(Dtype d) { return d == float32 ? "f32" : d == float16 ? "f16" : "bf16"; }
 

@@ -1,5 +1,5 @@
-// float64 references of the GPU fast-path tests (gpu_perf_tests.cpp, gpu_perf2_tests.cpp): rms_norm,
-// softmax/log_softmax over rows, and batched matmul.
+// float64 references of the GPU tests (gpu_perf_tests.cpp, gpu_perf2_tests.cpp, gpu_tests.cpp,
+// gpu_ops_more_tests.cpp): rms_norm, softmax/log_softmax over rows, and batched matmul.
 #pragma once
 
 #include <algorithm>

@@ -7,6 +7,7 @@
 
 #include "tessera/backend/gpu.h"
 #include "gpu_perf_refs.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -14,13 +15,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuPerf : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuPerf : public tessera::testing::GpuTest {};
 
 // Relative tolerance of one rounding in dtype d (float32 results also differ in the last bits of
 // exp between the CUDA and CPU libraries).

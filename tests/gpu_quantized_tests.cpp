@@ -16,6 +16,7 @@
 #include "tessera/backend/cuda/blaslt.h"
 #include "tessera/backend/cuda/kernels_quantized.h"
 #include "tessera/backend/cuda/runtime.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -23,13 +24,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class GpuQuant : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
+class GpuQuant : public tessera::testing::GpuTest {};
 
 const int kBits[] = {2, 3, 4, 5, 6, 8};
 const int kGroups[] = {32, 64, 128};

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <numeric>
 
+#include "gpu_perf_refs.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -13,21 +15,7 @@ using namespace tessera::testing;
 
 namespace {
 
-class Gpu : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(is_available(Device::gpu)) << "tessera_gpu_tests needs a visible CUDA GPU.";
-    set_default_device(Device::gpu);
-  }
-};
-
-std::vector<double> ref_matmul(const std::vector<double>& a, const std::vector<double>& b, int M, int K, int N) {
-  std::vector<double> c(static_cast<size_t>(M) * N, 0.0);
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < N; ++j) c[i * N + j] += a[i * K + k] * b[k * N + j];
-  return c;
-}
+class Gpu : public tessera::testing::GpuTest {};
 
 }  // namespace
 
@@ -73,7 +61,7 @@ TEST_F(Gpu, MatmulHalfTypesAgainstFloat64) {
     // References from the rounded inputs.
     auto ar = astype(a, float64).to_vector<double>();
     auto br = astype(b, float64).to_vector<double>();
-    auto ref = ref_matmul(ar, br, M, K, N);
+    auto ref = ref_bmm(ar, br, 1, M, K, N, false);
     double tol = d == float32 ? 1e-4 : d == float16 ? 1e-2 : 5e-2;
     EXPECT_TRUE(all_close(matmul(a, b), ref, tol, tol)) << d;
     // Transposed view operand (no copy) and a batch broadcast.
