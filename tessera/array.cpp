@@ -69,6 +69,9 @@ void mark_host_exported(const array& a) {
     std::lock_guard lk(exported_mutex());
     if (exported_set().insert(d.get()).second) exported_count.fetch_add(1, std::memory_order_release);
   }
+  // The exported view is of host memory: bring the host side up to date before the device copy
+  // stops being trusted (an array computed on the GPU may never have been read on the host).
+  d->sync_to_host();
   std::lock_guard lk(d->mu);
   d->device_valid = false;
 }

@@ -7,6 +7,7 @@
 #include "tessera/scheduler.h"
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "tessera/backend/gpu.h"
 #include "tessera/backend/gpu_available.h"
 #include "tessera/primitive.h"
+#include "tessera/profiler.h"
 
 namespace tessera {
 
@@ -191,13 +193,22 @@ void run_primitive(array& node, std::vector<array>& outputs, const std::shared_p
                      // legacy stream, which waits for queued GPU work, when it is available)
     }
   }
+  const bool profile = profiler::enabled();
+  const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  gpu::TimingMark before, after;
   if (on_gpu) {
     // Kernels go to this stream's CUDA stream, asynchronously (see run_segment).
     gpu::set_stream(stream);
+    if (profile) before = gpu::timing_mark(stream);
     prim.eval_gpu(node.inputs(), outputs);
+    if (profile) after = gpu::timing_mark(stream);
     note_device_reads(node, stream);
   } else {
     prim.eval_cpu(node.inputs(), outputs);
+  }
+  if (profile) {
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    profiler::record(prim.name(), us, std::move(before), std::move(after));
   }
 }
 

@@ -57,6 +57,12 @@ void wait_fence(const Fence& f);
 // Debug counter: host blocks on GPU work (stream synchronizations and fence waits) so far.
 size_t sync_count();
 
+// Profiling: a timing event recorded on tessera stream `stream` now, and the milliseconds between two
+// marks (waits for `after`); null / 0 without a GPU.
+using TimingMark = std::shared_ptr<void>;
+TimingMark timing_mark(int stream);
+float elapsed_ms(const TimingMark& before, const TimingMark& after);
+
 // Whether runtime compilation (NVRTC) can be used: opens libnvrtc on the first call; false
 // without CUDA. compile fuses GPU elementwise chains only when it is.
 bool jit_available();

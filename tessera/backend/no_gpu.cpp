@@ -33,5 +33,7 @@ Fence record_fence(int) { return nullptr; }
 void stream_wait_fence(const Fence&, int) {}
 void wait_fence(const Fence&) {}
 size_t sync_count() { return 0; }
+TimingMark timing_mark(int) { return nullptr; }
+float elapsed_ms(const TimingMark&, const TimingMark&) { return 0.0f; }
 }  // namespace gpu
 }  // namespace tessera

@@ -17,6 +17,7 @@
 #include "tessera/lm/random_model.h"
 #include "tessera/memory.h"
 #include "tessera/ops.h"
+#include "tessera/profiler.h"
 #include "tessera/random.h"
 #include "tessera/scheduler.h"
 
@@ -240,6 +241,7 @@ int bench_main(int argc, char** argv) {
 
     std::fprintf(stderr, "tessera bench: warm-up...\n");
     run_once(model, prompt, std::min(gen_tokens, 4), kv, pipelined);
+    profiler::reset();  // TESSERA_PROFILE: the timed runs only
     std::vector<double> prefill_tps, decode_tps, build_us;
     size_t kv_bytes = 0;
     for (int r = 0; r < repeats; ++r) {

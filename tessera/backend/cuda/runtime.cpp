@@ -116,6 +116,8 @@ StreamState& blas_state() {
   if (!s.cublas) {
     TESSERA_CUBLAS_CHECK(cublasCreate(&s.cublas));
     TESSERA_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream));
+    // As the cuBLASLt preference in blaslt.cpp: no split-K reductions in bf16/f16.
+    TESSERA_CUBLAS_CHECK(cublasSetMathMode(s.cublas, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     TESSERA_CUDA_CHECK(cudaMalloc(&s.workspace, kWorkspace));
     TESSERA_CUBLAS_CHECK(cublasSetWorkspace(s.cublas, s.workspace, kWorkspace));
   }
@@ -207,6 +209,22 @@ void wait_fence(const Fence& f) {
 
 size_t sync_count() { return cuda::syncs.load(); }
 
+TimingMark timing_mark(int stream) {
+  cudaEvent_t e;
+  TESSERA_CUDA_CHECK(cudaEventCreate(&e));
+  TimingMark m(static_cast<void*>(e), [](void* p) { cudaEventDestroy(static_cast<cudaEvent_t>(p)); });
+  TESSERA_CUDA_CHECK(cudaEventRecord(e, cuda::streams().get(stream).stream));
+  return m;
+}
+
+float elapsed_ms(const TimingMark& before, const TimingMark& after) {
+  auto a = static_cast<cudaEvent_t>(before.get()), b = static_cast<cudaEvent_t>(after.get());
+  TESSERA_CUDA_CHECK(cudaEventSynchronize(b));
+  float ms = 0;
+  TESSERA_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+  return ms;
+}
+
 // Synchronous copies on the legacy default stream: they wait for all work queued on the (blocking)
 // tessera streams, so a buffer written by any queued kernel is complete when it is read. Large
 // pageable host buffers go through the pinned stager (pinned_staging.cpp).
@@ -217,7 +235,8 @@ void copy_to_host(void* dst, const void* src, size_t n) {
 }
 
 void copy_to_device(void* dst, const void* src, size_t n) {
-  ++cuda::tls_host_blocks;
+  ++cuda::tls_host_blocks;  // counted even when asynchronous: a CUDA graph cannot capture an upload
+  if (cuda::async_small_upload(dst, src, n)) return;
   if (cuda::staged_copy(dst, src, n, true)) return;
   TESSERA_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
 }

@@ -54,6 +54,10 @@ size_t host_copy_count();
 // Pageable host copies of at least 1 MiB go through a pool of pinned staging buffers, chunked and
 // double-buffered (on by default; env TESSERA_PINNED_STAGING=0 turns it off). Returns the old value.
 bool set_pinned_staging(bool on);
+// Uploads of at most kMaxAsyncUpload bytes go through a pinned ring without blocking the host
+// (small_upload.cpp; env TESSERA_ASYNC_UPLOAD=0 turns it off); false when the caller must copy.
+constexpr size_t kMaxAsyncUpload = size_t(64) << 10;
+bool async_small_upload(void* dst, const void* src, size_t n);
 
 }  // namespace tessera::cuda
 

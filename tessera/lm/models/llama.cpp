@@ -180,14 +180,16 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
 // x: (B, L, hidden) -> (B, L, hidden).
 // x: (B, heads, L, D) rotated at positions offset.. (per row, less its left padding) with this layer's
 // base and scaling.
-array Llama::rope(const array& x, int layer_index, int offset, const KVCache* cache) const {
+// One array for every layer of a forward pass: a decode step uploads it once, not twice a layer.
+array Llama::rope_offsets(int offset, const KVCache* cache) {
+  if (!cache || cache->left_padding().empty()) return array(offset, int32);
+  std::vector<int32_t> rows;
+  for (int p : cache->left_padding()) rows.push_back(offset - p);
+  return array(rows, {static_cast<int>(rows.size())}, int32);
+}
+
+array Llama::rope(const array& x, int layer_index, const array& offsets) const {
   const int dims = rotary_dims(config_);
-  array offsets(offset, int32);
-  if (cache && !cache->left_padding().empty()) {
-    std::vector<int32_t> rows;
-    for (int p : cache->left_padding()) rows.push_back(offset - p);
-    offsets = array(rows, {static_cast<int>(rows.size())}, int32);
-  }
   if (config_.rope_local_theta > 0 && config_.layer_slides(layer_index)) {
     return fast::rope(x, dims, config_.rope_traditional, config_.rope_local_theta, 1.0f, offsets);
   }
@@ -246,7 +248,7 @@ array Llama::attend(const array& q, const array& k, const array& v, int layer_in
 }
 
 array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCache* cache,
-                       int offset) const {
+                       const array& offsets) const {
   const int B = x.shape(0), L = x.shape(1);
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)
@@ -262,8 +264,8 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
     q = fast::rms_norm(q, layer.q_norm, config_.rms_norm_eps);
     k = fast::rms_norm(k, layer.k_norm, config_.rms_norm_eps);
   }
-  q = rope(q, layer_index, offset, cache);
-  k = rope(k, layer_index, offset, cache);
+  q = rope(q, layer_index, offsets);
+  k = rope(k, layer_index, offsets);
   array out = q;
   if (cache && cache->quantizes(layer_index)) {
     // A quantized cache: attention straight on the packed keys and values.
@@ -286,15 +288,15 @@ array Llama::mlp(const array& x, const Layer& layer) const {
   return layer.down_proj.apply(g * layer.up_proj.apply(x));
 }
 
-array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const {
+array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const {
   const float eps = config_.rms_norm_eps;
   if (config_.sandwich_norms) {
-    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offset);
+    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets);
     array h = x + fast::rms_norm(a, layer.post_attention_layernorm, eps);
     array m = mlp(fast::rms_norm(h, layer.pre_feedforward_layernorm, eps), layer);
     return h + fast::rms_norm(m, layer.post_feedforward_layernorm, eps);
   }
-  array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offset);
+  array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets);
   return h + mlp(fast::rms_norm(h, layer.post_attention_layernorm, eps), layer);
 }
 
@@ -309,7 +311,8 @@ array Llama::forward(const array& tokens, KVCache* cache) const {
   const int offset = cache ? cache->offset() : 0;
   array x = embed_tokens_.rows(tokens);  // (B, L, hidden)
   if (config_.embedding_scale > 0) x = x * astype(array(config_.embedding_scale), x.dtype());
-  for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offset);
+  const array offsets = rope_offsets(offset, cache);
+  for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offsets);
   x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
   array logits = astype(lm_head_.apply(x), float32);  // (B, L, vocab)
   if (config_.final_logit_softcapping > 0) logits = softcap(logits, config_.final_logit_softcapping);

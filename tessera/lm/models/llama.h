@@ -101,14 +101,16 @@ class Llama {
     std::optional<array> pre_feedforward_layernorm, post_feedforward_layernorm;  // (hidden,)
   };
 
-  array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
+  array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const;
   array mlp(const array& x, const Layer& layer) const;
   // cache: its left padding (batched prompts) shifts each row's positions and masks its padding.
-  array rope(const array& x, int layer_index, int offset, const KVCache* cache) const;
+  array rope(const array& x, int layer_index, const array& offsets) const;
+  // The RoPE positions of the first new token: a scalar, or (B,) less each row's left padding.
+  static array rope_offsets(int offset, const KVCache* cache);
   array attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const;
   float attention_scale(int head_dim) const;
   std::optional<array> attention_mask(int L, int T, int layer_index, const KVCache* cache, bool causal) const;
-  array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, int offset) const;
+  array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const;
 
   LlamaConfig config_;
   LinearWeight embed_tokens_;  // (vocab, hidden); rows looked up (dequantized when quantized)
