@@ -30,10 +30,9 @@ const Dtype kFloats[] = {float32, float16, bfloat16};
 const GGUFType kTypes[] = {GGUFType::Q4_0, GGUFType::Q4_1, GGUFType::Q8_0,
                            GGUFType::Q4_K, GGUFType::Q5_K, GGUFType::Q6_K};
 
-// Tolerance (of sum |x w|): the dequantize path (M >= kQuantDequantGemmMinRows) computes in float32
-// from W rounded to x's dtype (exact for f32; f16/bf16: one rounding of each weight) and rounds the
-// output to x's dtype; below it, the tiled kernel rounds x and W tiles to bf16 (bf16 and f32 x ...
-// f32 x takes the float32 GEMVs there).
+// Tolerance (of sum |x w|). From kQuantDequantGemmMinRows rows: float32 products of W rounded once
+// to x's dtype (exact for f32), the output rounded to x's dtype. Below: f16/bf16 x take the tiled
+// kernel (x and W tiles in f16, or bf16 for bf16 x), f32 x the float32 GEMVs.
 double tolerance(Dtype d, int64_t M) {
   const bool dequant = M >= cuda::kQuantDequantGemmMinRows;
   double compute = d == float32 ? (dequant ? 1e-5 : 5e-5) : d == float16 ? 2e-3 : (dequant ? 6e-3 : 1.2e-2);
@@ -48,8 +47,8 @@ struct ScratchBound {
   ~ScratchBound() { cuda::set_qmm_dequant_scratch_bytes(old); }
 };
 
-// One affine case through quantized_matmul on the GPU against the float64 reference; true if the
-// dequantize path ran exactly when M >= kQuantDequantGemmMinRows.
+// One affine case through quantized_matmul on the GPU against the float64 reference, for each M of
+// `rows`; the dequantize path must run exactly when M >= kQuantDequantGemmMinRows.
 void check_affine(Dtype d, int bits, int gs, bool transpose, int64_t N, int64_t K,
                   const std::vector<int>& rows, unsigned seed) {
   Shape ws = transpose ? Shape{static_cast<ShapeElem>(N), static_cast<ShapeElem>(K)}
@@ -95,8 +94,8 @@ TEST_F(GpuQuantGemm, AffineEveryWidthGroupDtypeAndLayout) {
 }
 
 TEST_F(GpuQuantGemm, AffineSeveralScratchChunks) {
-  // A 20 KB bound: W (N, K) with K = 256 bf16 (512 B per N index) takes chunks of 128 (some 256 wide
-  // for f32: one step), N = 700 -> 6 chunks with a short last one; W (K, N) splits N by columns.
+  // A 20 KB bound: every case takes the smallest chunk, 128 indices of N (one step; 128 x 256 bf16
+  // is already 64 KB): N = 700 -> 6 chunks with a short last one; W (K, N) splits N by columns.
   ScratchBound bound(20 << 10);
   for (Dtype d : {bfloat16, float32}) {
     check_affine(d, 4, 64, true, 700, 256, {40, 512}, 71);
@@ -207,24 +206,9 @@ TEST_F(GpuQuantGemm, DISABLED_Timings) {
   cudaStream_t st = cuda::current_stream();
   const int M = 512;
   const int shapes[3][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};  // (N, K)
-  auto time_s = [&](auto&& f) {
-    f();
-    EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    const int reps = 20;
-    cudaEventRecord(e0, st);
-    for (int i = 0; i < reps; ++i) f();
-    cudaEventRecord(e1, st);
-    cudaEventSynchronize(e1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-    return ms / 1e3 / reps;
-  };
-  std::printf("%-34s %-14s %4s %9s %8s %7s\n", "kernel", "N x K", "M", "us", "TFLOP/s", "vs bf16");
+  // Seconds per call (kernel_ms: CUDA events on the legacy stream, which st is blocking with).
+  auto time_s = [](auto&& f) { return kernel_ms(f, 20) / 1e3; };
+  std::printf("%-40s %-14s %4s %9s %8s %7s\n", "kernel", "N x K", "M", "us", "TFLOP/s", "vs bf16");
   for (auto [N, K] : shapes) {
     char shape[32];
     std::snprintf(shape, sizeof(shape), "%d x %d", N, K);
@@ -243,7 +227,7 @@ TEST_F(GpuQuantGemm, DISABLED_Timings) {
       if (!cuda::gemm_lt(g)) cuda::gemm_cublas(g);
     });
     auto row = [&](const std::string& name, double s) {
-      std::printf("%-34s %-14s %4d %9.1f %8.1f %7.2f\n", name.c_str(), shape, M, s * 1e6, flops / s / 1e12,
+      std::printf("%-40s %-14s %4d %9.1f %8.1f %7.2f\n", name.c_str(), shape, M, s * 1e6, flops / s / 1e12,
                   dense / s);
     };
     row("dense bf16 GEMM (cuBLASLt)", dense);
@@ -281,6 +265,14 @@ TEST_F(GpuQuantGemm, DISABLED_Timings) {
       const std::string tag = "affine " + std::to_string(bits) + "-bit g64 bf16 ";
       row(tag + "auto",
           time_s([&] { cuda::affine_qmm(bf, w, xb.device_data(), ob.device_data(), nullptr, M, N, K, st); }));
+      if (bits == 4) {
+        for (size_t mb : {16, 32}) {
+          ScratchBound bound(mb << 20);
+          row(tag + "auto, " + std::to_string(mb) + " MB scratch", time_s([&] {
+                cuda::affine_qmm(bf, w, xb.device_data(), ob.device_data(), nullptr, M, N, K, st);
+              }));
+        }
+      }
       row(tag + "tiled (old)",
           time_s([&] { cuda::affine_gemm_tiled(bf, w, xb.device_data(), ob.device_data(), M, N, K, st); }));
       auto deq = random_array({N, K}, bfloat16, -1, 1, 0);
@@ -289,7 +281,7 @@ TEST_F(GpuQuantGemm, DISABLED_Timings) {
         cuda::affine_dequantize_cols(bf, w.w, w.scales, w.biases, deq.device_data(), N, K, 0, K, gs, bits,
                                      st);
       });
-      std::printf("%-34s %-14s %4s %9.1f %8s %7s  (%.0f GB/s)\n", (tag + "dequantize only").c_str(), shape,
+      std::printf("%-40s %-14s %4s %9.1f %8s %7s  (%.0f GB/s)\n", (tag + "dequantize only").c_str(), shape,
                   "-", s * 1e6, "-", "-",
                   (q[0].nbytes() + q[1].nbytes() + q[2].nbytes() + deq.nbytes()) / s / 1e9);
     }
@@ -316,6 +308,24 @@ TEST_F(GpuQuantGemm, DISABLED_Timings) {
                            static_cast<float*>(of.device_data()), M, N, K, st);
           }));
     }
+  }
+  // Crossover of the bf16 4-bit paths by rows of x (kQuantDequantGemmMinRows picks between them).
+  const int N = 11008, K = 4096, gs = 64, bf = static_cast<int>(bfloat16.val);
+  auto q = quantize(random_array({N, K}, bfloat16, -1, 1, 11), gs, 4, Device::gpu);
+  eval(q[0], q[1], q[2]);
+  cuda::AffineWeight w{
+      static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(), q[2].device_data(), 4, gs, true};
+  std::printf("\n4-bit g64 bf16, N x K = 11008 x 4096: us by rows of x\n%4s %10s %10s\n", "M", "tiled",
+              "dequant");
+  for (int m : {9, 16, 24, 32, 48, 64, 128}) {
+    auto x = random_array({m, K}, bfloat16, -1, 1, 12);
+    auto o = random_array({m, N}, bfloat16, -1, 1, 0);
+    eval(x, o);
+    double tiled =
+        time_s([&] { cuda::affine_gemm_tiled(bf, w, x.device_data(), o.device_data(), m, N, K, st); });
+    double deq =
+        time_s([&] { cuda::affine_qmm_dequant(bf, w, x.device_data(), o.device_data(), m, N, K, st); });
+    std::printf("%4d %10.1f %10.1f\n", m, tiled * 1e6, deq * 1e6);
   }
   EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
 }
