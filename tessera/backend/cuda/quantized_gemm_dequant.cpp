@@ -95,7 +95,7 @@ bool affine_qmm_dequant(int dt, const AffineWeight& w, const void* x, void* out,
   if (dt != dt_f32 && dt != dt_f16 && dt != dt_bf16) {
     throw std::invalid_argument("[quantized_matmul] unsupported dtype on the GPU.");
   }
-  if (M == 0 || N == 0 || K == 0 || st != current_stream()) return false;
+  if (M == 0 || N == 0 || K == 0 || M > 0x7fffffff || st != current_stream()) return false;  // int GEMM sizes
   const int64_t es = dt == dt_f32 ? 4 : 2;
   const cudaDataType_t type = dt == dt_f32 ? CUDA_R_32F : dt == dt_f16 ? CUDA_R_16F : CUDA_R_16BF;
   // Chunk boundaries on whole groups (W (K, N) is packed along N) and 128-value steps.
@@ -121,7 +121,7 @@ bool gguf_qmm_dequant(int type, const float* x, const uint8_t* w, float* out, in
                       cudaStream_t st) {
   if (!gguf_gpu_supported(type))
     throw std::invalid_argument("[gguf_quantized_matmul] unsupported GGUF type on the GPU.");
-  if (M == 0 || N == 0 || K == 0 || st != current_stream()) return false;
+  if (M == 0 || N == 0 || K == 0 || M > 0x7fffffff || st != current_stream()) return false;  // int GEMM sizes
   const auto t = static_cast<GGUFType>(type);
   const int64_t row_bytes = K / gguf_block_size(t) * gguf_block_bytes(t);
   const int64_t nc = chunk_cols(N, K, 4, 128);
