@@ -16,6 +16,7 @@
 #include "tessera/backend/cuda/blaslt.h"
 #include "tessera/backend/cuda/kernels_quantized.h"
 #include "tessera/backend/cuda/runtime.h"
+#include "gpu_quant_test_utils.h"
 #include "gpu_test_utils.h"
 #include "test_utils.h"
 
@@ -33,39 +34,6 @@ const Dtype kFloats[] = {float32, float16, bfloat16};
 const GGUFType kTypes[] = {GGUFType::Q4_0, GGUFType::Q4_1, GGUFType::Q8_0,
                            GGUFType::Q4_K, GGUFType::Q5_K, GGUFType::Q6_K};
 
-// x (M, K) @ W^T (W (N, K), transpose) or x @ W (W (K, N)) in float64, and sum |x w| per output.
-void ref_matmul(const std::vector<double>& x, const std::vector<double>& w, int64_t M, int64_t K, int64_t N,
-                bool transpose, std::vector<double>& out, std::vector<double>& mag) {
-  out.assign(M * N, 0.0);
-  mag.assign(M * N, 0.0);
-  for (int64_t m = 0; m < M; ++m) {
-    for (int64_t k = 0; k < K; ++k) {
-      double xv = x[m * K + k];
-      for (int64_t n = 0; n < N; ++n) {
-        double wv = transpose ? w[n * K + k] : w[k * N + n];
-        out[m * N + n] += xv * wv;
-        mag[m * N + n] += std::fabs(xv * wv);
-      }
-    }
-  }
-}
-
-// |got - want| <= rel * mag + 1e-5 everywhere.
-::testing::AssertionResult close_scaled(const array& got, const std::vector<double>& want,
-                                        const std::vector<double>& mag, double rel) {
-  auto g = astype(got, float64, Device::cpu).to_vector<double>();
-  if (g.size() != want.size()) return ::testing::AssertionFailure() << "size " << g.size() << " vs " << want.size();
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (!(std::fabs(g[i] - want[i]) <= rel * mag[i] + 1e-5)) {
-      return ::testing::AssertionFailure() << "at " << i << ": got " << g[i] << ", expected " << want[i]
-                                           << " (scale " << mag[i] << ")";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-std::vector<double> host_values(const array& a) { return astype(a, float64, Device::cpu).to_vector<double>(); }
-
 // Relative tolerance (of sum |x w|) of a GPU quantized matmul: the GEMV accumulates in float32
 // from the inputs' values; the GEMM rounds x and W tiles to f16 (f16 x) or bf16 (bf16 and f32 x;
 // GGUF always, as its x is float32); f16/bf16 outputs are rounded.
@@ -79,46 +47,6 @@ double matmul_tolerance(Dtype d, int64_t M, bool gguf = false) {
 std::vector<double> dequantized(const std::vector<array>& q, int gs, int bits) {
   return host_values(dequantize(q[0], astype(q[1], float32, Device::cpu), astype(q[2], float32, Device::cpu), gs,
                                 bits, Device::cpu));
-}
-
-// Random raw GGUF rows (rows, K/block*bytes): random bytes, with every f16 field (d, m, dmin) set to a
-// small positive value so that the decoded weights are finite and of ordinary size.
-array random_gguf(GGUFType t, int rows, int K, unsigned seed) {
-  int bs = gguf_block_size(t), bb = gguf_block_bytes(t);
-  int64_t nb = static_cast<int64_t>(rows) * (K / bs);
-  std::vector<uint8_t> bytes(nb * bb);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> small(0.002f, 0.02f);
-  for (size_t i = 0; i < bytes.size(); i += 4) {  // 4 random bytes per draw (large timing weights)
-    uint32_t r = static_cast<uint32_t>(gen());
-    for (size_t j = 0; j < 4 && i + j < bytes.size(); ++j) bytes[i + j] = static_cast<uint8_t>(r >> (8 * j));
-  }
-  auto put = [&](uint8_t* p, float v) {
-    float16_t h(v);
-    std::memcpy(p, &h.bits, 2);
-  };
-  for (int64_t i = 0; i < nb; ++i) {
-    uint8_t* b = bytes.data() + i * bb;
-    switch (t) {
-      case GGUFType::Q4_0:
-      case GGUFType::Q8_0:
-        put(b, small(gen));
-        break;
-      case GGUFType::Q4_1:
-        put(b, small(gen));
-        put(b + 2, -8.0f * small(gen));
-        break;
-      case GGUFType::Q4_K:
-      case GGUFType::Q5_K:
-        put(b, small(gen) * 0.1f);
-        put(b + 2, small(gen) * 0.1f);
-        break;
-      case GGUFType::Q6_K:
-        put(b + 208, small(gen) * 0.01f);
-        break;
-    }
-  }
-  return array(bytes, {rows, static_cast<ShapeElem>(nb * bb / rows)}, uint8);
 }
 
 }  // namespace

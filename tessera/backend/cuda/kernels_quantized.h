@@ -57,6 +57,37 @@ void affine_quantize(int dt, const void* w, uint32_t* wq, void* scales, void* bi
 void affine_dequantize(int dt, const uint32_t* wq, const void* scales, const void* biases, void* out, int64_t rows,
                        int64_t K, int group_size, int bits, cudaStream_t st);
 
+// ---- prefill by dequantization (quantized_gemm_dequant.cpp) ----
+// Rows of x from which affine_qmm and gguf_qmm dequantize W (in chunks of its N axis) into a pooled
+// scratch buffer and run a cuBLAS(Lt) GEMM: the dense GEMM runs near the bf16 peak, so from here
+// the dequantization (one pass over W, ~25 us for 4096 x 11008 at 4 bits) costs less than the
+// tiled tensor-core kernel's in-loop decode. Below it (9..31 rows) the tiled kernel / the GEMVs stay.
+constexpr int64_t kQuantDequantGemmMinRows = 32;
+// Default bound of that scratch buffer (bytes): 4096 x 8192 bf16 in one chunk, larger W in
+// balanced chunks of N.
+constexpr size_t kQuantDequantScratchBytes = size_t(64) << 20;
+// Sets the scratch bound (tests use small ones to get several chunks); returns the old value.
+size_t set_qmm_dequant_scratch_bytes(size_t bytes);
+// Products that took the dequantize-then-GEMM path so far (affine and GGUF).
+size_t qmm_dequant_count();
+// out (M, N) = x @ W^T / x @ W by dequantizing W (into x's dtype: f16/bf16 tensor-core GEMM with
+// float32 accumulation, f32 x a float32 GEMM without TF32) and cuBLAS(Lt), any M. False (nothing
+// launched) when st is not current_stream() (cuBLAS is bound to it) or the scratch could not be
+// allocated; the caller then uses its other kernels.
+bool affine_qmm_dequant(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
+                        cudaStream_t st);
+// The same for GGUF W (N, K) raw blocks: dequantized to float32 chunks, float32 GEMM (no TF32).
+bool gguf_qmm_dequant(int type, const float* x, const uint8_t* w, float* out, int64_t M, int64_t N, int64_t K,
+                      cudaStream_t st);
+// Columns [c0, c0 + cols) of affine rows W (rows, C) (wq (rows, C*bits/32), scales/biases
+// (rows, C/gs) of dt) -> out (rows, cols) of dt. C % 32 == 0, c0 and cols multiples of 8.
+void affine_dequantize_cols(int dt, const uint32_t* wq, const void* scales, const void* biases, void* out,
+                            int64_t rows, int64_t C, int64_t c0, int64_t cols, int group_size, int bits,
+                            cudaStream_t st);
+// The tiled tensor-core GEMM (quantized_gemm.cu) alone, f16/bf16 x, any M (timings compare it).
+void affine_gemm_tiled(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
+                       cudaStream_t st);
+
 // GGUF types by ggml id (2 Q4_0, 3 Q4_1, 8 Q8_0, 12 Q4_K, 13 Q5_K, 14 Q6_K).
 bool gguf_gpu_supported(int type);
 // out (M, N) f32 = x (M, K) f32 @ W^T, W (N, K) as raw blocks (N, K/block*bytes) uint8.

@@ -104,6 +104,7 @@ void affine_qmm(int dt, const AffineWeight& w, const void* x, void* out, float* 
                 int64_t K, cudaStream_t st) {
   if (M == 0 || N == 0) return;
   if (N > 0x7fffffff || K > 0x7fffffff) throw std::invalid_argument("[quantized_matmul] matrix too large.");
+  if (M >= kQuantDequantGemmMinRows && affine_qmm_dequant(dt, w, x, out, M, N, K, st)) return;
   if (M > kQuantGemvMaxRows && dt != dt_f32) return q::affine_gemm(dt, w, x, out, M, N, K, st);
   if (M > kQuantGemvMaxRows) {
     // float32 x keeps float32 accuracy: the GEMV kernels (weights dequantized in registers, f32
@@ -166,6 +167,7 @@ void gguf_qmm(int type, const float* x, const uint8_t* w, float* out, int64_t M,
               cudaStream_t st) {
   if (M == 0 || N == 0) return;
   if (N > 0x7fffffff || K > 0x7fffffff) throw std::invalid_argument("[gguf_quantized_matmul] matrix too large.");
+  if (M >= kQuantDequantGemmMinRows && gguf_qmm_dequant(type, x, w, out, M, N, K, st)) return;
   // x is float32: chunks of rows through the GEMV kernels keep float32 accuracy (the tensor-core
   // GEMM, q::gguf_gemm, rounds x and the weights to bf16 tiles: ~0.5% error; not used for now).
   for (int64_t m0 = 0; m0 < M; m0 += kQuantGemvMaxRows) {

@@ -290,3 +290,14 @@ void gguf_gemm(int type, const float* x, const uint8_t* w, float* out, int64_t M
 }
 
 }  // namespace tessera::cuda::q
+
+namespace tessera::cuda {
+
+void affine_gemm_tiled(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
+                       cudaStream_t st) {
+  if (M == 0 || N == 0) return;
+  if (N > 0x7fffffff || K > 0x7fffffff) throw std::invalid_argument("[quantized_matmul] matrix too large.");
+  q::affine_gemm(dt, w, x, out, M, N, K, st);
+}
+
+}  // namespace tessera::cuda
