@@ -61,8 +61,10 @@ void affine_dequantize(int dt, const uint32_t* wq, const void* scales, const voi
 // Rows of x from which affine_qmm and gguf_qmm dequantize W (in chunks of its N axis) into a pooled
 // scratch buffer and run a cuBLAS(Lt) GEMM: the dense GEMM runs near the bf16 peak, so from here
 // the dequantization (one pass over W, ~25 us for 4096 x 11008 at 4 bits) costs less than the
-// tiled tensor-core kernel's in-loop decode. Below it (9..31 rows) the tiled kernel / the GEMVs stay.
-constexpr int64_t kQuantDequantGemmMinRows = 32;
+// tiled tensor-core kernel's in-loop decode. Measured on an H100 (2026-11-26, 4-bit g64 bf16,
+// 11008 x 4096): dequantize + GEMM 84 us at 9 rows against 118 us tiled, so every product past the
+// GEMVs' 8 rows takes it.
+constexpr int64_t kQuantDequantGemmMinRows = 9;
 // Default bound of that scratch buffer (bytes): 4096 x 8192 bf16 in one chunk, larger W in
 // balanced chunks of N.
 constexpr size_t kQuantDequantScratchBytes = size_t(64) << 20;

@@ -161,6 +161,59 @@ __global__ void argreduce_kernel(bool is_max, const T* in, uint32_t* out, int64_
   out[i] = bi;
 }
 
+// (value, index) of an arg reduction: the better of two candidates. NaN beats numbers (the first NaN
+// wins, as on the CPU); equal values keep the lower index.
+template <typename A>
+__device__ __forceinline__ bool arg_better(bool is_max, A v, uint32_t i, A bv, uint32_t bi) {
+  const bool vn = v != v, bn = bv != bv;
+  if (vn || bn) return vn && (!bn || i < bi);
+  if (v == bv) return i < bi;
+  return is_max ? v > bv : v < bv;
+}
+
+// One block per output element: threads stride over the reduced axis, then a block-wide reduction
+// of (value, index) pairs. For long axes with few outputs (argmax over a vocabulary).
+template <typename T>
+__global__ void argreduce_block(bool is_max, const T* in, uint32_t* out, int64_t len, int64_t inner) {
+  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  __shared__ A sv[32];
+  __shared__ uint32_t si[32];
+  const int64_t i = blockIdx.x, o = i / inner, c = i % inner;
+  const T* p = in + o * len * inner + c;
+  A best = load_as<A>(p[0]);
+  uint32_t bi = 0;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+    A v = load_as<A>(p[j * inner]);
+    if (arg_better(is_max, v, static_cast<uint32_t>(j), best, bi)) {
+      best = v;
+      bi = static_cast<uint32_t>(j);
+    }
+  }
+  for (int off = 16; off > 0; off >>= 1) {
+    A v = __shfl_xor_sync(0xffffffffu, best, off);
+    uint32_t vi = __shfl_xor_sync(0xffffffffu, bi, off);
+    if (arg_better(is_max, v, vi, best, bi)) {
+      best = v;
+      bi = vi;
+    }
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  if (lane == 0) {
+    sv[warp] = best;
+    si[warp] = bi;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < warps; ++w) {
+      if (arg_better(is_max, sv[w], si[w], best, bi)) {
+        best = sv[w];
+        bi = si[w];
+      }
+    }
+    out[i] = bi;
+  }
+}
+
 // One block per row: max, then sum of exp, then the write.
 template <typename T>
 __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
@@ -369,8 +422,15 @@ void argreduce(bool is_max, int dt, const void* in, uint32_t* out, size_t outer,
   if (outer * inner == 0) return;
   dispatch_reduce(dt, [&](auto t) {
     using T = decltype(t);
-    argreduce_kernel<T><<<blocks_for(outer * inner, 128), 128, 0, st>>>(is_max, static_cast<const T*>(in), out,
-                                                                         outer, len, inner);
+    const size_t n = outer * inner;
+    if (len >= 256 && n <= (size_t(1) << 16)) {
+      // Few outputs over a long axis: a block each (a thread each would read the axis serially).
+      argreduce_block<T><<<static_cast<unsigned>(n), 256, 0, st>>>(is_max, static_cast<const T*>(in), out,
+                                                                   static_cast<int64_t>(len), static_cast<int64_t>(inner));
+    } else {
+      argreduce_kernel<T><<<blocks_for(n, 128), 128, 0, st>>>(is_max, static_cast<const T*>(in), out, outer, len,
+                                                             inner);
+    }
   });
   TESSERA_KERNEL_CHECK();
 }
