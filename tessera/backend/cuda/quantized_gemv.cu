@@ -1,6 +1,7 @@
 // Quantized decode GEMV kernels (x rows M <= 8, one pass over the weights for all rows): affine
-// W (N, K) by three kernels (row streaming "old", x staged in shared memory "fast", tensor-core
-// "tc"; affine_gemv_t picks one, TESSERA_QGEMV forces one) and GGUF rows (16-byte copies through
+// W (N, K) by four kernels (row streaming "old", x staged in shared memory "fast", tensor-core
+// "tc", conversion-free "lop3" in quantized_gemv_lop3.cu; affine_gemv_t picks one, TESSERA_QGEMV
+// forces one) and GGUF rows (16-byte copies through
 // shared memory) dequantized in registers; affine W (K, N) by column chunks with split-K.
 #include <algorithm>
 #include <atomic>
@@ -595,20 +596,6 @@ __global__ void __launch_bounds__(kTcWarps * 32) qmv_tc_kernel(const T* __restri
   }
 }
 
-// Calls f(std::integral_constant<int, MR>{}) with MR the smallest of 1, 2, 4, 8 holding M rows.
-template <typename F>
-void dispatch_rows(int M, F&& f) {
-  if (M <= 1) {
-    f(std::integral_constant<int, 1>{});
-  } else if (M <= 2) {
-    f(std::integral_constant<int, 2>{});
-  } else if (M <= 4) {
-    f(std::integral_constant<int, 4>{});
-  } else {
-    f(std::integral_constant<int, 8>{});
-  }
-}
-
 unsigned int row_blocks(int N) {
   int64_t warps = (static_cast<int64_t>(N) + kRows - 1) / kRows;
   return static_cast<unsigned int>((warps + kWarps - 1) / kWarps);
@@ -670,7 +657,8 @@ QGemvKernel qgemv_from_env() {
   if (std::strcmp(v, "old") == 0) return QGemvKernel::old;
   if (std::strcmp(v, "fast") == 0) return QGemvKernel::fast;
   if (std::strcmp(v, "tc") == 0) return QGemvKernel::tc;
-  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast or tc, not '") +
+  if (std::strcmp(v, "lop3") == 0) return QGemvKernel::lop3;
+  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast, tc or lop3, not '") +
                               v + "'.");
 }
 
@@ -790,10 +778,13 @@ void set_qgemv_kernel(QGemvKernel k) { q::g_qgemv_forced.store(static_cast<int>(
 namespace {
 
 QGemvKernel qgemv_auto_choice(int dt, const AffineWeight& w, int64_t M, int64_t K) {
-  // Measured (H200, s4a): the row-streaming kernel is the fastest at M = 1; for M >= 2 the tensor-core
-  // GEMV (one weight pass for all rows) beats it by far where it applies (4-bit, f16/bf16 x).
+  // Measured (H200, s4a): for M >= 2 the tensor-core GEMV (one weight pass for all rows) beats the
+  // row-streaming kernel by far where it applies (4-bit, f16/bf16 x). M = 1: the conversion-free
+  // kernel (4.4 SASS instructions a weight in its loop against 6.6 for old, s5; not yet timed).
   const bool tc_ok = w.bits == 4 && (dt == dt_f16 || dt == dt_bf16) && K % 128 == 0 && qidx::tc_mode(w.group_size) >= 0;
-  return M >= 2 && tc_ok ? QGemvKernel::tc : QGemvKernel::old;
+  if (M >= 2) return tc_ok ? QGemvKernel::tc : QGemvKernel::old;
+  const bool lop3_ok = (w.bits == 4 || w.bits == 8) && qidx::lop_group_shift(w.group_size) >= 0;
+  return lop3_ok ? QGemvKernel::lop3 : QGemvKernel::old;
 }
 
 }  // namespace
@@ -805,12 +796,17 @@ bool affine_gemv_with(QGemvKernel k, int dt, const AffineWeight& w, const void* 
   if (k == QGemvKernel::automatic) {
     k = qgemv_auto_choice(dt, w, M, K);
     if (k == QGemvKernel::tc && affine_gemv_tc(dt, w, x, out, M, N, K, st)) return true;
+    if (k == QGemvKernel::lop3 && q::launch_lop3(dt, w, x, out, static_cast<int>(M), static_cast<int>(N),
+                                                 static_cast<int>(K), st)) {
+      return true;
+    }
     k = QGemvKernel::old;
   }
   const int m = static_cast<int>(M), n = static_cast<int>(N), kk = static_cast<int>(K);
   switch (k) {
     case QGemvKernel::tc: return affine_gemv_tc(dt, w, x, out, M, N, K, st);
     case QGemvKernel::fast: return q::launch_fast(dt, w, x, out, m, n, kk, st);
+    case QGemvKernel::lop3: return q::launch_lop3(dt, w, x, out, m, n, kk, st);
     default: return q::launch_old(dt, w, x, out, m, n, kk, st);
   }
 }

@@ -50,6 +50,27 @@ TESSERA_QHD int fast_xs_index(int m, int c, int h, int CT) { return (m * CT + c)
 // values spans several chunks, each adding bias * its own part of the sum).
 TESSERA_QHD int fast_xsum_index(int m, int c, int CT) { return m * CT + c; }
 
+// ---- qmv_lop3_kernel ("lop3", bits 4/8): a block of kLWarps warps on the same R rows of W; warp
+// wk takes the 32-value chunks (i * kLWarps + wk) * 32 + lane, i = 0, 1, ...; the kLWarps partial
+// sums of a row are added in a fixed order. Weights decode without conversion instructions. ----
+constexpr int kLWarps = 4;
+// Rows of W per block and chunk steps per row in flight, by rows of x and width.
+template <int MR, int bits>
+struct LopShape {
+  static constexpr int R = MR == 1 ? 8 : MR == 2 ? 4 : 2;
+  static constexpr int U = bits == 4 && MR == 4 ? 2 : 1;
+};
+// First row of W of block `block` (R rows a block).
+TESSERA_QHD int lop_row0(int block, int R) { return block * R; }
+// Chunk of step i of lane `lane` of warp `wk`.
+TESSERA_QHD int lop_chunk(int i, int wk, int lane) { return (i * kLWarps + wk) * 32 + lane; }
+// log2(gs / 32) for a power-of-two group size >= 32 (the group of chunk c is c >> shift), else -1.
+TESSERA_QHD int lop_group_shift(int gs) {
+  int s = 0;
+  while (s < 16 && (32 << s) < gs) ++s;
+  return (32 << s) == gs ? s : -1;
+}
+
 // ---- qmv_tc_kernel: one 16-row tile of W per block; 128-value super-steps; lane (g, t) ----
 // After the quad transposes of MODE (0: gs 128, 1: gs 64, 2: gs 32), word slot i of lane t holds
 // values 32 rho + 8 omega + [0, 8) of the super-step; the 4 lanes of a slot lie in one group.
