@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -569,6 +570,37 @@ TEST(QuantGemvEmulation, Lop3GroupShiftAndChunks) {
     for (int lane = 0; lane < 32; ++lane)
       for (int i = 0; qidx::lop_chunk(i, wk, lane) < 300; ++i) ++seen[qidx::lop_chunk(i, wk, lane)];
   for (int v : seen) EXPECT_EQ(v, 1);
+}
+
+TEST(QuantGemvEmulation, GGUFQ40Q80FieldsAreTheGgmlValues) {
+  // The staged GGUF kernel reads field t of quant word i at bits 16 (t / P) + bits (t % P) and pairs
+  // it with x value gg_q4_0_value / gg_q8_0_value(i, t): that must be the ggml layout (Q4_0: byte j
+  // holds value j in its low nibble and j + 16 in its high one, value = nibble - 8; Q8_0: byte j is
+  // int8 value j, read as (byte ^ 0x80) - 128), each value exactly once.
+  std::mt19937 gen(3);
+  for (int bits : {4, 8}) {
+    const int nbytes = bits == 4 ? 16 : 32, P = 16 / bits, V = 32 / bits;
+    std::vector<uint8_t> q(nbytes);
+    for (auto& b : q) b = static_cast<uint8_t>(gen());
+    std::vector<int> ggml(32), seen(32, 0);
+    for (int j = 0; j < 32; ++j) {
+      ggml[j] = bits == 4 ? ((j < 16 ? q[j] & 15 : q[j - 16] >> 4) - 8) : static_cast<int8_t>(q[j]);
+    }
+    for (int i = 0; i < nbytes / 4; ++i) {
+      uint32_t w;
+      std::memcpy(&w, q.data() + 4 * i, 4);
+      for (int t = 0; t < V; ++t) {
+        const int sh = 16 * (t / P) + bits * (t % P);
+        uint32_t f = (w >> sh) & ((1u << bits) - 1);
+        int value = bits == 4 ? static_cast<int>(f) - 8 : static_cast<int>(f ^ 0x80u) - 128;
+        const int j = bits == 4 ? qidx::gg_q4_0_value(i, t) : qidx::gg_q8_0_value(i, t);
+        ASSERT_TRUE(j >= 0 && j < 32);
+        ++seen[j];
+        EXPECT_EQ(value, ggml[j]) << "bits " << bits << " word " << i << " field " << t;
+      }
+    }
+    for (int v : seen) EXPECT_EQ(v, 1) << "bits " << bits;
+  }
 }
 
 TEST(QuantGemvEmulation, OldKernelEveryWidth) {

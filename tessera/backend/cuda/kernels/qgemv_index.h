@@ -71,6 +71,16 @@ TESSERA_QHD int lop_group_shift(int gs) {
   return (32 << s) == gs ? s : -1;
 }
 
+// ---- GGUF Q4_0 / Q8_0 decode of the staged GGUF kernel: field t of quant word i (bytes 4i .. 4i + 3
+// of the block's quants) is at bits 16 (t / P) + bits (t % P) of the word, P = 16 / bits; the value
+// of the block (0..31) it holds (ggml: byte j holds value j in its low nibble, j + 16 in its high
+// nibble for Q4_0; byte j is value j for Q8_0). ----
+TESSERA_QHD int gg_q4_0_value(int i, int t) {
+  const int byte = 4 * i + 2 * (t / 4) + ((t % 4) >> 1);
+  return byte + 16 * (t & 1);
+}
+TESSERA_QHD int gg_q8_0_value(int i, int t) { return 4 * i + t; }
+
 // ---- qmv_tc_kernel: one 16-row tile of W per block; 128-value super-steps; lane (g, t) ----
 // After the quad transposes of MODE (0: gs 128, 1: gs 64, 2: gs 32), word slot i of lane t holds
 // values 32 rho + 8 omega + [0, 8) of the super-step; the 4 lanes of a slot lie in one group.

@@ -92,6 +92,15 @@ __device__ __forceinline__ float field_scaled(uint32_t lo, uint32_t hi, int t) {
   return __uint_as_float(and_or(t >= P ? hi : lo, ((1u << bits) - 1) << (bits * p), 0x4B000000u)) - 8388608.0f;
 }
 
+// As field_scaled<8> for int8 bytes: (byte ^ 0x80) = q + 128, times 2^(8 (t % 2)); the flip is part
+// of the same LOP3 ((w & mask) ^ (2^23 bits | sign bit of the field)).
+__device__ __forceinline__ float field_scaled_flip8(uint32_t lo, uint32_t hi, int t) {
+  const int p = t % 2;
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(d) : "r"(t >= 2 ? hi : lo), "r"(0xFFu << (8 * p)), "r"(0x4B000000u | (0x80u << (8 * p))));
+  return __uint_as_float(d) - 8388608.0f;
+}
+
 // ---- x: 8 consecutive values as float (p 16-byte aligned) ----
 __device__ __forceinline__ void load_x8(const float* p, float (&v)[8]) {
   float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
