@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -482,11 +483,17 @@ TEST_F(GpuQuant, ZeroRowsAndBadInput) {
 // host-side wait on the stream (so the GPU runs them back to back, not paced by the CPU's launch
 // cost), timed with CUDA events; each launch reads the next of several copies of the weights
 // (together > 256 MB, far above the 50-60 MB L2), so every byte comes from HBM. GB/s counts weight
-// + scale/bias + x + output bytes; "peak" is the H200's 4.8 TB/s; "cuBLAS" is the bandwidth of the
+// + scale/bias + x + output bytes; "peak" is the card's HBM peak (H100 SXM 3.35 TB/s, H200 4.8 TB/s,
+// printed in the header; another card: 3.35); "cuBLAS" is the bandwidth of the
 // bf16 GEMV (cublasGemmEx, same N x K, M rows) timed the same way.
 namespace {
 
-constexpr double kPeakBytesPerS = 4.8e12;
+// HBM peak of the current card by name (H200 4.8 TB/s, else the H100 SXM's 3.35 TB/s).
+double peak_bytes_per_s(std::string& name) {
+  cudaDeviceProp prop{};
+  name = cudaGetDeviceProperties(&prop, 0) == cudaSuccess ? prop.name : "unknown";
+  return name.find("H200") != std::string::npos ? 4.8e12 : 3.35e12;
+}
 
 // Device copies of a set of buffers, enough that the copies together exceed `total` bytes.
 struct Copies {
@@ -542,6 +549,9 @@ TEST_F(GpuQuant, DISABLED_Timings) {
   cudaStream_t st = cuda::current_stream();  // the stream cuBLAS is bound to
   const size_t kSpan = size_t(256) << 20;
   const int shapes[5][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {32000, 4096}, {128256, 4096}};  // (N, K)
+  std::string card;
+  const double kPeakBytesPerS = peak_bytes_per_s(card);
+  std::printf("%s, peak %.2f TB/s\n", card.c_str(), kPeakBytesPerS / 1e12);
   std::printf("%-28s %-16s %2s %9s %8s %6s %7s\n", "kernel", "N x K", "M", "us", "GB/s", "peak", "cuBLAS");
   for (auto [N, K] : shapes) {
     char shape[32];
