@@ -570,6 +570,8 @@ TEST(QuantGemvEmulation, Lop3GroupShiftAndChunks) {
     for (int lane = 0; lane < 32; ++lane)
       for (int i = 0; qidx::lop_chunk(i, wk, lane) < 300; ++i) ++seen[qidx::lop_chunk(i, wk, lane)];
   for (int v : seen) EXPECT_EQ(v, 1);
+  // The kernel advances its row pointers by kLStep chunks a step.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(qidx::lop_chunk(i + 1, 3, 17) - qidx::lop_chunk(i, 3, 17), qidx::kLStep);
 }
 
 TEST(QuantGemvEmulation, GGUFQ40Q80FieldsAreTheGgmlValues) {

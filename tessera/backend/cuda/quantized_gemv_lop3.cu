@@ -51,6 +51,10 @@ __global__ void __launch_bounds__(kLWarps * 32) qmv_lop3_kernel(const T* __restr
     for (int r = 0; r < R; ++r) acc[r][m] = 0.0f;
   }
 
+  // Row pointers at the lane's current chunk, advanced by U steps (kLStep chunks each) per batch.
+  const int c0 = qidx::lop_chunk(0, wk, lane);
+#pragma unroll
+  for (int r = 0; r < R; ++r) wrow[r] += static_cast<int64_t>(c0) * bits;
   for (int i0 = 0; qidx::lop_chunk(i0, wk, 0) < nchunks; i0 += U) {  // uniform per warp
     uint32_t w[U][R][bits];
     float sc[U][R], bi[U][R];
@@ -61,7 +65,7 @@ __global__ void __launch_bounds__(kLWarps * 32) qmv_lop3_kernel(const T* __restr
         const int g = c >> gshift;
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          load_chunk<bits>(wrow[r] + static_cast<int64_t>(c) * bits, w[u][r]);
+          load_chunk<bits>(wrow[r] + u * qidx::kLStep * bits, w[u][r]);
           sc[u][r] = to_f(__ldg(srow[r] + g));
           bi[u][r] = to_f(__ldg(brow[r] + g));
         }
@@ -114,6 +118,8 @@ __global__ void __launch_bounds__(kLWarps * 32) qmv_lop3_kernel(const T* __restr
         }
       }
     }
+#pragma unroll
+    for (int r = 0; r < R; ++r) wrow[r] += U * qidx::kLStep * bits;
   }
 
   // Warp sums, then the kLWarps warps of the block in a fixed order.

@@ -62,8 +62,9 @@ struct LopShape {
 };
 // First row of W of block `block` (R rows a block).
 TESSERA_QHD int lop_row0(int block, int R) { return block * R; }
-// Chunk of step i of lane `lane` of warp `wk`.
-TESSERA_QHD int lop_chunk(int i, int wk, int lane) { return (i * kLWarps + wk) * 32 + lane; }
+// Chunk of step i of lane `lane` of warp `wk` (consecutive steps kLStep chunks apart).
+constexpr int kLStep = kLWarps * 32;
+TESSERA_QHD int lop_chunk(int i, int wk, int lane) { return i * kLStep + wk * 32 + lane; }
 // log2(gs / 32) for a power-of-two group size >= 32 (the group of chunk c is c >> shift), else -1.
 TESSERA_QHD int lop_group_shift(int gs) {
   int s = 0;
