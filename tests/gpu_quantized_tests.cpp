@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -274,6 +275,7 @@ const char* gemv_name(cuda::QGemvKernel k) {
   return k == cuda::QGemvKernel::old    ? "old"
          : k == cuda::QGemvKernel::fast ? "fast"
          : k == cuda::QGemvKernel::tc   ? "tc"
+         : k == cuda::QGemvKernel::lop3 ? "lop3"
                                         : "auto";
 }
 
@@ -300,9 +302,11 @@ TEST_F(GpuQuant, EveryGemvKernelMatchesDequantizedReference) {
             eval(x);
             std::vector<double> want, mag;
             ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
-            for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc}) {
+            for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc,
+                           cuda::QGemvKernel::lop3}) {
               const bool applies = k == cuda::QGemvKernel::old ||
-                                   (k == cuda::QGemvKernel::fast && (bits == 4 || bits == 8)) ||
+                                   ((k == cuda::QGemvKernel::fast || k == cuda::QGemvKernel::lop3) &&
+                                    (bits == 4 || bits == 8)) ||
                                    (k == cuda::QGemvKernel::tc && bits == 4 && d != float32);
               auto y = random_array({M, N}, d, -1, 1, 0);  // a full buffer, overwritten by the kernel
               eval(y);
@@ -323,11 +327,54 @@ TEST_F(GpuQuant, EveryGemvKernelMatchesDequantizedReference) {
   }
 }
 
+TEST_F(GpuQuant, Lop3GemvEveryRowCountGroupAndDtype) {
+  // The conversion-free kernel called directly: every M 1..8 (MR 1/2/4/8 take 8/4/2/2 rows a block),
+  // N odd and N 3 (fewer rows than a block), K 1152 (36 chunks, idle lanes) and 4224 (132 chunks:
+  // a full round of the block's 128 lanes and a partial one), bits 4/8, groups 32/64/128, f32/f16/bf16
+  // x, against the float64 dequantize-then-matmul reference. A group size of 96 is refused.
+  cudaStream_t st = cuda::current_stream();
+  for (Dtype d : kFloats) {
+    for (int bits : {4, 8}) {
+      for (int gs : kGroups) {
+        for (int K : {1152, 4224}) {
+          for (int N : {45, 3}) {
+            auto q = quantize(random_array({N, K}, d, -1, 1, bits * 5 + gs + K + N), gs, bits, Device::gpu);
+            eval(q);
+            auto wv = dequantized(q, gs, bits);
+            cuda::AffineWeight w{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(),
+                                 q[2].device_data(), bits, gs, true};
+            for (int M = 1; M <= 8; ++M) {
+              auto x = random_array({M, K}, d, -1, 1, 13 * M + bits + gs + N);
+              auto y = random_array({M, N}, d, -1, 1, 0);  // overwritten by the kernel
+              eval(x, y);
+              ASSERT_TRUE(cuda::affine_gemv_with(cuda::QGemvKernel::lop3, static_cast<int>(d.val), w, x.device_data(),
+                                                 y.device_data(), M, N, K, st));
+              y.mark_device_written();
+              ASSERT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+              std::vector<double> want, mag;
+              ref_matmul(host_values(x), wv, M, K, N, true, want, mag);
+              EXPECT_TRUE(close_scaled(y, want, mag, matmul_tolerance(d, M)))
+                  << dtype_name(d) << " bits " << bits << " gs " << gs << " K " << K << " N " << N << " M " << M;
+            }
+          }
+        }
+      }
+    }
+  }
+  // (quantize takes 32/64/128 only: a gs-32 weight described as gs 96; nothing is launched.)
+  auto q = quantize(random_array({16, 192}, float32, -1, 1, 2), 32, 4, Device::gpu);
+  eval(q);
+  cuda::AffineWeight w96{static_cast<const uint32_t*>(q[0].device_data()), q[1].device_data(), q[2].device_data(),
+                         4, 96, true};
+  EXPECT_FALSE(cuda::affine_gemv_with(cuda::QGemvKernel::lop3, static_cast<int>(float32.val), w96, nullptr, nullptr,
+                                      1, 16, 192, st));
+}
+
 TEST_F(GpuQuant, ForcedGemvKernelReachesQuantizedMatmul) {
   // set_qgemv_kernel (as TESSERA_QGEMV) steers quantized_matmul's GEMVs; a kernel that does not take
   // the arguments (tc with 8-bit or f32) falls back to the automatic choice. M 12 (f32): two GEMVs.
   const int N = 70, K = 640;
-  for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc,
+  for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc, cuda::QGemvKernel::lop3,
                  cuda::QGemvKernel::automatic}) {
     ForceGemv force(k);
     EXPECT_EQ(cuda::qgemv_kernel(), k);
@@ -364,11 +411,17 @@ TEST_F(GpuQuant, ZeroRowsAndBadInput) {
 // host-side wait on the stream (so the GPU runs them back to back, not paced by the CPU's launch
 // cost), timed with CUDA events; each launch reads the next of several copies of the weights
 // (together > 256 MB, far above the 50-60 MB L2), so every byte comes from HBM. GB/s counts weight
-// + scale/bias + x + output bytes; "peak" is the H200's 4.8 TB/s; "cuBLAS" is the bandwidth of the
+// + scale/bias + x + output bytes; "peak" is the card's HBM peak (H100 SXM 3.35 TB/s, H200 4.8 TB/s,
+// printed in the header; another card: 3.35); "cuBLAS" is the bandwidth of the
 // bf16 GEMV (cublasGemmEx, same N x K, M rows) timed the same way.
 namespace {
 
-constexpr double kPeakBytesPerS = 4.8e12;
+// HBM peak of the current card by name (H200 4.8 TB/s, else the H100 SXM's 3.35 TB/s).
+double peak_bytes_per_s(std::string& name) {
+  cudaDeviceProp prop{};
+  name = cudaGetDeviceProperties(&prop, 0) == cudaSuccess ? prop.name : "unknown";
+  return name.find("H200") != std::string::npos ? 4.8e12 : 3.35e12;
+}
 
 // Device copies of a set of buffers, enough that the copies together exceed `total` bytes.
 struct Copies {
@@ -424,6 +477,9 @@ TEST_F(GpuQuant, DISABLED_Timings) {
   cudaStream_t st = cuda::current_stream();  // the stream cuBLAS is bound to
   const size_t kSpan = size_t(256) << 20;
   const int shapes[5][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {32000, 4096}, {128256, 4096}};  // (N, K)
+  std::string card;
+  const double kPeakBytesPerS = peak_bytes_per_s(card);
+  std::printf("%s, peak %.2f TB/s\n", card.c_str(), kPeakBytesPerS / 1e12);
   std::printf("%-28s %-16s %2s %9s %8s %6s %7s\n", "kernel", "N x K", "M", "us", "GB/s", "peak", "cuBLAS");
   for (auto [N, K] : shapes) {
     char shape[32];
@@ -460,9 +516,9 @@ TEST_F(GpuQuant, DISABLED_Timings) {
         make_copies(c, {{q[0].device_data(), q[0].nbytes()}, {q[1].device_data(), q[1].nbytes()},
                         {q[2].device_data(), q[2].nbytes()}}, kSpan);
         double bytes = q[0].nbytes() + q[1].nbytes() + q[2].nbytes() + xb.nbytes() + ob.nbytes();
-        // Each GEMV kernel (old, fast, tc where it applies) and affine_qmm's automatic choice ("auto").
+        // Each GEMV kernel (old, fast, tc, lop3 where it applies) and affine_qmm's automatic choice ("auto").
         for (auto k : {cuda::QGemvKernel::old, cuda::QGemvKernel::fast, cuda::QGemvKernel::tc,
-                       cuda::QGemvKernel::automatic}) {
+                       cuda::QGemvKernel::lop3, cuda::QGemvKernel::automatic}) {
           bool ran = true;
           double s = kernel_seconds(st, static_cast<int>(c.sets.size()), [&](int i) {
             cuda::AffineWeight w{static_cast<const uint32_t*>(c.sets[i][0]), c.sets[i][1], c.sets[i][2], ac.bits,

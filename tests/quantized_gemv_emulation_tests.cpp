@@ -1,5 +1,5 @@
 // Host emulation of the CUDA affine GEMV kernels (quantized_gemv.cu: old qmv_t_kernel, fast
-// qmv_fast_kernel, tensor-core qmv_tc_kernel): walks blocks, warps and lanes sequentially with the
+// qmv_fast_kernel, tensor-core qmv_tc_kernel; quantized_gemv_lop3.cu: qmv_lop3_kernel): walks blocks, warps and lanes sequentially with the
 // kernels' own index functions (tessera/backend/cuda/kernels/qgemv_index.h), emulates shuffles,
 // shared memory (bounds-checked) and the m16n8k16 MMA fragment layout of the PTX ISA, and compares
 // with a float64 dequantize-then-matmul reference. Runs on the CPU (no CUDA needed).
@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -427,6 +428,68 @@ std::vector<float> emulate_tc(const Problem& p, bool bf16) {
   return out;
 }
 
+// ---- qmv_lop3_kernel ----
+template <int MR>
+std::vector<float> emulate_lop3(const Problem& p) {
+  const int bits = p.bits, P = 16 / bits, nchunks = p.K / 32, row_words = p.K / 32 * bits;
+  constexpr int R = qidx::LopShape<MR, 4>::R;
+  const int U = p.bits == 4 ? qidx::LopShape<MR, 4>::U : qidx::LopShape<MR, 8>::U;
+  const int gshift = qidx::lop_group_shift(p.gs), G = p.K >> (gshift + 5);
+  if (gshift < 0) throw std::invalid_argument("[emulation] lop3 takes power-of-two group sizes");
+  std::vector<float> out(static_cast<size_t>(p.M) * p.N, NAN);
+  const int blocks = (p.N + R - 1) / R;
+  for (int blk = 0; blk < blocks; ++blk) {
+    const int n0 = qidx::lop_row0(blk, R);
+    Smem<float> red(qidx::kLWarps * R * MR);
+    for (int wk = 0; wk < qidx::kLWarps; ++wk) {
+      std::vector<float> acc(32 * R * MR, 0.0f);  // [lane][r][m]
+      for (int lane = 0; lane < 32; ++lane) {
+        for (int i0 = 0; qidx::lop_chunk(i0, wk, 0) < nchunks; i0 += U) {
+          for (int u = 0; u < U; ++u) {
+            const int c = qidx::lop_chunk(i0 + u, wk, lane);
+            if (c >= nchunks) break;
+            const int g = c >> gshift;
+            for (int m = 0; m < MR; ++m) {
+              const float* xr = p.x.data() + static_cast<size_t>(std::min(m, p.M - 1)) * p.K + c * 32;
+              float xs = 0.0f;
+              for (int j8 = 0; j8 < 4; ++j8) {
+                const float* v = xr + 8 * j8;
+                xs += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+              }
+              for (int r = 0; r < R; ++r) {
+                const int row = std::min(n0 + r, p.N - 1);
+                const uint32_t* w = p.wq.data() + static_cast<size_t>(row) * row_words + static_cast<size_t>(c) * bits;
+                std::vector<float> dot(P, 0.0f);
+                for (int j = 0; j < 32; ++j) {
+                  const float qf = extract_scaled(w, bits, j);
+                  dot[j % P] = std::fma(qf, xr[j], dot[j % P]);
+                }
+                float d = dot[0];
+                for (int q = 1; q < P; ++q) d = std::fma(dot[q], 1.0f / static_cast<float>(1u << (bits * q)), d);
+                float& a = acc[(lane * R + r) * MR + m];
+                a = std::fma(p.scales[row * G + g], d, std::fma(p.bias[row * G + g], xs, a));
+              }
+            }
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MR; ++m) {
+          std::vector<float> v(32);
+          for (int l = 0; l < 32; ++l) v[l] = acc[(l * R + r) * MR + m];
+          red[wk * R * MR + r * MR + m] = warp_sum(v);
+        }
+    }
+    for (int t = 0; t < R * MR; ++t) {
+      const int r = t / MR, m = t % MR;
+      float v = 0.0f;
+      for (int k = 0; k < qidx::kLWarps; ++k) v += red[k * R * MR + t];
+      if (n0 + r < p.N && m < p.M) out[m * p.N + n0 + r] = v;
+    }
+  }
+  return out;
+}
+
 // The launchers' choice of MR (dispatch_rows) and of U (launch_old).
 template <typename F>
 std::vector<float> by_rows(int M, F&& f) {
@@ -443,6 +506,9 @@ std::vector<float> run_old(const Problem& p) {
 }
 std::vector<float> run_fast(const Problem& p) {
   return by_rows(p.M, [&](auto mr) { return emulate_fast<decltype(mr)::value>(p); });
+}
+std::vector<float> run_lop3(const Problem& p) {
+  return by_rows(p.M, [&](auto mr) { return emulate_lop3<decltype(mr)::value>(p); });
 }
 std::vector<float> run_tc(const Problem& p, bool bf16) {
   switch (qidx::tc_mode(p.gs)) {
@@ -470,6 +536,72 @@ TEST(QuantGemvEmulation, FastKernelEveryGroupSizeAndTile) {
     }
     auto p = make_problem(1, 9, 8576, 64, bits, float32, 7 + bits);
     EXPECT_TRUE(matches(p, run_fast(p), 5e-5)) << "bits " << bits << " K 8576 M 1";
+  }
+}
+
+TEST(QuantGemvEmulation, Lop3KernelEveryRowCountGroupAndTail) {
+  // Every M (MR 1, 2, 4, 8: 8, 4, 2, 2 rows a block); N 37 and 3 (fewer rows than a block); K 1152
+  // (36 chunks: lanes of 3 warps idle), 4224 (132 chunks: one round of 4 warps and a partial one).
+  for (int bits : {4, 8}) {
+    for (int gs : {32, 64, 128}) {
+      for (int K : {1152, 4224}) {
+        for (int M = 1; M <= 8; ++M) {
+          for (int N : {kN, 3}) {
+            if (N == 3 && M % 3 != 1) continue;
+            auto p = make_problem(M, N, K, gs, bits, float32, 5 * bits + gs + K + M + N);
+            EXPECT_TRUE(matches(p, run_lop3(p), 5e-5))
+                << "bits " << bits << " gs " << gs << " K " << K << " M " << M << " N " << N;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(QuantGemvEmulation, Lop3GroupShiftAndChunks) {
+  EXPECT_EQ(qidx::lop_group_shift(32), 0);
+  EXPECT_EQ(qidx::lop_group_shift(64), 1);
+  EXPECT_EQ(qidx::lop_group_shift(128), 2);
+  EXPECT_EQ(qidx::lop_group_shift(96), -1);
+  EXPECT_EQ(qidx::lop_group_shift(16), -1);
+  // The warps and lanes of a block visit every chunk once.
+  std::vector<int> seen(300, 0);
+  for (int wk = 0; wk < qidx::kLWarps; ++wk)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int i = 0; qidx::lop_chunk(i, wk, lane) < 300; ++i) ++seen[qidx::lop_chunk(i, wk, lane)];
+  for (int v : seen) EXPECT_EQ(v, 1);
+  // The kernel advances its row pointers by kLStep chunks a step.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(qidx::lop_chunk(i + 1, 3, 17) - qidx::lop_chunk(i, 3, 17), qidx::kLStep);
+}
+
+TEST(QuantGemvEmulation, GGUFQ40Q80FieldsAreTheGgmlValues) {
+  // The staged GGUF kernel reads field t of quant word i at bits 16 (t / P) + bits (t % P) and pairs
+  // it with x value gg_q4_0_value / gg_q8_0_value(i, t): that must be the ggml layout (Q4_0: byte j
+  // holds value j in its low nibble and j + 16 in its high one, value = nibble - 8; Q8_0: byte j is
+  // int8 value j, read as (byte ^ 0x80) - 128), each value exactly once.
+  std::mt19937 gen(3);
+  for (int bits : {4, 8}) {
+    const int nbytes = bits == 4 ? 16 : 32, P = 16 / bits, V = 32 / bits;
+    std::vector<uint8_t> q(nbytes);
+    for (auto& b : q) b = static_cast<uint8_t>(gen());
+    std::vector<int> ggml(32), seen(32, 0);
+    for (int j = 0; j < 32; ++j) {
+      ggml[j] = bits == 4 ? ((j < 16 ? q[j] & 15 : q[j - 16] >> 4) - 8) : static_cast<int8_t>(q[j]);
+    }
+    for (int i = 0; i < nbytes / 4; ++i) {
+      uint32_t w;
+      std::memcpy(&w, q.data() + 4 * i, 4);
+      for (int t = 0; t < V; ++t) {
+        const int sh = 16 * (t / P) + bits * (t % P);
+        uint32_t f = (w >> sh) & ((1u << bits) - 1);
+        int value = bits == 4 ? static_cast<int>(f) - 8 : static_cast<int>(f ^ 0x80u) - 128;
+        const int j = bits == 4 ? qidx::gg_q4_0_value(i, t) : qidx::gg_q8_0_value(i, t);
+        ASSERT_TRUE(j >= 0 && j < 32);
+        ++seen[j];
+        EXPECT_EQ(value, ggml[j]) << "bits " << bits << " word " << i << " field " << t;
+      }
+    }
+    for (int v : seen) EXPECT_EQ(v, 1) << "bits " << bits;
   }
 }
 

@@ -1,6 +1,7 @@
 // Quantized decode GEMV kernels (x rows M <= 8, one pass over the weights for all rows): affine
-// W (N, K) by three kernels (row streaming "old", x staged in shared memory "fast", tensor-core
-// "tc"; affine_gemv_t picks one, TESSERA_QGEMV forces one) and GGUF rows (16-byte copies through
+// W (N, K) by four kernels (row streaming "old", x staged in shared memory "fast", tensor-core
+// "tc", conversion-free "lop3" in quantized_gemv_lop3.cu; affine_gemv_t picks one, TESSERA_QGEMV
+// forces one) and GGUF rows (16-byte copies through
 // shared memory) dequantized in registers; affine W (K, N) by column chunks with split-K.
 #include <algorithm>
 #include <atomic>
@@ -390,6 +391,72 @@ struct GGSeg {
   static_assert(bytes % 16 == 0, "GGUF segment must be a multiple of 16 bytes");
 };
 
+// Q4_0 / Q8_0 chunk c of the kGRows staged rows (row r at stage + r * row_stride) against x values
+// [k, k + 32) of each row of x, without conversion instructions: each field is put in place into the
+// mantissa of 2^23 (one LOP3; Q8_0 also flips the sign bit: int8 q as q + 128), minus 2^23 (exact);
+// values at position p of a half word keep their factor 2^(bits p) and go to partial dot p;
+// acc[r][m] += d * (dot - offset * sum(x)), offset 8 (Q4_0) or 128 (Q8_0). Value order of a block:
+// qidx::gg_q4_0_value / gg_q8_0_value.
+template <int type, int MR>
+__device__ __forceinline__ void gguf_dot_q40_q80(const uint8_t* stage, int row_stride, int c,
+                                                 const float* (&xr)[MR], int64_t k, float (&acc)[kRows][MR]) {
+  constexpr bool four = type == gg_q4_0;
+  constexpr int bits = four ? 4 : 8, NW = four ? 4 : 8, P = 16 / bits, V = 32 / bits;
+  constexpr int bytes = GGInfo<type>::bytes;
+  using Ld = GGLoad<true>;
+  float d[kRows];
+  uint32_t w[kRows][NW];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const uint8_t* b = stage + r * row_stride + c * bytes;
+    d[r] = f16_bits(Ld::u16(b));
+#pragma unroll
+    for (int i = 0; i < NW; ++i) w[r][i] = Ld::u32_a2(b + 2 + 4 * i);
+  }
+#pragma unroll
+  for (int m = 0; m < MR; ++m) {
+    float xv[32];
+#pragma unroll
+    for (int j8 = 0; j8 < 4; ++j8) {
+      float t8[8];
+      load_x8(xr[m] + k + j8 * 8, t8);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) xv[j8 * 8 + j] = t8[j];
+    }
+    float xs = 0.0f;
+#pragma unroll
+    for (int j8 = 0; j8 < 4; ++j8) {
+      const float* v = xv + 8 * j8;
+      xs += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      float dot[P];
+#pragma unroll
+      for (int p = 0; p < P; ++p) dot[p] = 0.0f;
+#pragma unroll
+      for (int i = 0; i < NW; ++i) {
+        const uint32_t lo = w[r][i], hi = lo >> 16;
+#pragma unroll
+        for (int t = 0; t < V; ++t) {
+          const int j = four ? qidx::gg_q4_0_value(i, t) : qidx::gg_q8_0_value(i, t);
+          float f;
+          if constexpr (four) {
+            f = field_scaled<4>(lo, hi, t);
+          } else {
+            f = field_scaled_flip8(lo, hi, t);
+          }
+          dot[t % P] = fmaf(f, xv[j], dot[t % P]);
+        }
+      }
+      float s = dot[0];
+#pragma unroll
+      for (int p = 1; p < P; ++p) s = fmaf(dot[p], 1.0f / static_cast<float>(1u << (bits * p)), s);
+      acc[r][m] = fmaf(d[r], fmaf(four ? -8.0f : -128.0f, xs, s), acc[r][m]);
+    }
+  }
+}
+
 template <int type, int MR>
 __global__ void __launch_bounds__(kGWarps * 32) gguf_mv_staged_kernel(const float* __restrict__ x,
                                                                       const uint8_t* __restrict__ w,
@@ -436,7 +503,10 @@ __global__ void __launch_bounds__(kGWarps * 32) gguf_mv_staged_kernel(const floa
 #pragma unroll
     for (int q = 0; q < CPL; ++q) {
       const int c = q * 32 + lane;
-      if (c < cn) {
+      if constexpr (type == gg_q4_0 || type == gg_q8_0) {
+        if (c < cn) gguf_dot_q40_q80<type, MR>(reinterpret_cast<const uint8_t*>(&buf[warp][0]), S::vec * 16, c,
+                                               xr, static_cast<int64_t>(kc0 + c) * 32, acc);
+      } else if (c < cn) {
         float v[kGRows][32];
 #pragma unroll
         for (int r = 0; r < kGRows; ++r) {
@@ -595,20 +665,6 @@ __global__ void __launch_bounds__(kTcWarps * 32) qmv_tc_kernel(const T* __restri
   }
 }
 
-// Calls f(std::integral_constant<int, MR>{}) with MR the smallest of 1, 2, 4, 8 holding M rows.
-template <typename F>
-void dispatch_rows(int M, F&& f) {
-  if (M <= 1) {
-    f(std::integral_constant<int, 1>{});
-  } else if (M <= 2) {
-    f(std::integral_constant<int, 2>{});
-  } else if (M <= 4) {
-    f(std::integral_constant<int, 4>{});
-  } else {
-    f(std::integral_constant<int, 8>{});
-  }
-}
-
 unsigned int row_blocks(int N) {
   int64_t warps = (static_cast<int64_t>(N) + kRows - 1) / kRows;
   return static_cast<unsigned int>((warps + kWarps - 1) / kWarps);
@@ -670,7 +726,8 @@ QGemvKernel qgemv_from_env() {
   if (std::strcmp(v, "old") == 0) return QGemvKernel::old;
   if (std::strcmp(v, "fast") == 0) return QGemvKernel::fast;
   if (std::strcmp(v, "tc") == 0) return QGemvKernel::tc;
-  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast or tc, not '") +
+  if (std::strcmp(v, "lop3") == 0) return QGemvKernel::lop3;
+  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast, tc or lop3, not '") +
                               v + "'.");
 }
 
@@ -790,10 +847,13 @@ void set_qgemv_kernel(QGemvKernel k) { q::g_qgemv_forced.store(static_cast<int>(
 namespace {
 
 QGemvKernel qgemv_auto_choice(int dt, const AffineWeight& w, int64_t M, int64_t K) {
-  // Measured (H200, s4a): the row-streaming kernel is the fastest at M = 1; for M >= 2 the tensor-core
-  // GEMV (one weight pass for all rows) beats it by far where it applies (4-bit, f16/bf16 x).
+  // Measured (H200, s4a): for M >= 2 the tensor-core GEMV (one weight pass for all rows) beats the
+  // row-streaming kernel by far where it applies (4-bit, f16/bf16 x). M = 1: the conversion-free
+  // kernel (4.4 SASS instructions a weight in its loop against 6.6 for old, s5; not yet timed).
   const bool tc_ok = w.bits == 4 && (dt == dt_f16 || dt == dt_bf16) && K % 128 == 0 && qidx::tc_mode(w.group_size) >= 0;
-  return M >= 2 && tc_ok ? QGemvKernel::tc : QGemvKernel::old;
+  if (M >= 2) return tc_ok ? QGemvKernel::tc : QGemvKernel::old;
+  const bool lop3_ok = (w.bits == 4 || w.bits == 8) && qidx::lop_group_shift(w.group_size) >= 0;
+  return lop3_ok ? QGemvKernel::lop3 : QGemvKernel::old;
 }
 
 }  // namespace
@@ -805,12 +865,17 @@ bool affine_gemv_with(QGemvKernel k, int dt, const AffineWeight& w, const void* 
   if (k == QGemvKernel::automatic) {
     k = qgemv_auto_choice(dt, w, M, K);
     if (k == QGemvKernel::tc && affine_gemv_tc(dt, w, x, out, M, N, K, st)) return true;
+    if (k == QGemvKernel::lop3 && q::launch_lop3(dt, w, x, out, static_cast<int>(M), static_cast<int>(N),
+                                                 static_cast<int>(K), st)) {
+      return true;
+    }
     k = QGemvKernel::old;
   }
   const int m = static_cast<int>(M), n = static_cast<int>(N), kk = static_cast<int>(K);
   switch (k) {
     case QGemvKernel::tc: return affine_gemv_tc(dt, w, x, out, M, N, K, st);
     case QGemvKernel::fast: return q::launch_fast(dt, w, x, out, m, n, kk, st);
+    case QGemvKernel::lop3: return q::launch_lop3(dt, w, x, out, m, n, kk, st);
     default: return q::launch_old(dt, w, x, out, m, n, kk, st);
   }
 }

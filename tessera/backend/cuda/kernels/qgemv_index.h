@@ -50,6 +50,38 @@ TESSERA_QHD int fast_xs_index(int m, int c, int h, int CT) { return (m * CT + c)
 // values spans several chunks, each adding bias * its own part of the sum).
 TESSERA_QHD int fast_xsum_index(int m, int c, int CT) { return m * CT + c; }
 
+// ---- qmv_lop3_kernel ("lop3", bits 4/8): a block of kLWarps warps on the same R rows of W; warp
+// wk takes the 32-value chunks (i * kLWarps + wk) * 32 + lane, i = 0, 1, ...; the kLWarps partial
+// sums of a row are added in a fixed order. Weights decode without conversion instructions. ----
+constexpr int kLWarps = 4;
+// Rows of W per block and chunk steps per row in flight, by rows of x and width.
+template <int MR, int bits>
+struct LopShape {
+  static constexpr int R = MR == 1 ? 8 : MR == 2 ? 4 : 2;
+  static constexpr int U = bits == 4 && MR == 4 ? 2 : 1;
+};
+// First row of W of block `block` (R rows a block).
+TESSERA_QHD int lop_row0(int block, int R) { return block * R; }
+// Chunk of step i of lane `lane` of warp `wk` (consecutive steps kLStep chunks apart).
+constexpr int kLStep = kLWarps * 32;
+TESSERA_QHD int lop_chunk(int i, int wk, int lane) { return i * kLStep + wk * 32 + lane; }
+// log2(gs / 32) for a power-of-two group size >= 32 (the group of chunk c is c >> shift), else -1.
+TESSERA_QHD int lop_group_shift(int gs) {
+  int s = 0;
+  while (s < 16 && (32 << s) < gs) ++s;
+  return (32 << s) == gs ? s : -1;
+}
+
+// ---- GGUF Q4_0 / Q8_0 decode of the staged GGUF kernel: field t of quant word i (bytes 4i .. 4i + 3
+// of the block's quants) is at bits 16 (t / P) + bits (t % P) of the word, P = 16 / bits; the value
+// of the block (0..31) it holds (ggml: byte j holds value j in its low nibble, j + 16 in its high
+// nibble for Q4_0; byte j is value j for Q8_0). ----
+TESSERA_QHD int gg_q4_0_value(int i, int t) {
+  const int byte = 4 * i + 2 * (t / 4) + ((t % 4) >> 1);
+  return byte + 16 * (t & 1);
+}
+TESSERA_QHD int gg_q8_0_value(int i, int t) { return 4 * i + t; }
+
 // ---- qmv_tc_kernel: one 16-row tile of W per block; 128-value super-steps; lane (g, t) ----
 // After the quad transposes of MODE (0: gs 128, 1: gs 64, 2: gs 32), word slot i of lane t holds
 // values 32 rho + 8 omega + [0, 8) of the super-step; the 4 lanes of a slot lie in one group.

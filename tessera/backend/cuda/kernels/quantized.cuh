@@ -74,6 +74,33 @@ __device__ __forceinline__ float extract_scaled(const uint32_t (&w)[bits], int j
   return u2f(h & (((1u << bits) - 1) << (bits * p)));
 }
 
+// (a & b) | c in one LOP3 (the compiler may otherwise emit an AND and an OR).
+__device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  return d;
+}
+
+// For bits 4 and 8: value t (0 .. 32 / bits - 1) of word `w` (lo = w, hi = w >> 16 computed once per
+// word) times 2^(bits * (t % P)), P = 16 / bits: one LOP3 puts the field in place into the mantissa
+// of 2^23 and one FADD removes 2^23 (exact; no conversion instruction).
+template <int bits>
+__device__ __forceinline__ float field_scaled(uint32_t lo, uint32_t hi, int t) {
+  static_assert(bits == 4 || bits == 8, "field_scaled takes 4 or 8 bits");
+  constexpr int P = 16 / bits;
+  const int p = t % P;
+  return __uint_as_float(and_or(t >= P ? hi : lo, ((1u << bits) - 1) << (bits * p), 0x4B000000u)) - 8388608.0f;
+}
+
+// As field_scaled<8> for int8 bytes: (byte ^ 0x80) = q + 128, times 2^(8 (t % 2)); the flip is part
+// of the same LOP3 ((w & mask) ^ (2^23 bits | sign bit of the field)).
+__device__ __forceinline__ float field_scaled_flip8(uint32_t lo, uint32_t hi, int t) {
+  const int p = t % 2;
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(d) : "r"(t >= 2 ? hi : lo), "r"(0xFFu << (8 * p)), "r"(0x4B000000u | (0x80u << (8 * p))));
+  return __uint_as_float(d) - 8388608.0f;
+}
+
 // ---- x: 8 consecutive values as float (p 16-byte aligned) ----
 __device__ __forceinline__ void load_x8(const float* p, float (&v)[8]) {
   float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
@@ -253,6 +280,24 @@ void affine_gemm(int dt, const AffineWeight& w, const void* x, void* out, int64_
 void gguf_gemv(int type, const float* x, const uint8_t* w, float* out, int M, int N, int K, cudaStream_t st);
 void gguf_gemm(int type, const float* x, const uint8_t* w, float* out, int64_t M, int64_t N, int64_t K,
                cudaStream_t st);
+// The conversion-free GEMV of W (N, K) (quantized_gemv_lop3.cu): bits 4/8, power-of-two group size;
+// false (nothing launched) otherwise.
+bool launch_lop3(int dt, const AffineWeight& w, const void* x, void* out, int M, int N, int K, cudaStream_t st);
+
+// Calls f(std::integral_constant<int, MR>{}) with MR the smallest of 1, 2, 4, 8 holding M rows.
+template <typename F>
+void dispatch_rows(int M, F&& f) {
+  if (M <= 1) {
+    f(std::integral_constant<int, 1>{});
+  } else if (M <= 2) {
+    f(std::integral_constant<int, 2>{});
+  } else if (M <= 4) {
+    f(std::integral_constant<int, 4>{});
+  } else {
+    f(std::integral_constant<int, 8>{});
+  }
+}
+
 
 // Calls f(std::integral_constant<int, bits>{}) for a supported width; false otherwise.
 template <typename F>
