@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -49,6 +50,16 @@ void record(const char* name, double host_us, gpu::TimingMark before, gpu::Timin
   std::lock_guard lk(s.mu);
   if (s.records.size() >= (size_t(1) << 20)) return;  // bounded: a long run keeps its first million
   s.records.push_back({name, host_us, std::move(before), std::move(after)});
+}
+
+Scope::Scope(const char* name) : name_(enabled() ? name : nullptr), t0_ns_(0) {
+  if (name_) t0_ns_ = std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
+Scope::~Scope() {
+  if (!name_) return;
+  const long long t1 = std::chrono::steady_clock::now().time_since_epoch().count();
+  record(name_, static_cast<double>(t1 - t0_ns_) / 1e3, nullptr, nullptr);
 }
 
 void reset() {

@@ -17,6 +17,19 @@ void record(const char* name, double host_us, gpu::TimingMark before, gpu::Timin
 // A table of the records so far, one line per primitive name sorted by device time (waits for the
 // GPU to reach the marks); "" when nothing was recorded.
 std::string report();
+// Host time of a named region inside an eval (recorded when profiling is on), e.g. to split a slow
+// primitive's host cost: `profiler::Scope s("sdpa.malloc");`.
+class Scope {
+ public:
+  explicit Scope(const char* name);
+  ~Scope();
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  const char* name_;
+  long long t0_ns_;
+};
 void reset();
 
 }  // namespace tessera::profiler

@@ -12,6 +12,7 @@
 #include "tessera/fast.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/models/hf_config.h"
+#include "tessera/scheduler.h"
 #include "tessera/lm/models/registry.h"
 #include "tessera/lm/quantized_attention.h"
 #include "tessera/ops.h"
@@ -174,6 +175,20 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
   }
   if (config_.rope_type == "llama3") rope_freqs_ = llama3_rope_freqs(config_, rotary_dims(config_));
   norm_ = get_weight(w, "model.norm.weight", {H});
+  // fast::rms_norm reads its weight in float32 (exact for f16/bf16): cast once here, not in every step.
+  std::vector<array> cast;
+  auto to_f32 = [&](array& a) {
+    if (a.dtype() == float16 || a.dtype() == bfloat16) cast.push_back(a = astype(a, float32));
+  };
+  for (auto& l : layers_) {
+    to_f32(l.input_layernorm);
+    to_f32(l.post_attention_layernorm);
+    for (auto* o : {&l.q_norm, &l.k_norm, &l.pre_feedforward_layernorm, &l.post_feedforward_layernorm}) {
+      if (*o) to_f32(**o);
+    }
+  }
+  to_f32(norm_);
+  eval(cast);
   lm_head_ = config_.tie_word_embeddings ? embed_tokens_ : linear_w("lm_head", V, H);
 }
 
