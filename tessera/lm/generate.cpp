@@ -97,7 +97,7 @@ GenerationResult generate(const Llama& model, const Tokenizer& tokenizer,
   reset_peak_memory();
   auto t0 = Clock::now();
   std::vector<StepToken> queue;
-  if (config.max_tokens > 0) queue = stepper.next();
+  if (config.max_tokens > 0) queue = stepper.next(config.max_tokens);
   auto t_first = Clock::now();
   int emitted = 0;
   bool done = config.max_tokens <= 0;

@@ -69,9 +69,42 @@ int32_t GenerateStep::sample(const array& logits, int position, const std::vecto
   return next.item<int32_t>();
 }
 
+bool GenerateStep::can_pipeline() const {
+  const float rp = options_.sampler.repetition_penalty;
+  return options_.pipelined && !options_.draft_model && !options_.prompt_cache && !(rp > 0 && rp != 1.0f);
+}
+
+// The token of this step: computed now, or queued by the previous call. With room for more, the next
+// step is built on this token while it is still lazy and queued before this one is read.
+int32_t GenerateStep::next_pipelined(int room) {
+  array token = array(0);  // (1,) int32
+  if (queued_) {
+    token = *queued_;
+    queued_.reset();
+  } else {
+    const bool first = !started_;
+    started_ = true;
+    array logits = first ? run(prefill_) : run({history_.back()});
+    token = sampler_(position_row(logits, logits.shape(1) - 1), {});
+    async_eval({token});
+  }
+  if (room > 1) {
+    array logits = model_.forward(reshape(astype(token, int32), {1, 1}), cache_);  // (1, 1, V)
+    queued_ = sampler_(position_row(logits, 0), {});
+    async_eval({*queued_});
+  }
+  eval(token);
+  return token.item<int32_t>();
+}
+
 std::vector<StepToken> GenerateStep::next(int room) {
   if (room < 1) throw std::invalid_argument("[generate] next() needs room for at least one token.");
   std::vector<StepToken> out;
+  if (can_pipeline()) {
+    out.push_back({next_pipelined(room), false});
+    history_.push_back(out[0].token);
+    return out;
+  }
   if (!started_) {
     started_ = true;
     array logits = run(prefill_);

@@ -25,6 +25,11 @@ struct GenerateStepOptions {
   int kv_bits = 0;
   int kv_group_size = 64;
   int quantized_kv_start = 0;  // positions kept in full precision before the cache is quantized
+  // Pipelined decoding (as MLX-LM's generate_step): while the device computes step t, the host builds
+  // and queues step t + 1 on the lazy token of step t, so graph building and kernel launches overlap
+  // the device's work. Same tokens as unpipelined. Used when there is no draft model, no prompt cache
+  // and no repetition penalty (which needs the token values before the next step is built).
+  bool pipelined = true;
 };
 
 struct StepToken {
@@ -54,6 +59,8 @@ class GenerateStep {
   array run(const std::vector<int32_t>& ids);  // -> logits (1, L, V), recorded in the prompt cache
   int32_t sample(const array& logits, int position, const std::vector<int32_t>& context);
   std::vector<StepToken> speculate(int k);
+  int32_t next_pipelined(int room);
+  bool can_pipeline() const;
 
   const Llama& model_;
   GenerateStepOptions options_;
@@ -64,6 +71,7 @@ class GenerateStep {
   std::vector<int32_t> prefill_, history_, draft_pending_;  // draft_pending_: decided, not seen by the draft
   int prompt_tokens_ = 0, cached_prompt_tokens_ = 0, draft_tokens_ = 0, accepted_draft_tokens_ = 0;
   bool started_ = false;
+  std::optional<array> queued_;  // pipelined: the next token (1,) int32, already queued
 };
 
 }  // namespace tessera::lm
