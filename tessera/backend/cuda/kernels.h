@@ -22,8 +22,8 @@ struct Strided {
 };
 
 // copy.cu: dst[idx(dst_strides)] = convert(src[idx(src_strides)]) over `s` (operand 0 = src,
-// operand 1 = dst); same dtype copies any element size, conversions among every dtype (real and
-// complex64, with the CPU's rules).
+// operand 1 = dst); same dtype copies any element size, conversions among bool/int32/uint32/int64/
+// f16/bf16/f32.
 bool copy_supported(int src_dt, int dst_dt);
 void copy_strided(const void* src, int src_dt, void* dst, int dst_dt, const Strided& s, size_t n, cudaStream_t st);
 // Fills n elements of elem_size bytes with the value at `value` (host bytes).
@@ -44,15 +44,13 @@ void binary(int op, int dt, const void* a, double a_val, const void* b, double b
 void select(const bool* cond, const void* x, const void* y, void* out, int elem_size, const Strided& s, size_t n,
             cudaStream_t st);
 
-// reduce.cu: contiguous input viewed as (outer, len, inner); out (outer, inner) of out_dt (the input
-// dtype, or int32/uint32 for sums and products of bool and 8/16-bit integers); and/or: bool.
-enum ReduceOp : int { r_sum, r_max, r_min, r_mean, r_prod, r_and, r_or };
-bool reduce_supported(int op, int dt, int out_dt);
-void reduce(int op, int dt, int out_dt, const void* in, void* out, size_t outer, size_t len, size_t inner,
-            cudaStream_t st);
+// reduce.cu: contiguous input viewed as (outer, len, inner); out (outer, inner).
+enum ReduceOp : int { r_sum, r_max, r_min, r_mean, r_prod };
+bool reduce_supported(int op, int dt);
+void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len, size_t inner, cudaStream_t st);
 void argreduce(bool is_max, int dt, const void* in, uint32_t* out, size_t outer, size_t len, size_t inner,
                cudaStream_t st);
-// reduce.cu: softmax over the last axis of a contiguous (rows, cols) input (f16 bf16 f32 f64).
+// softmax.cu: over the last axis of a contiguous (rows, cols) input.
 void softmax(int dt, const void* in, void* out, size_t rows, size_t cols, bool log, cudaStream_t st);
 
 // fast.cu: rms_norm over rows of x (rows, d); w (d,) of dtype dt or float32 (w_f32), or null.

@@ -10,6 +10,7 @@
 #include "tessera/backend/gpu.h"
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels/vec.cuh"
+#include "tessera/backend/cuda/kernels_reduce.h"
 
 namespace tessera::cuda {
 
@@ -333,7 +334,7 @@ __global__ void reduce_complex(int op, const float2* in, float2* out, int64_t ou
 
 }  // namespace
 
-bool reduce_supported(int op, int dt, int out_dt) {
+bool reduce_out_supported(int op, int dt, int out_dt) {
   if (dt == dtx_c64) return out_dt == dt && (op == r_sum || op == r_prod || op == r_mean);
   if (op == r_and || op == r_or) return dt == dt_bool && out_dt == dt_bool;
   if (op == r_mean) return is_float_dt(dt) && out_dt == dt;
@@ -400,8 +401,8 @@ void reduce_typed(int op, const T* ip, O* op_, size_t outer, size_t len, size_t 
 }
 }  // namespace
 
-void reduce(int op, int dt, int out_dt, const void* in, void* out, size_t outer, size_t len, size_t inner,
-            cudaStream_t st) {
+void reduce_out(int op, int dt, int out_dt, const void* in, void* out, size_t outer, size_t len, size_t inner,
+                cudaStream_t st) {
   if (outer * inner == 0) return;
   if (dt == dtx_c64) {
     size_t warps = outer * inner;
@@ -419,6 +420,12 @@ void reduce(int op, int dt, int out_dt, const void* in, void* out, size_t outer,
       reduce_typed<T, Acc<T>>(op, ip, static_cast<Acc<T>*>(out), outer, len, inner, st);  // widened sum/prod
     }
   });
+}
+
+bool reduce_supported(int op, int dt) { return reduce_out_supported(op, dt, dt); }
+
+void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len, size_t inner, cudaStream_t st) {
+  reduce_out(op, dt, dt, in, out, outer, len, inner, st);
 }
 
 void argreduce(bool is_max, int dt, const void* in, uint32_t* out, size_t outer, size_t len, size_t inner,
