@@ -37,12 +37,30 @@ void reset_gpu_fallback_counts() {
   fallback_counts().clear();
 }
 
+// A run of the CPU kernel counts as a fallback when it moved data: an input only valid on the device
+// was copied to the host, or an output got a host buffer of its own (computed on the CPU, uploaded
+// when a GPU kernel reads it). Views (Broadcast, Slice, Transpose, Reshape without a copy, ...) share
+// their input's buffer, touch no data and are not counted.
 void Primitive::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  {
+  std::vector<const array::Data*> on_device;  // inputs whose valid copy is only on the device
+  for (auto& x : inputs) {
+    auto& d = x.data_shared_ptr();
+    if (d && !d->host_valid.load(std::memory_order_acquire)) on_device.push_back(d.get());
+  }
+  eval_cpu(inputs, outputs);
+  bool moved = false;
+  for (auto* d : on_device) moved |= d->host_valid.load(std::memory_order_acquire);
+  for (auto& o : outputs) {
+    auto& d = o.data_shared_ptr();
+    if (!d) continue;
+    bool shared = false;
+    for (auto& x : inputs) shared |= x.data_shared_ptr() == d;
+    moved |= !shared;
+  }
+  if (moved) {
     std::lock_guard<std::mutex> lock(fallback_mutex());
     ++fallback_counts()[name()];
   }
-  eval_cpu(inputs, outputs);
 }
 
 std::vector<array> Primitive::vjp(const std::vector<array>&, const std::vector<array>&,

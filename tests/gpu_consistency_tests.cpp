@@ -54,6 +54,8 @@ const std::vector<Dtype> kF32 = {float32};
 const std::vector<Dtype> kF64 = {float64};
 const std::vector<Dtype> kC64 = {complex64};
 const std::vector<Dtype> kSmallInt = {int8, uint8, int16, uint16};
+const std::vector<Dtype> kSignedW = {int8, int16, int64};     // every signed width beyond int32
+const std::vector<Dtype> kUnsignedW = {uint8, uint16, uint32, uint64};
 const Shape kS = {37, 129};
 
 enum Layout { contiguous_l, transposed_l, strided_l, broadcast_l };
@@ -258,6 +260,87 @@ std::vector<Case> cases() {
   add2("right_shift", {int32, int64}, -40, 40, S, B(right_shift(x, abs(y, s), s)));
   add2("maximum/nan", kFloat, -5, 5, S, B(maximum(x, y, s)));
   c.back().specials = true;
+  // Every integer width and bool (these ran on the CPU before): signed widths on [-9, 9], unsigned on
+  // [0, 9] (exact, wrap-around as on the CPU); products on {1, 2} over the 37-long axis 0.
+  for (auto [g, ints, lo, hi] : std::vector<std::tuple<std::string, std::vector<Dtype>, double, double>>{
+           {"/signed", kSignedW, -9, 9}, {"/unsigned", kUnsignedW, 0, 9}}) {
+    add1("abs" + g, ints, lo, hi, S, U(abs(x, s)));
+    add1("negative" + g, ints, lo, hi, S, U(negative(x, s)));
+    add1("square" + g, ints, lo, hi, S, U(square(x, s)));
+    add1("sign" + g, ints, lo, hi, S, U(sign(x, s)));
+    for (auto [n, fn] : std::vector<std::pair<std::string, Fn>>{
+             {"add", B(add(x, y, s))},           {"subtract", B(subtract(x, y, s))},
+             {"multiply", B(multiply(x, y, s))}, {"maximum", B(maximum(x, y, s))},
+             {"minimum", B(minimum(x, y, s))},   {"power", B(power(x, y, s))},
+             {"equal", B(equal(x, y, s))},       {"not_equal", B(not_equal(x, y, s))},
+             {"less", B(less(x, y, s))},         {"less_equal", B(less_equal(x, y, s))},
+             {"greater", B(greater(x, y, s))},   {"greater_equal", B(greater_equal(x, y, s))},
+             {"floor_divide", B(floor_divide(x, y, s))}, {"remainder", B(remainder(x, y, s))},
+             {"add/row", B(add(x, slice(y, {0, 0}, {1, y.shape(1)}, s), s))}}) {
+      add2(n + g, ints, lo, hi, S, fn);
+    }
+    for (int ax : {0, 1}) {
+      std::string a = "/axis" + std::to_string(ax) + g;
+      add1("sum" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return sum(in[0], ax, false, s); });
+      add1("max" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return max(in[0], ax, false, s); });
+      add1("min" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return min(in[0], ax, false, s); });
+      add1("argmax" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return argmax(in[0], ax, false, s); });
+      add1("argmin" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return argmin(in[0], ax, false, s); });
+      add1("all" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return all(in[0], ax, false, s); });
+      add1("any" + a, ints, 0, 1.2, S, [ax](auto& in, StreamOrDevice s) { return any(in[0], ax, false, s); });
+      add1("cumsum" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return cumsum(in[0], ax, false, true, s); });
+      add1("cummax" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return cummax(in[0], ax, true, true, s); });
+      add1("cummin" + a, ints, lo, hi, S, [ax](auto& in, StreamOrDevice s) { return cummin(in[0], ax, false, false, s); });
+    }
+    add1("prod/axis0" + g, ints, 1, 2.99, S, U(prod(x, 0, false, s)));
+    add1("sum/all" + g, ints, lo, hi, S, U(sum(x, s)));
+    addn("cumprod" + g, ints, {{5, 12}}, 1, 2.99, S, U(cumprod(x, 1, false, true, s)));
+    add1("sort" + g, ints, lo, hi, S, U(sort(x, 1, s)));
+    add1("argsort" + g, ints, lo, hi, S, U(argsort(x, 0, s)));
+    for (Dtype to : {bool_, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32,
+                     float64, complex64}) {
+      add1("astype" + g + "_to_" + dtype_name(to), ints, lo, hi, S,
+           [to](auto& in, StreamOrDevice s) { return astype(in[0], to, s); });
+    }
+  }
+  // bool: arithmetic (or/and), reductions, arg reductions, cummax/cummin.
+  const std::vector<Dtype> kBool = {bool_};
+  add2("add/bool", kBool, -1, 1, S, B(add(x, y, s)));
+  add2("multiply/bool", kBool, -1, 1, S, B(multiply(x, y, s)));
+  add2("maximum/bool", kBool, -1, 1, S, B(maximum(x, y, s)));
+  add2("minimum/bool", kBool, -1, 1, S, B(minimum(x, y, s)));
+  add2("power/bool", kBool, -1, 1, S, B(power(x, y, s)));
+  add1("square/bool", kBool, -1, 1, S, U(square(x, s)));
+  for (int ax : {0, 1}) {
+    std::string a = "/axis" + std::to_string(ax) + "/bool";
+    add1("sum" + a, kBool, -1, 1, S, [ax](auto& in, StreamOrDevice s) { return sum(in[0], ax, false, s); });
+    add1("prod" + a, kBool, -0.2, 1, S, [ax](auto& in, StreamOrDevice s) { return prod(in[0], ax, false, s); });
+    add1("max" + a, kBool, -1, 1, S, [ax](auto& in, StreamOrDevice s) { return max(in[0], ax, false, s); });
+    add1("min" + a, kBool, -1, 1, S, [ax](auto& in, StreamOrDevice s) { return min(in[0], ax, false, s); });
+    add1("argmax" + a, kBool, -1, 1, S, [ax](auto& in, StreamOrDevice s) { return argmax(in[0], ax, false, s); });
+    add1("argmin" + a, kBool, -1, 1, S, [ax](auto& in, StreamOrDevice s) { return argmin(in[0], ax, false, s); });
+    add1("cummax" + a, kBool, -3, 1, S, [ax](auto& in, StreamOrDevice s) { return cummax(in[0], ax, false, true, s); });
+    add1("cummin" + a, kBool, -1, 3, S, [ax](auto& in, StreamOrDevice s) { return cummin(in[0], ax, true, false, s); });
+  }
+  // Large int64/uint64 values (beyond float's 24 and double's 53 bits) keep every bit.
+  addn("argmax/int64_wide", {int64, uint64}, {{5, 40}}, 0, 3, S, F(auto& x = in[0];
+       auto big = multiply(x, array(int64_t(1) << 40, x.dtype()), s);
+       return argmax(add(big, reshape(astype(arange(200, s), x.dtype(), s), {5, 40}, s), s), 1, false, s);));
+  // complex64 power and conversions.
+  add2("power/complex", kC64, 0.5, 1.5, S, B(power(x, y, s)));
+  for (Dtype to : {bool_, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32,
+                   float64}) {
+    add1("astype/complex_to_" + dtype_name(to), kC64, 0, 100, S,
+         [to](auto& in, StreamOrDevice s) { return astype(in[0], to, s); });
+    add1("astype/" + dtype_name(to) + "_to_complex", {to}, 0, 100, S, U(astype(x, complex64, s)));
+  }
+  // float64 softmax (double kernel).
+  for (int ax : {0, 1}) {
+    add1("softmax/axis" + std::to_string(ax) + "/f64", kF64, -5, 5, R,
+         [ax](auto& in, StreamOrDevice s) { return softmax(in[0], ax, false, s); });
+    add1("log_softmax/axis" + std::to_string(ax) + "/f64", kF64, -5, 5, R,
+         [ax](auto& in, StreamOrDevice s) { return log_softmax(in[0], ax, false, s); });
+  }
   // float64 elementwise (double kernels, judged at 1e-10 against the CPU).
   for (auto [n, lo, hi, fn] : std::vector<std::tuple<std::string, double, double, Fn>>{
            {"exp", -2, 2, U(exp(x, s))},           {"expm1", -2, 2, U(expm1(x, s))},
@@ -631,7 +714,10 @@ TEST_F(GpuConsistency, EveryOpMatchesTheCpu) {
   for (auto& [n, k] : gpu_fallback_counts()) fb += " " + n + "=" + std::to_string(k);
   std::printf("[gpu consistency] CPU fallbacks on the GPU stream:%s\n", fb.empty() ? " none" : fb.c_str());
   for (const char* n : {"DynamicSlice", "DynamicSliceUpdate", "RandomMap", "Permutation", "AddMM", "Real", "Imag",
-                        "Conjugate"}) {
+                        "Conjugate", "Abs", "Negative", "Square", "Sign", "Add", "Subtract", "Multiply", "Divide",
+                        "Maximum", "Minimum", "Power", "Equal", "NotEqual", "Less", "LessEqual", "Greater",
+                        "GreaterEqual", "FloorDivide", "Remainder", "Reduce", "ArgReduce", "Scan", "Softmax",
+                        "AsType", "Sort", "ArgSort", "Partition", "ArgPartition"}) {
     EXPECT_EQ(gpu_fallback_count(n), 0u) << n << " fell back to the CPU in the consistency table";
   }
   EXPECT_EQ(failures, 0);
@@ -830,6 +916,71 @@ TEST_F(GpuConsistency, FormerFallbacksRunOnTheGpu) {
   std::string left;
   for (auto& [n, k] : gpu_fallback_counts()) left += " " + n + "=" + std::to_string(k);
   std::printf("[gpu fallback] after the small-int scatter group:%s\n", left.empty() ? " none" : left.c_str());
+
+  // Every integer width and bool: elementwise arithmetic/comparisons, reductions (all/any too), arg
+  // reductions, scans, conversions to and from every dtype (complex64 included).
+  auto base = make_input({9, 31}, float64, -9, 9, 20, transposed_l, false);
+  auto ones_twos = make_input({9, 31}, float64, 1, 2.99, 21, contiguous_l, false);
+  std::vector<array> typed;
+  for (Dtype d : {int8, uint8, int16, uint16, uint32, int64, uint64, bool_}) {
+    bool unsig = d == uint8 || d == uint16 || d == uint32 || d == uint64;
+    typed.push_back(astype(unsig ? abs(base, kCpu) : base, d, kCpu));
+    typed.push_back(astype(ones_twos, d, kCpu));
+  }
+  eval(typed);
+  reset_gpu_fallback_counts();
+  outs.clear();
+  for (size_t k = 0; k < typed.size(); k += 2) {
+    auto& x = typed[k];
+    auto& y = typed[k + 1];
+    bool is_bool = x.dtype() == bool_;
+    outs.insert(outs.end(), {square(x), add(x, y), multiply(x, y), maximum(x, y), minimum(x, y), power(y, y),
+                             equal(x, y), less(x, y), greater_equal(x, y), sum(x, 0), prod(y, 1), max(x, 1),
+                             min(x, 0), argmax(x, 1), argmin(x, 0), all(x, 1), any(x, 0), cummax(x, 1),
+                             cummin(x, 0, true), astype(x, complex64), astype(x, float16), astype(x, int8),
+                             astype(x, uint64)});
+    if (!is_bool) {
+      outs.insert(outs.end(), {abs(x), negative(x), sign(x), subtract(x, y), floor_divide(x, y), remainder(x, y),
+                               cumsum(x, 1), cumprod(y, 1, false, false)});
+    }
+  }
+  eval(outs);
+  check("integer widths and bool", {"Abs", "Negative", "Square", "Sign", "Add", "Subtract", "Multiply", "Maximum",
+                                    "Minimum", "Power", "Equal", "Less", "GreaterEqual", "FloorDivide",
+                                    "Remainder", "Reduce", "ArgReduce", "Scan", "AsType"});
+
+  reset_gpu_fallback_counts();
+  outs = {power(c1, c2), astype(c1, float32), astype(c1, bool_), astype(c1, int64), astype(c1, float64),
+          astype(f, complex64), astype(typed[0], complex64), softmax(f64, 1), log_softmax(f64, 0)};
+  eval(outs);
+  check("complex64 power and conversions, float64 softmax", {"Power", "AsType", "Softmax"});
+}
+
+// The counter counts CPU runs that moved data only: views of a device-only array (broadcast, slice,
+// transpose, reshape, expand_dims, diagonal) are not counted; a LAPACK op (inv) is, once.
+TEST_F(GpuConsistency, FallbackCounterCountsOnlyDataMovement) {
+  auto x = add(make_input({6, 6}, float32, -1, 1, 31, contiguous_l, false), array(0.5f));
+  eval(x);  // device-only result
+  reset_gpu_fallback_counts();
+  std::vector<array> views = {broadcast_to(reshape(x, {1, 6, 6}), {3, 6, 6}), slice(x, {1, 0}, {5, 6}, {2, 3}),
+                              transpose(x), reshape(x, {36}), expand_dims(x, 0), diagonal(x)};
+  eval(views);
+  std::string seen;
+  for (auto& [n, k] : gpu_fallback_counts()) seen += " " + n + "=" + std::to_string(k);
+  EXPECT_TRUE(gpu_fallback_counts().empty()) << "views counted as fallbacks:" << seen;
+  auto sq = matmul(x, transpose(x));
+  auto a = add(sq, multiply(eye(6, float32), array(6.0f)));
+  eval(a);
+  reset_gpu_fallback_counts();
+  auto ai = linalg::inv(a);
+  eval(ai);
+  EXPECT_EQ(gpu_fallback_count("Inverse"), 1u);
+  // The views' values are the CPU's.
+  for (auto& v : views) {
+    auto vc = copy(v, kCpu);
+    eval(vc);
+    EXPECT_EQ(values(v), values(vc));
+  }
 }
 
 // addmm with a bias row (beta 1) runs as one cuBLASLt GEMM with the bias epilogue (f32, f16, bf16),

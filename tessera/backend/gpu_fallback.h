@@ -1,5 +1,7 @@
 // Debug counters of the CPU fallback on the GPU (Primitive::eval_gpu's default, primitive.cpp): how
-// many times each primitive (by name) ran its CPU kernel for a GPU stream since the last reset.
+// many times each primitive (by name) ran its CPU kernel for a GPU stream since the last reset,
+// counting only runs that moved data (a device-only input copied to the host, or an output computed
+// into a host buffer of its own); views that share their input's buffer are not counted.
 #pragma once
 
 #include <cstddef>

@@ -1,17 +1,33 @@
-// CUDA copies: strided (broadcast, transposed, sliced) copies with dtype conversion (bool, 32/64-bit
-// ints, f16, bf16, f32, f64), and fills.
+// CUDA copies: strided (broadcast, transposed, sliced) copies with dtype conversion among every dtype
+// (bool, all integer widths, f16, bf16, f32, f64, complex64 with the CPU's rules), and fills.
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
 
 namespace tessera::cuda {
 
 namespace {
 
+// complex64 as stored: interleaved real and imaginary float32.
+struct alignas(8) cf32 {
+  float re, im;
+};
+
+// The CPU's conversion rules (backend/cpu/copy.cpp): complex64 to a real type takes the real part,
+// a real type to complex64 goes through float with a zero imaginary part, 16-bit floats convert
+// through float, to bool is "!= 0" in the source's compute type.
 template <typename S, typename D>
 __device__ __forceinline__ D convert(S v) {
   if constexpr (std::is_same_v<S, D>) {
     return v;
+  } else if constexpr (std::is_same_v<D, cf32>) {
+    if constexpr (std::is_same_v<S, double>) return {static_cast<float>(v), 0.0f};
+    else return {to_f(v), 0.0f};
+  } else if constexpr (std::is_same_v<S, cf32>) {
+    if constexpr (std::is_same_v<D, bool>) return v.re != 0.0f;
+    else if constexpr (std::is_same_v<D, __half> || std::is_same_v<D, __nv_bfloat16>) return from_f<D>(v.re);
+    else return static_cast<D>(v.re);
   } else if constexpr (std::is_same_v<D, bool>) {
     if constexpr (std::is_same_v<S, double>) return v != 0.0;  // a float cast would flush tiny values
+    else if constexpr (std::is_integral_v<S>) return v != 0;
     else return to_f(v) != 0.0f;
   } else if constexpr (std::is_same_v<D, __half> || std::is_same_v<D, __nv_bfloat16>) {
     return from_f<D>(to_f(v));
@@ -43,19 +59,14 @@ __global__ void fill_kernel(T* dst, T v, int64_t n) {
   }
 }
 
+// Every dtype: the real ones and complex64.
 template <typename F>
 bool dispatch_convertible(int dt, F&& f) {
-  switch (dt) {
-    case dt_bool: f(bool{}); return true;
-    case dt_int32: f(int32_t{}); return true;
-    case dt_uint32: f(uint32_t{}); return true;
-    case dt_int64: f(int64_t{}); return true;
-    case dt_f16: f(__half{}); return true;
-    case dt_bf16: f(__nv_bfloat16{}); return true;
-    case dt_f32: f(float{}); return true;
-    case dtx_f64: f(double{}); return true;
-    default: return false;
+  if (dt == dtx_c64) {
+    f(cf32{});
+    return true;
   }
+  return dispatch_real(dt, f);
 }
 
 bool contiguous_same(const Strided& s) {

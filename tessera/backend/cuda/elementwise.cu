@@ -1,7 +1,8 @@
 // CUDA elementwise kernels: unary math, binary arithmetic/comparison with broadcast strides, select.
 // Unary float32/f16/bf16 ops get one kernel per op (no per-element switch); binary ops, float64 and
-// int32 take the op as a uniform run-time switch (memory bound; keeps builds small). float32/f16/bf16
-// compute in float, float64 in double, int32 in int32.
+// integers take the op as a uniform run-time switch (memory bound; keeps builds small). float32/f16/
+// bf16 compute in float, float64 in double, integers and bool as C++ does on the CPU (promoted to
+// int, the result converted back: wrap-around, bool results are "!= 0").
 #include <type_traits>
 
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
@@ -80,19 +81,30 @@ __device__ __forceinline__ double unary_d(int op, double x) {
   }
 }
 
-__device__ __forceinline__ int32_t unary_i(int op, int32_t x) {
-  switch (op) {
-    case u_abs: return x < 0 ? -x : x;
-    case u_neg: return -x;
-    case u_square: return x * x;
-    case u_sign: return (x > 0) - (x < 0);
-    default: return x;
+// Integers and bool (abs/negative/square/sign only; the CPU backend's rules: unsigned and bool abs
+// and sign keep x or give x > 0, bool negative/square keep x).
+template <typename T>
+__device__ __forceinline__ T unary_i(int op, T x) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return x;
+  } else {
+    switch (op) {
+      case u_abs:
+        if constexpr (std::is_unsigned_v<T>) return x;
+        else return static_cast<T>(x < T(0) ? -x : x);
+      case u_neg: return static_cast<T>(-x);
+      case u_square: return static_cast<T>(x * x);
+      case u_sign:
+        if constexpr (std::is_unsigned_v<T>) return static_cast<T>(x > T(0));
+        else return static_cast<T>((x > T(0)) - (x < T(0)));
+      default: return x;
+    }
   }
 }
 
 template <typename T>
 __device__ __forceinline__ T unary_t(int op, T x) {
-  if constexpr (std::is_same_v<T, int32_t>) {
+  if constexpr (std::is_integral_v<T>) {
     return unary_i(op, x);
   } else if constexpr (std::is_same_v<T, double>) {
     return unary_d(op, x);
@@ -177,18 +189,45 @@ void with_unary_op(int op, F&& f) {
   }
 }
 
+// x ** y for integers as on the CPU: negative exponents give 0 except for bases +-1; otherwise
+// square-and-multiply in a wide unsigned type (wraps like the hardware); bool: x || !y.
+template <typename A>
+__device__ __forceinline__ A int_pow(A x, A y) {
+  if constexpr (std::is_same_v<A, bool>) {
+    return x || !y;
+  } else {
+    if constexpr (std::is_signed_v<A>) {
+      if (y < 0) {
+        if (x == 1) return A(1);
+        if (x == -1) return static_cast<A>((y & 1) ? -1 : 1);
+        return A(0);
+      }
+    }
+    using U = std::make_unsigned_t<A>;
+    using W = std::conditional_t<(sizeof(A) < 4), uint32_t, U>;
+    W base = static_cast<W>(x), r = 1;
+    U e = static_cast<U>(y);
+    while (e) {
+      if (e & 1) r *= base;
+      base *= base;
+      e >>= 1;
+    }
+    return static_cast<A>(r);
+  }
+}
+
 template <typename A>
 __device__ __forceinline__ A arith(int op, A a, A b) {
   constexpr bool fp = std::is_floating_point_v<A>;
   switch (op) {
-    case b_add: return a + b;
-    case b_sub: return a - b;
-    case b_mul: return a * b;
+    case b_add: return static_cast<A>(a + b);
+    case b_sub: return static_cast<A>(a - b);
+    case b_mul: return static_cast<A>(a * b);
     case b_div:
       if constexpr (fp) {
         return a / b;
       } else {
-        return b == 0 ? A(0) : a / b;  // never reached: int division goes to the CPU
+        return b == 0 ? A(0) : static_cast<A>(a / b);  // never reached: divide is for floats (ops promote)
       }
     case b_max:
       if constexpr (fp) {
@@ -207,7 +246,7 @@ __device__ __forceinline__ A arith(int op, A a, A b) {
     case b_pow:
       if constexpr (std::is_same_v<A, float>) return powf(a, b);
       else if constexpr (std::is_same_v<A, double>) return pow(a, b);
-      else return a;
+      else return int_pow(a, b);
     default: return a;
   }
 }
@@ -375,17 +414,15 @@ bool pack_ok(const Operand<T>& o, int V) {
 }  // namespace
 
 bool unary_supported(int op, int dt) {
-  if (dt == dt_int32) return op == u_abs || op == u_neg || op == u_square || op == u_sign;
-  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16 || dt == dtx_f64;
+  if (dt == dt_bool || is_int_dt(dt)) return op == u_abs || op == u_neg || op == u_square || op == u_sign;
+  return is_float_dt(dt);
 }
 
 namespace {
-// Calls f(T{}) for the dtypes of unary/binary: int32, the float types and float64.
+// Calls f(T{}) for the dtypes of unary/binary: bool, every integer width, the float types and float64.
 template <typename F>
 void dispatch_elementwise(int dt, F&& f) {
-  if (dt == dt_int32) f(int32_t{});
-  else if (dt == dtx_f64) f(double{});
-  else dispatch_float(dt, f);
+  dispatch_real(dt, f);
 }
 }  // namespace
 
@@ -417,8 +454,8 @@ void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st)
 }
 
 bool binary_supported(int op, int dt) {
-  if (dt == dt_int32) return op != b_div && op != b_pow;
-  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16 || dt == dtx_f64;
+  if (dt == dt_bool || is_int_dt(dt)) return op != b_div;  // the CPU divides floats only
+  return is_float_dt(dt);
 }
 
 void binary(int op, int dt, const void* a, double a_val, const void* b, double b_val, void* out, const Strided& s,

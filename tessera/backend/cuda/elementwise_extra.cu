@@ -121,8 +121,10 @@ __global__ void binary_extra_kernel(int op, const T* a, const T* b, T* out, Stri
     T x = a[strided_offset(s, 0, i)], y = b[strided_offset(s, 1, i)];
     if constexpr (std::is_same_v<T, bool>) {
       switch (op) {
-        case bx_logical_and: case bx_bitwise_and: out[i] = x && y; break;
+        case bx_logical_and: case bx_bitwise_and: case bx_floor_divide: out[i] = x && y; break;
         case bx_logical_or: case bx_bitwise_or: out[i] = x || y; break;
+        case bx_remainder: out[i] = false; break;
+        case bx_left_shift: case bx_right_shift: out[i] = x && !y; break;  // as the CPU's bool case
         default: out[i] = x != y; break;  // bx_bitwise_xor
       }
     } else if constexpr (is_float_v<T>) {
@@ -152,11 +154,10 @@ void unary_extra(int op, int dt, const void* in, void* out, size_t n, cudaStream
 
 bool binary_extra_supported(int op, int dt) {
   switch (op) {
-    case bx_floor_divide: case bx_remainder: return is_float_dt(dt) || is_int_dt(dt);
+    case bx_floor_divide: case bx_remainder: return is_float_dt(dt) || is_int_dt(dt) || dt == dt_bool;
     case bx_logaddexp: case bx_arctan2: return is_float_dt(dt);
     case bx_logical_and: case bx_logical_or: return dt == dt_bool;
-    case bx_bitwise_and: case bx_bitwise_or: case bx_bitwise_xor: return dt == dt_bool || is_int_dt(dt);
-    default: return is_int_dt(dt);  // shifts
+    default: return dt == dt_bool || is_int_dt(dt);  // bitwise ops and shifts
   }
 }
 

@@ -1,5 +1,6 @@
-// eval_gpu of reductions: sum/max/min/mean/prod over a block of axes, argmax/argmin, softmax.
+// eval_gpu of reductions: sum/max/min/mean/prod/all/any over a block of axes, argmax/argmin, softmax.
 #include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/backend/cuda/kernels_reduce.h"
 #include "tessera/primitives/reduce.h"
 
 namespace tessera {
@@ -9,9 +10,17 @@ using namespace cuda;
 void Reduce::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& in = inputs[0];
   auto& out = outputs[0];
-  int op = type_ == Sum ? r_sum : type_ == Max ? r_max : type_ == Min ? r_min : type_ == Mean ? r_mean
-         : type_ == Prod ? r_prod : -1;
-  if (op < 0 || in.dtype() != out.dtype() || !reduce_supported(op, dt(in.dtype())) || in.ndim() > kMaxDims ||
+  int op = r_or;
+  switch (type_) {
+    case Sum: op = r_sum; break;
+    case Max: op = r_max; break;
+    case Min: op = r_min; break;
+    case Mean: op = r_mean; break;
+    case Prod: op = r_prod; break;
+    case And: op = r_and; break;
+    case Or: op = r_or; break;
+  }
+  if (!reduce_out_supported(op, dt(in.dtype()), dt(out.dtype())) || in.ndim() > kMaxDims ||
       (in.size() == 0 && (op == r_max || op == r_min))) {
     return Primitive::eval_gpu(inputs, outputs);
   }
@@ -29,13 +38,15 @@ void Reduce::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   void* o = alloc_out(out);
   if (out.size() == 0) return;
   array x = contiguous_gpu(in, in.dtype());
-  reduce(op, dt(in.dtype()), in.size() ? x.device_data() : nullptr, o, outer, len, inner, current_stream());
+  reduce_out(op, dt(in.dtype()), dt(out.dtype()), in.size() ? x.device_data() : nullptr, o, outer, len, inner,
+             current_stream());
 }
 
 void ArgReduce::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& in = inputs[0];
   auto& out = outputs[0];
-  if (!reduce_supported(r_max, dt(in.dtype())) || out.dtype() != uint32 || in.ndim() > kMaxDims || in.size() == 0) {
+  if (!reduce_supported(r_max, dt(in.dtype())) || out.dtype() != uint32 || in.ndim() > kMaxDims ||
+      in.size() == 0) {
     return Primitive::eval_gpu(inputs, outputs);
   }
   size_t outer = 1, len = static_cast<size_t>(in.shape(axis_)), inner = 1;
@@ -53,7 +64,8 @@ void Softmax::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   auto& in = inputs[0];
   auto& out = outputs[0];
   Dtype d = out.dtype();
-  if (in.dtype() != d || !(d == float32 || d == float16 || d == bfloat16) || in.ndim() > kMaxDims || in.ndim() == 0) {
+  if (in.dtype() != d || !(d == float32 || d == float16 || d == bfloat16 || d == float64) || in.ndim() > kMaxDims ||
+      in.ndim() == 0) {
     return Primitive::eval_gpu(inputs, outputs);
   }
   array x = contiguous_gpu(in, d);

@@ -1,5 +1,5 @@
 // Launchers of the CUDA complex64 kernels (complex.cu): parts, conjugate, abs, negation, square and
-// the arithmetic/equality binaries, over strided operands (interleaved float pairs).
+// the arithmetic/equality binaries and power, over strided operands (interleaved float pairs).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -11,7 +11,7 @@
 namespace tessera::cuda {
 
 enum ComplexUnaryOp : int { cu_real, cu_imag, cu_conj, cu_abs, cu_neg, cu_square };
-enum ComplexBinaryOp : int { cb_add, cb_sub, cb_mul, cb_div, cb_eq, cb_ne };
+enum ComplexBinaryOp : int { cb_add, cb_sub, cb_mul, cb_div, cb_eq, cb_ne, cb_pow };
 // Output dtype of each op: float32 (real, imag, abs), bool (eq, ne) or complex64.
 // out (row-contiguous) [i] = op(in[i (operand 0 strides of s)]).
 void complex_unary(int op, const void* in, void* out, const Strided& s, size_t n, cudaStream_t st);

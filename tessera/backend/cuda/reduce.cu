@@ -1,24 +1,39 @@
 // CUDA reductions over (outer, len, inner) views: sum/max/min/mean/prod and argmax/argmin, and the
 // row softmax. Rows (inner == 1): blocks over row chunks with 16-byte loads (a second pass combines
 // the chunks of long rows); columns: 32-column tiles with the reduced axis split over 16 thread rows.
-// float64 accumulates in double; complex64 sum/prod/mean: one warp per output element.
+// float64 accumulates in double, 16-bit floats in float, integers and bool in their own type (32-bit
+// at least: bool/int8/int16 sums in int32, uint8/uint16 in uint32, as the CPU and sum's output dtype);
+// all/any are and/or over bool; complex64 sum/prod/mean: one warp per output element.
 #include <cfloat>
 #include <climits>
 
 #include "tessera/backend/gpu.h"
 #include "tessera/backend/cuda/kernels/dtypes.cuh"
 #include "tessera/backend/cuda/kernels/vec.cuh"
+#include "tessera/backend/cuda/kernels_reduce.h"
 
 namespace tessera::cuda {
 
 namespace {
+
+// Smallest and largest value of an integer type.
+template <typename A>
+__device__ __forceinline__ A int_lowest() {
+  if constexpr (std::is_unsigned_v<A>) return A(0);
+  else return static_cast<A>(std::make_unsigned_t<A>(1) << (sizeof(A) * 8 - 1));
+}
+template <typename A>
+__device__ __forceinline__ A int_highest() {
+  if constexpr (std::is_unsigned_v<A>) return static_cast<A>(~A(0));
+  else return static_cast<A>(~int_lowest<A>());
+}
 
 template <typename A>
 __device__ __forceinline__ A init_of(int op) {
   if constexpr (std::is_floating_point_v<A>) {
     return op == r_max ? A(-INFINITY) : op == r_min ? A(INFINITY) : op == r_prod ? A(1) : A(0);
   } else {
-    return op == r_max ? INT_MIN : op == r_min ? INT_MAX : op == r_prod ? 1 : 0;
+    return op == r_max ? int_lowest<A>() : op == r_min ? int_highest<A>() : (op == r_prod || op == r_and) ? A(1) : A(0);
   }
 }
 
@@ -33,8 +48,12 @@ __device__ __forceinline__ A combine(int op, A a, A b) {
       if constexpr (std::is_same_v<A, float>) return (a != a || b != b) ? a + b : fminf(a, b);
       else if constexpr (std::is_same_v<A, double>) return (a != a || b != b) ? a + b : fmin(a, b);
       else return a < b ? a : b;
-    case r_prod: return a * b;
-    default: return a + b;
+    case r_prod: return static_cast<A>(a * b);
+    case r_and:
+    case r_or:
+      if constexpr (std::is_integral_v<A>) return op == r_and ? (a & b) : (a | b);
+      else return a;  // never reached: all/any reduce bool
+    default: return static_cast<A>(a + b);
   }
 }
 
@@ -56,29 +75,43 @@ __device__ A block_reduce(int op, A v, A* shared) {
   return v;
 }
 
+// Accumulation type: double for float64, float for the other floats, 32-bit at least for integers
+// and bool (int32 for bool/int8/int16, uint32 for uint8/uint16), int64/uint64 for themselves.
 template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, int32_t> || std::is_same_v<T, double>, T, float>;
+struct AccR {
+  using type = std::conditional_t<is_half_v<T>, float, T>;
+};
+template <> struct AccR<bool> { using type = int32_t; };
+template <> struct AccR<int8_t> { using type = int32_t; };
+template <> struct AccR<int16_t> { using type = int32_t; };
+template <> struct AccR<uint8_t> { using type = uint32_t; };
+template <> struct AccR<uint16_t> { using type = uint32_t; };
+template <typename T>
+using Acc = typename AccR<T>::type;
 
 // Value of an input element in the accumulation type (partials of a first pass already are).
 template <typename A, typename In>
 __device__ __forceinline__ A load_as(In v) {
   if constexpr (std::is_same_v<In, A>) return v;
-  else return to_f(v);
+  else if constexpr (is_half_v<In>) return to_f(v);
+  else return static_cast<A>(v);
 }
 
-template <typename T>
-__device__ __forceinline__ T store(Acc<T> v) {
-  if constexpr (std::is_same_v<T, Acc<T>>) return v;
-  else return from_f<T>(v);
+template <typename O, typename A>
+__device__ __forceinline__ O store(A v) {
+  if constexpr (std::is_same_v<O, A>) return v;
+  else if constexpr (is_half_v<O>) return from_f<O>(v);
+  else return static_cast<O>(v);
 }
 
 // Block (blockIdx.x, row blockIdx.y) reduces in[row * len + [x * chunk, (x + 1) * chunk)). With one
 // chunk per row it writes out[row] (divided by mean_div when nonzero); else the partial to
 // partial[row * gridDim.x + x]. Vec: rows start 16-byte aligned and chunk is a multiple of a pack.
-template <typename T, typename In, bool Vec>
-__global__ void reduce_rows(int op, const In* in, T* out, Acc<T>* partial, int64_t len, int64_t chunk,
+// In: the input element type (A for the second pass over partials), O: the output type.
+template <typename In, typename O, bool Vec>
+__global__ void reduce_rows(int op, const In* in, O* out, Acc<In>* partial, int64_t len, int64_t chunk,
                             int64_t mean_div) {
-  using A = Acc<T>;
+  using A = Acc<In>;
   __shared__ A shared[32];
   const In* row = in + blockIdx.y * len;
   int64_t lo = blockIdx.x * chunk, hi = lo + chunk < len ? lo + chunk : len;
@@ -100,14 +133,14 @@ __global__ void reduce_rows(int op, const In* in, T* out, Acc<T>* partial, int64
       partial[blockIdx.y * gridDim.x + blockIdx.x] = acc;
     } else {
       if (mean_div >= 0) acc = acc / static_cast<A>(mean_div);
-      out[blockIdx.y] = store<T>(acc);
+      out[blockIdx.y] = store<O>(acc);
     }
   }
 }
 
 // Tiles of 32 columns (threadIdx.x) by blockDim.y slices of the reduced axis; rows by gridDim.y.
-template <typename T>
-__global__ void reduce_cols_tiled(int op, const T* in, T* out, int64_t outer, int64_t len, int64_t inner) {
+template <typename T, typename O>
+__global__ void reduce_cols_tiled(int op, const T* in, O* out, int64_t outer, int64_t len, int64_t inner) {
   using A = Acc<T>;
   __shared__ A tile[16][33];
   int64_t c = blockIdx.x * 32 + threadIdx.x;
@@ -122,14 +155,14 @@ __global__ void reduce_cols_tiled(int op, const T* in, T* out, int64_t outer, in
     if (threadIdx.y == 0 && c < inner) {
       for (int k = 1; k < static_cast<int>(blockDim.y); ++k) acc = combine(op, acc, tile[k][threadIdx.x]);
       if (op == r_mean) acc = acc / static_cast<A>(len);
-      out[o * inner + c] = store<T>(acc);
+      out[o * inner + c] = store<O>(acc);
     }
     __syncthreads();
   }
 }
 
-template <typename T>
-__global__ void reduce_cols(int op, const T* in, T* out, int64_t outer, int64_t len, int64_t inner) {
+template <typename T, typename O>
+__global__ void reduce_cols(int op, const T* in, O* out, int64_t outer, int64_t len, int64_t inner) {
   using A = Acc<T>;
   int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= outer * inner) return;
@@ -138,7 +171,7 @@ __global__ void reduce_cols(int op, const T* in, T* out, int64_t outer, int64_t 
   A acc = init_of<A>(op);
   for (int64_t j = 0; j < len; ++j) acc = combine(op, acc, load_as<A>(p[j * inner]));
   if (op == r_mean) acc = acc / static_cast<A>(len);
-  out[i] = store<T>(acc);
+  out[i] = store<O>(acc);
 }
 
 template <typename T>
@@ -147,7 +180,7 @@ __global__ void argreduce_kernel(bool is_max, const T* in, uint32_t* out, int64_
   if (i >= outer * inner) return;
   int64_t o = i / inner, c = i % inner;
   const T* p = in + o * len * inner + c;
-  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  using A = std::conditional_t<is_half_v<T>, float, T>;  // integers compare exactly in their own type
   A best = load_as<A>(*p);
   uint32_t bi = 0;
   for (int64_t j = 1; j < len; ++j) {
@@ -175,7 +208,10 @@ __device__ __forceinline__ bool arg_better(bool is_max, A v, uint32_t i, A bv, u
 // of (value, index) pairs. For long axes with few outputs (argmax over a vocabulary).
 template <typename T>
 __global__ void argreduce_block(bool is_max, const T* in, uint32_t* out, int64_t len, int64_t inner) {
-  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  // Integers compare exactly, widened to a type the warp shuffles take.
+  using A = std::conditional_t<is_half_v<T>, float,
+                               std::conditional_t<std::is_floating_point_v<T>, T,
+                                                  std::conditional_t<std::is_signed_v<T>, long long, unsigned long long>>>;
   __shared__ A sv[32];
   __shared__ uint32_t si[32];
   const int64_t i = blockIdx.x, o = i / inner, c = i % inner;
@@ -214,24 +250,39 @@ __global__ void argreduce_block(bool is_max, const T* in, uint32_t* out, int64_t
   }
 }
 
-// One block per row: max, then sum of exp, then the write.
+template <typename A>
+__device__ __forceinline__ A exp_a(A v) {
+  if constexpr (std::is_same_v<A, double>) return exp(v);
+  else return expf(v);
+}
+template <typename A>
+__device__ __forceinline__ A log_a(A v) {
+  if constexpr (std::is_same_v<A, double>) return log(v);
+  else return logf(v);
+}
+
+// One block per row: max, then sum of exp, then the write; float64 rows compute in double.
 template <typename T>
 __global__ void softmax_rows(const T* in, T* out, int64_t cols, bool log) {
-  __shared__ float shared[32];
+  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  __shared__ A shared[32];
   const T* row = in + blockIdx.x * cols;
   T* orow = out + blockIdx.x * cols;
-  float m = -INFINITY;
-  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, to_f(row[j]));
+  A m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    A x = load_as<A>(row[j]);
+    m = x > m ? x : m;
+  }
   m = block_reduce(r_max, m, shared);
-  float s = 0.0f;
-  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += expf(to_f(row[j]) - m);
+  A s = 0;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += exp_a(load_as<A>(row[j]) - m);
   s = block_reduce(r_sum, s, shared);
   if (log) {
-    float ls = logf(s) + m;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = from_f<T>(to_f(row[j]) - ls);
+    A ls = log_a(s) + m;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = store<T>(load_as<A>(row[j]) - ls);
   } else {
-    float inv = 1.0f / s;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = from_f<T>(expf(to_f(row[j]) - m) * inv);
+    A inv = A(1) / s;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = store<T>(exp_a(load_as<A>(row[j]) - m) * inv);
   }
 }
 
@@ -305,17 +356,10 @@ __global__ void __launch_bounds__(256, sizeof(T) == 2 && PPT == 4 ? kHalfSoftmax
   }
 }
 
+// Calls f(T{}) for every real dtype.
 template <typename F>
 bool dispatch_reduce(int dt, F&& f) {
-  if (dt == dt_int32) {
-    f(int32_t{});
-    return true;
-  }
-  if (dt == dtx_f64) {
-    f(double{});
-    return true;
-  }
-  return dispatch_float(dt, f);
+  return dispatch_real(dt, f);
 }
 
 __device__ __forceinline__ float2 complex_combine(bool prod, float2 a, float2 b) {
@@ -346,13 +390,75 @@ __global__ void reduce_complex(int op, const float2* in, float2* out, int64_t ou
 
 }  // namespace
 
-bool reduce_supported(int op, int dt) {
-  if (dt == dt_int32) return op != r_mean;
-  if (dt == dtx_c64) return op == r_sum || op == r_prod || op == r_mean;
-  return dt == dt_f32 || dt == dt_f16 || dt == dt_bf16 || dt == dtx_f64;
+bool reduce_out_supported(int op, int dt, int out_dt) {
+  if (dt == dtx_c64) return out_dt == dt && (op == r_sum || op == r_prod || op == r_mean);
+  if (op == r_and || op == r_or) return dt == dt_bool && out_dt == dt_bool;
+  if (op == r_mean) return is_float_dt(dt) && out_dt == dt;
+  if (op == r_sum || op == r_prod) {
+    // sum/prod of bool/int8/int16 give int32, of uint8/uint16 uint32 (the op's output dtype).
+    if (dt == dt_bool || dt == dtx_int8 || dt == dtx_int16) return out_dt == dt_int32;
+    if (dt == dtx_uint8 || dt == dtx_uint16) return out_dt == dt_uint32;
+  }
+  return is_real_dt(dt) && out_dt == dt;
 }
 
-void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len, size_t inner, cudaStream_t st) {
+namespace {
+template <typename T, typename O>
+void reduce_typed(int op, const T* ip, O* op_, size_t outer, size_t len, size_t inner, cudaStream_t st) {
+  using A = Acc<T>;
+  if (inner == 1) {
+    constexpr int V = pack_of<T>();
+    const int threads = 256;
+    int64_t mean_div = op == r_mean ? static_cast<int64_t>(len) : -1;
+    // Long rows with few of them: split each row over enough blocks to fill the device.
+    size_t want = static_cast<size_t>(sm_count()) * 4;
+    size_t chunks = 1;
+    if (outer < want && len >= size_t(8192)) {
+      chunks = (want + outer - 1) / outer;
+      size_t most = len / 4096;  // at least 4096 elements a block
+      if (chunks > most) chunks = most;
+    }
+    size_t chunk = (len + chunks - 1) / chunks;
+    chunk = (chunk + V - 1) / V * V;
+    chunks = chunk ? (len + chunk - 1) / chunk : 1;
+    if (chunks < 1) chunks = 1;
+    bool vec = len % V == 0 && aligned_to(16, ip);
+    A* partial = nullptr;
+    if (chunks > 1) partial = static_cast<A*>(gpu::malloc(outer * chunks * sizeof(A)));
+    for (size_t r0 = 0; r0 < outer; r0 += 65535) {
+      size_t rows = outer - r0 < 65535 ? outer - r0 : 65535;
+      dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(rows));
+      const T* ir = ip ? ip + r0 * len : nullptr;
+      A* pr = partial ? partial + r0 * chunks : nullptr;
+      if (vec) {
+        reduce_rows<T, O, true><<<grid, threads, 0, st>>>(op, ir, op_ + r0, pr, len, chunk, mean_div);
+      } else {
+        reduce_rows<T, O, false><<<grid, threads, 0, st>>>(op, ir, op_ + r0, pr, len, chunk, mean_div);
+      }
+      TESSERA_KERNEL_CHECK();
+      if (partial) {
+        int op2 = op == r_mean ? r_sum : op;
+        dim3 grid2(1, static_cast<unsigned>(rows));
+        reduce_rows<A, O, false><<<grid2, 64, 0, st>>>(op2, pr, op_ + r0, nullptr, chunks, chunks, mean_div);
+        TESSERA_KERNEL_CHECK();
+      }
+    }
+    // Freed on this thread's stream: the pool hands it out again only behind these kernels.
+    if (partial) gpu::free(partial, outer * chunks * sizeof(A));
+  } else if (inner >= 32) {
+    unsigned ty = len >= 16 ? 16 : len >= 8 ? 8 : len >= 4 ? 4 : 2;
+    size_t gy = outer < 65535 ? outer : 65535;
+    dim3 grid(static_cast<unsigned>((inner + 31) / 32), static_cast<unsigned>(gy));
+    reduce_cols_tiled<T, O><<<grid, dim3(32, ty), 0, st>>>(op, ip, op_, outer, len, inner);
+  } else {
+    reduce_cols<T, O><<<blocks_for(outer * inner, 256), 256, 0, st>>>(op, ip, op_, outer, len, inner);
+  }
+  TESSERA_KERNEL_CHECK();
+}
+}  // namespace
+
+void reduce_out(int op, int dt, int out_dt, const void* in, void* out, size_t outer, size_t len, size_t inner,
+                cudaStream_t st) {
   if (outer * inner == 0) return;
   if (dt == dtx_c64) {
     size_t warps = outer * inner;
@@ -363,58 +469,19 @@ void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len,
   }
   dispatch_reduce(dt, [&](auto t) {
     using T = decltype(t);
-    using A = Acc<T>;
     auto ip = static_cast<const T*>(in);
-    auto op_ = static_cast<T*>(out);
-    if (inner == 1) {
-      constexpr int V = pack_of<T>();
-      const int threads = 256;
-      int64_t mean_div = op == r_mean ? static_cast<int64_t>(len) : -1;
-      // Long rows with few of them: split each row over enough blocks to fill the device.
-      size_t want = static_cast<size_t>(sm_count()) * 4;
-      size_t chunks = 1;
-      if (outer < want && len >= size_t(8192)) {
-        chunks = (want + outer - 1) / outer;
-        size_t most = len / 4096;  // at least 4096 elements a block
-        if (chunks > most) chunks = most;
-      }
-      size_t chunk = (len + chunks - 1) / chunks;
-      chunk = (chunk + V - 1) / V * V;
-      chunks = chunk ? (len + chunk - 1) / chunk : 1;
-      if (chunks < 1) chunks = 1;
-      bool vec = len % V == 0 && aligned_to(16, in);
-      A* partial = nullptr;
-      if (chunks > 1) partial = static_cast<A*>(gpu::malloc(outer * chunks * sizeof(A)));
-      for (size_t r0 = 0; r0 < outer; r0 += 65535) {
-        size_t rows = outer - r0 < 65535 ? outer - r0 : 65535;
-        dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(rows));
-        const T* ir = ip ? ip + r0 * len : nullptr;
-        A* pr = partial ? partial + r0 * chunks : nullptr;
-        if (vec) {
-          reduce_rows<T, T, true><<<grid, threads, 0, st>>>(op, ir, op_ + r0, pr, len, chunk, mean_div);
-        } else {
-          reduce_rows<T, T, false><<<grid, threads, 0, st>>>(op, ir, op_ + r0, pr, len, chunk, mean_div);
-        }
-        TESSERA_KERNEL_CHECK();
-        if (partial) {
-          int op2 = op == r_mean ? r_sum : op;
-          dim3 grid2(1, static_cast<unsigned>(rows));
-          reduce_rows<T, A, false><<<grid2, 64, 0, st>>>(op2, pr, op_ + r0, nullptr, chunks, chunks, mean_div);
-          TESSERA_KERNEL_CHECK();
-        }
-      }
-      // Freed on this thread's stream: the pool hands it out again only behind these kernels.
-      if (partial) gpu::free(partial, outer * chunks * sizeof(A));
-    } else if (inner >= 32) {
-      unsigned ty = len >= 16 ? 16 : len >= 8 ? 8 : len >= 4 ? 4 : 2;
-      size_t gy = outer < 65535 ? outer : 65535;
-      dim3 grid(static_cast<unsigned>((inner + 31) / 32), static_cast<unsigned>(gy));
-      reduce_cols_tiled<T><<<grid, dim3(32, ty), 0, st>>>(op, ip, op_, outer, len, inner);
-    } else {
-      reduce_cols<T><<<blocks_for(outer * inner, 256), 256, 0, st>>>(op, ip, op_, outer, len, inner);
+    if (out_dt == dt) {
+      reduce_typed<T, T>(op, ip, static_cast<T*>(out), outer, len, inner, st);
+    } else if constexpr (!std::is_same_v<Acc<T>, T> && std::is_integral_v<T>) {
+      reduce_typed<T, Acc<T>>(op, ip, static_cast<Acc<T>*>(out), outer, len, inner, st);  // widened sum/prod
     }
   });
-  TESSERA_KERNEL_CHECK();
+}
+
+bool reduce_supported(int op, int dt) { return reduce_out_supported(op, dt, dt); }
+
+void reduce(int op, int dt, const void* in, void* out, size_t outer, size_t len, size_t inner, cudaStream_t st) {
+  reduce_out(op, dt, dt, in, out, outer, len, inner, st);
 }
 
 void argreduce(bool is_max, int dt, const void* in, uint32_t* out, size_t outer, size_t len, size_t inner,
@@ -437,6 +504,16 @@ void argreduce(bool is_max, int dt, const void* in, uint32_t* out, size_t outer,
 
 void softmax(int dt, const void* in, void* out, size_t rows, size_t cols, bool log, cudaStream_t st) {
   if (rows == 0 || cols == 0) return;
+  if (dt == dtx_f64) {  // one block a row in double (no packed fast path)
+    int th = cols >= 2048 ? 512 : cols >= 256 ? 256 : 64;
+    for (size_t r0 = 0; r0 < rows; r0 += 0x7fffffff) {
+      unsigned n = static_cast<unsigned>(rows - r0 < 0x7fffffff ? rows - r0 : 0x7fffffff);
+      softmax_rows<double><<<n, th, 0, st>>>(static_cast<const double*>(in) + r0 * cols,
+                                             static_cast<double*>(out) + r0 * cols, cols, log);
+      TESSERA_KERNEL_CHECK();
+    }
+    return;
+  }
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
     auto ip = static_cast<const T*>(in);

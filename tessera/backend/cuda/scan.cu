@@ -101,24 +101,23 @@ __global__ void scan_cols_kernel(ScanFn<acc_of<T>> fn, acc_of<T> init, const T* 
   }
 }
 
+// Every real dtype (bool and 8/16-bit integers scan in their own type: the CPU's wrap-around), and
+// complex64.
 template <typename F>
 bool dispatch_scan(int dt, F&& f) {
-  switch (dt) {
-    case dt_int32: f(int32_t{}); return true;
-    case dt_uint32: f(uint32_t{}); return true;
-    case dt_int64: f(int64_t{}); return true;
-    case dtx_uint64: f(uint64_t{}); return true;
-    case dtx_c64: f(cfloat{}); return true;
-    default: return dispatch_float(dt, f) || (dt == dtx_f64 && (f(double{}), true));
+  if (dt == dtx_c64) {
+    f(cfloat{});
+    return true;
   }
+  return dispatch_real(dt, f);
 }
 
 }  // namespace
 
 bool scan_supported(int op, int dt) {
   if (dt == dtx_c64) return op == scan_sum || op == scan_prod;
-  return op >= scan_sum && op <= scan_min &&
-         (dt == dt_int32 || dt == dt_uint32 || dt == dt_int64 || dt == dtx_uint64 || is_float_dt(dt));
+  if (dt == dt_bool) return op == scan_max || op == scan_min;  // cumsum/cumprod of bool scan int32
+  return op >= scan_sum && op <= scan_min && is_real_dt(dt);
 }
 
 void scan(int op, int dt, const void* in, void* out, size_t outer, size_t n, size_t inner, bool reverse,
