@@ -592,6 +592,18 @@ std::vector<Case> extra_cases() {
                                                 transpose, 32, 4);
                       }));
   }
+  // Batched quantized_matmul (weights (3, 4, 64) and (3, 64, 4)), x (1, 2, .) broadcast over the batch:
+  // x, scales and biases.
+  for (bool transpose : {true, false}) {
+    t.push_back(extra(std::string("quantized_matmul_batched_") + (transpose ? "t" : "n"),
+                      {{1, 2, transpose ? 64 : 32}, {3, transpose ? 4 : 32, 2}, {3, transpose ? 4 : 32, 2}},
+                      [transpose](auto& x) {
+                        Shape ws = transpose ? Shape{3, 4, 64} : Shape{3, 32, 64};
+                        auto q = quantize(astype(random_array(ws, float64, -1, 1, 10), float32), 32, 4)[0];
+                        return quantized_matmul(astype(x[0], float32), q, astype(x[1], float32),
+                                                astype(x[2], float32), transpose, 32, 4);
+                      }));
+  }
   // Second derivatives through the new rules.
   auto gg = [&](const std::string& name, std::vector<Shape> shapes, Fn f) {
     t.push_back(extra("grad_of_grad_" + name, shapes, grad_of(f)));

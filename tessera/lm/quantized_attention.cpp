@@ -1,5 +1,5 @@
-// Attention over quantized keys/values: per (batch row, KV head) quantized_matmul, GQA by folding the
-// query heads of a KV head into rows.
+// Attention over quantized keys/values: two batched quantized_matmul calls over every (batch row, KV
+// head), GQA by folding the query heads of a KV head into rows.
 #include "tessera/lm/quantized_attention.h"
 
 #include <limits>
@@ -27,30 +27,16 @@ array quantized_attention(const array& q, const KVCache::QuantizedKV& kv, float 
   // (B, Hq, L, D) -> (B, Hkv, rep * L, Dk): query head h = kv_head * rep + r.
   array qq = Dk > D ? pad(q, std::vector<int>{3}, Shape{0}, Shape{Dk - D}, array(0.0f, q.dtype())) : q;
   qq = reshape(qq, {B, Hkv, rows, Dk});
-  auto head = [](const array& a, int b, int h) {
-    return reshape(slice(a, {b, h, 0, 0}, {b + 1, h + 1, a.shape(2), a.shape(3)}), {a.shape(2), a.shape(3)});
-  };
-  std::vector<array> parts;
-  for (int b = 0; b < B; ++b) {
-    for (int h = 0; h < Hkv; ++h) {
-      parts.push_back(quantized_matmul(head(qq, b, h), head(kv.keys, b, h), head(kv.key_scales, b, h),
-                                       head(kv.key_biases, b, h), true, kv.group_size, kv.bits));
-    }
-  }
-  array scores = reshape(stack(parts, 0), {B, Hq, L, T});  // (B, Hq, L, T)
+  // One batched quantized_matmul over every (batch row, KV head) for the scores, one for the outputs.
+  array scores = quantized_matmul(qq, kv.keys, kv.key_scales, kv.key_biases, true, kv.group_size, kv.bits);
+  scores = reshape(scores, {B, Hq, L, T});  // (B, Hq, L, T)
   scores = astype(scores, float32) * array(scale);
   if (softcap > 0) scores = array(softcap) * tanh(scores / array(softcap));
   if (mask) scores = where(*mask, scores, array(-std::numeric_limits<float>::infinity()));
   array p = reshape(softmax(scores, -1, true), {B, Hkv, rows, T});
   if (kv.value_scales.dtype() != float32) p = astype(p, kv.value_scales.dtype());
-  parts.clear();
-  for (int b = 0; b < B; ++b) {
-    for (int h = 0; h < Hkv; ++h) {
-      parts.push_back(quantized_matmul(head(p, b, h), head(kv.values, b, h), head(kv.value_scales, b, h),
-                                       head(kv.value_biases, b, h), false, kv.group_size, kv.bits));
-    }
-  }
-  array out = reshape(stack(parts, 0), {B, Hq, L, Dv});
+  array out = quantized_matmul(p, kv.values, kv.value_scales, kv.value_biases, false, kv.group_size, kv.bits);
+  out = reshape(out, {B, Hq, L, Dv});
   if (Dv > kv.value_dim) out = slice(out, {0, 0, 0, 0}, {B, Hq, L, kv.value_dim});
   return astype(out, q.dtype());
 }

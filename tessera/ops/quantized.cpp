@@ -126,29 +126,65 @@ array quantized_matmul(const array& x, const array& w_q, const array& scales, co
                        bool transpose, int group_size, int bits, StreamOrDevice s) {
   auto st = to_stream(s);
   check_bits_group(group_size, bits, "quantized_matmul");
-  if (w_q.ndim() != 2) {
-    throw std::invalid_argument("[quantized_matmul] The quantized weight must be 2-D, got shape " +
-                                shape_str(w_q.shape()) + ".");
-  }
   int packed_last = check_packed(w_q, scales, biases, group_size, bits, "quantized_matmul");
   if (x.ndim() < 1) throw std::invalid_argument("[quantized_matmul] x must have at least 1 dimension.");
   Dtype dt = promote_types(x.dtype(), scales.dtype());
   check_quant_float(dt, "The inputs", "quantized_matmul");
-  ShapeElem K = transpose ? packed_last : w_q.shape(0);
-  ShapeElem N = transpose ? w_q.shape(0) : packed_last;
+  const int wr = w_q.ndim() - 2;  // batch dims of the weight
+  ShapeElem K = transpose ? packed_last : w_q.shape(-2);
+  ShapeElem N = transpose ? w_q.shape(-2) : packed_last;
   if (x.shape(-1) != K) {
     throw std::invalid_argument("[quantized_matmul] The last dimension of x " + shape_str(x.shape()) +
                                 " does not match the weight's input size " + std::to_string(K) + " (weight " +
                                 shape_str(w_q.shape()) + ", transpose=" + (transpose ? "true" : "false") +
                                 ").");
   }
-  ShapeElem M = static_cast<ShapeElem>(x.size() / std::max<ShapeElem>(K, 1));
-  auto x2 = reshape(astype(x, dt, st), {M, K}, st);
-  array out({M, N}, dt, std::make_shared<QuantizedMatmul>(st, transpose, group_size, bits),
-            {x2, w_q, astype(scales, dt, st), astype(biases, dt, st)});
-  Shape shape(x.shape().begin(), x.shape().end() - 1);
+  bool w_batched = false;
+  for (int d = 0; d < wr; ++d) w_batched = w_batched || w_q.shape(d) != 1;
+  if (!w_batched) {
+    // One weight matrix: every leading dim of x is a row; the result keeps x's leading dims (and
+    // any size-1 batch dims of the weight beyond them, as broadcasting would).
+    auto w2 = [&](const array& a) { return wr ? reshape(a, {a.shape(-2), a.shape(-1)}, st) : a; };
+    ShapeElem M = static_cast<ShapeElem>(x.size() / std::max<ShapeElem>(K, 1));
+    auto x2 = reshape(astype(x, dt, st), {M, K}, st);
+    array out({M, N}, dt, std::make_shared<QuantizedMatmul>(st, transpose, group_size, bits),
+              {x2, w2(w_q), astype(w2(scales), dt, st), astype(w2(biases), dt, st)});
+    Shape shape(x.shape().begin(), x.shape().end() - 1);
+    shape.push_back(N);
+    while (static_cast<int>(shape.size()) < wr + 2) shape.insert(shape.begin(), 1);
+    return reshape(out, shape, st);
+  }
+  // Batched weight (..., R, C): x (..., M, K); the batch dims broadcast as numpy's.
+  if (x.ndim() < 2) {
+    throw std::invalid_argument("[quantized_matmul] With a batched weight " + shape_str(w_q.shape()) +
+                                ", x must have at least 2 dimensions (..., M, K), got " + shape_str(x.shape()) +
+                                ".");
+  }
+  const int xr = x.ndim() - 2, nb = std::max(xr, wr);
+  Shape batch(nb);
+  for (int d = 0; d < nb; ++d) {
+    int xd = d - (nb - xr), wd = d - (nb - wr);
+    ShapeElem a = xd >= 0 ? x.shape(xd) : 1, b = wd >= 0 ? w_q.shape(wd) : 1;
+    if (a != b && a != 1 && b != 1) {
+      throw std::invalid_argument("[quantized_matmul] The batch dimensions of x " + shape_str(x.shape()) +
+                                  " and of the quantized weight " + shape_str(w_q.shape()) +
+                                  " cannot be broadcast together.");
+    }
+    batch[d] = a == 1 ? b : a;
+  }
+  // Equal ranks for the primitive: leading size-1 dims where an operand has fewer batch dims.
+  auto lead = [&](const array& a, int r) {
+    if (r == nb) return a;
+    std::vector<int> axes(nb - r);
+    for (int i = 0; i < nb - r; ++i) axes[i] = i;
+    return expand_dims(a, axes, st);
+  };
+  Shape shape = batch;
+  shape.push_back(x.shape(-2));
   shape.push_back(N);
-  return reshape(out, shape, st);
+  return array(shape, dt, std::make_shared<QuantizedMatmul>(st, transpose, group_size, bits),
+               {lead(astype(x, dt, st), xr), lead(w_q, wr), lead(astype(scales, dt, st), wr),
+                lead(astype(biases, dt, st), wr)});
 }
 
 int gguf_block_size(GGUFType type) {

@@ -23,6 +23,9 @@ array dequantize(const array& w_q, const array& scales, const array& biases, int
 
 // x (..., K) @ W^T with W (N, K) given quantized (transpose = true), or x (..., K) @ W with W (K, N)
 // (transpose = false). The weight is never dequantized whole. Result (..., N) in promote(x, scales).
+// Batched weights as MLX: w_q/scales/biases (..., R, C) with batch dims not all 1 take x (..., M, K)
+// and the batch dims of x and w broadcast as numpy's: result (broadcast batch..., M, N), e.g. x
+// (B, H, L, D) and keys w_q (B, H, T, D * bits / 32) give scores (B, H, L, T).
 // On the CPU with TESSERA_CPU_AFFINE_INT8=1, for 1-4 rows of x with transpose and 4 or 8 bits
 // (x86 AVX2 / AVX-512 VNNI, chosen at run time), x is rounded per block of 32 to int8 as for GGUF.
 array quantized_matmul(const array& x, const array& w_q, const array& scales, const array& biases,

@@ -37,7 +37,9 @@ class AffineDequantize : public Primitive {
   int group_size_, bits_;
 };
 
-// {x (M, K), w_q, scales, biases} -> (M, N); x and scales/biases in the output dtype.
+// {x (M, K), w_q (R, C'), scales, biases (R, G)} -> (M, N); x and scales/biases in the output dtype.
+// Batched: every input (batch..., rows, cols) with equal ranks, batch dims of size 1 broadcast:
+// out (batch..., M, N).
 class QuantizedMatmul : public Primitive {
  public:
   QuantizedMatmul(Stream s, bool transpose, int group_size, int bits)

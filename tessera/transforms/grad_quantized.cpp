@@ -10,10 +10,11 @@
 namespace tessera {
 
 namespace {
-// Cotangents of scales and biases (rows, K / gs) from the cotangent of the dequantized w (rows, K).
+// Cotangents of scales and biases (..., rows, K / gs) from the cotangent of the dequantized w (..., rows, K).
 std::pair<array, array> dequantize_vjp(const array& w_q, const array& scales, const array& cw, int gs, int bits) {
   auto q = dequantize(w_q, ones_like(scales), zeros_like(scales), gs, bits);  // the integers, as floats
-  Shape grouped{scales.shape(0), scales.shape(1), gs};
+  Shape grouped = scales.shape();
+  grouped.push_back(gs);
   return {sum(reshape(multiply(astype(cw, q.dtype()), q), grouped), -1), sum(reshape(astype(cw, q.dtype()), grouped), -1)};
 }
 // The cotangents for argnums from the known ones; the packed integers (input `packed`) have none.
@@ -67,6 +68,8 @@ std::vector<array> AffineDequantize::jvp(const std::vector<array>& primals, cons
 }
 
 // Inputs: x (M, K), w_q, scales, biases; out = x @ W^T (transpose) or x @ W, W = dequantize(w_q, ...).
+// Batched (all inputs (batch..., rows, cols), size-1 batch dims broadcast): cotangents are summed back
+// over the broadcast dims.
 std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                         const std::vector<int>& argnums, const std::vector<array>&) {
   const array &x = primals[0], &c = cotangents[0];
@@ -74,13 +77,17 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
   for (int a : argnums) {
     if (a == 0) {
       // d/dx (x @ W^T) = c @ W: the same weight with the transpose flag flipped.
-      known.emplace_back(0, quantized_matmul(c, primals[1], primals[2], primals[3], !transpose_, group_size_, bits_));
+      auto cx = quantized_matmul(c, primals[1], primals[2], primals[3], !transpose_, group_size_, bits_);
+      known.emplace_back(0, rules::sum_to_shape(cx, x.shape()));
     }
   }
   bool weights = false;
   for (int a : argnums) weights = weights || a == 2 || a == 3;
   if (weights) {
-    auto cw = transpose_ ? matmul(rules::mT(c), x) : matmul(rules::mT(x), c);  // W's shape
+    auto cw = transpose_ ? matmul(rules::mT(c), x) : matmul(rules::mT(x), c);  // W's shape (broadcast)
+    Shape ws = primals[2].shape();
+    ws.back() = cw.shape(-1);
+    cw = rules::sum_to_shape(cw, ws);
     auto [cs, cb] = dequantize_vjp(primals[1], primals[2], cw, group_size_, bits_);
     known.emplace_back(2, cs);
     known.emplace_back(3, cb);

@@ -1,5 +1,5 @@
 // vmap rules of the quantization primitives: their ops take leading dims, so the batch goes first;
-// a batched quantized weight in a matmul is dequantized per example (a batched matmul).
+// a batched affine weight makes a batched quantized_matmul, a batched GGUF weight a batched matmul.
 #include "tessera/primitives/quantized.h"
 #include "tessera/transforms/rules_common.h"
 
@@ -16,15 +16,15 @@ VmapOut AffineDequantize::vmap(const std::vector<array>& in, const std::vector<i
   auto b = [&](int i) { return rules::batch_first(in[i], ax[i], n); };
   return {{dequantize(b(0), b(1), b(2), group_size_, bits_)}, {0}};
 }
-// A batched weight (packed ints, scales or biases; or GGUF blocks) is dequantized per example and the
-// product becomes a batched matmul.
+// A batched weight (packed ints, scales or biases) becomes a batched quantized_matmul: the vmapped
+// axis goes first in every input (a size-1 dim for an unmapped x, broadcast for the weight's parts,
+// which must share their shape). A batched GGUF weight is dequantized per example (a batched matmul).
 VmapOut QuantizedMatmul::vmap(const std::vector<array>& in, const std::vector<int>& ax) {
   if (ax[1] >= 0 || ax[2] >= 0 || ax[3] >= 0) {
     int n = rules::batch_size(in, ax);
     auto b = [&](int i) { return rules::batch_first(in[i], ax[i], n); };
-    auto w = dequantize(b(1), b(2), b(3), group_size_, bits_);  // (n, rows, K)
-    auto x = b(0);
-    return {{matmul(x, transpose_ ? rules::mT(astype(w, x.dtype())) : astype(w, x.dtype()))}, {0}};
+    auto x = ax[0] >= 0 ? rules::batch_first(in[0], ax[0], n) : expand_dims(in[0], 0);
+    return {{quantized_matmul(x, b(1), b(2), b(3), transpose_, group_size_, bits_)}, {0}};
   }
   auto x = rules::batch_first(in[0], ax[0], 0);
   return {{quantized_matmul(x, in[1], in[2], in[3], transpose_, group_size_, bits_)}, {0}};
