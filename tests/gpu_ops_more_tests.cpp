@@ -54,8 +54,8 @@ TEST_F(GpuOpsMore, DynamicSliceChainWithDeviceStarts) {
   auto gv = g.to_vector<float>();
   EXPECT_EQ(gv[5 * D + 3], static_cast<float>(5 * D + 3));
   EXPECT_EQ(gv[(steps - 1) * D], static_cast<float>((steps - 1) * D));
-  // acc[0][0] sums cache[max(t - 2, 0)][0] = max(t - 2, 0) * D over the steps.
-  EXPECT_EQ(gv[steps * D], static_cast<float>(D * (steps - 3) * (steps - 2) / 2));
+  // acc (rows L.. of the result) [0][0] sums cache[max(t - 2, 0)][0] = max(t - 2, 0) * D over the steps.
+  EXPECT_EQ(gv[L * D], static_cast<float>(D * (steps - 3) * (steps - 2) / 2));
 }
 
 // AddMM with alpha/beta, a broadcast bias row, batches and transposed operands, in every GEMM dtype,

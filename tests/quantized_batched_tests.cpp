@@ -140,7 +140,10 @@ TEST(QuantizedBatched, EqualsPerEntryCalls) {
           return reshape(slice(a, {b, h, 0, 0}, {b + 1, h + 1, a.shape(2), a.shape(3)}), {a.shape(2), a.shape(3)});
         };
         auto one = quantized_matmul(at(x), at(q[0]), at(q[1]), at(q[2]), transpose, 64, 4);
-        EXPECT_TRUE(all_close(at(y), one.to_vector<double>(), 0, 0)) << b << " " << h << " transpose " << transpose;
+        // Bit-equal on the CPU (same routine); on the GPU the batched kernel and the 2-D GEMV sum in
+        // different orders (float32 rounding).
+        const double tol = default_device() == Device::gpu ? 2e-6 : 0;
+        EXPECT_TRUE(all_close(at(y), one.to_vector<double>(), tol, tol)) << b << " " << h << " transpose " << transpose;
       }
     }
   }

@@ -270,6 +270,10 @@ __device__ __forceinline__ O binary_t(int op, T x, T y) {
   using A = acc_of<T>;
   A xf = to_acc(x), yf = to_acc(y);
   if constexpr (std::is_same_v<O, bool>) {
+    // bool out: a comparison, or arithmetic on bool inputs (T = O = bool: or, and, max, min, power).
+    if constexpr (std::is_same_v<T, bool>) {
+      if (op < b_eq) return arith<A>(op, xf, yf);
+    }
     return compare<A>(op, xf, yf);
   } else {
     return from_acc<T>(arith<A>(op, xf, yf));

@@ -1,6 +1,8 @@
 // eval_gpu of the fast ops: rms_norm, rope (offsets read on the device) and attention (strided
 // q/k/v such as KV-cache slices are read in place; split-K decode, cuDNN or tensor-core prefill, or generic).
+#include <cstdlib>
 #include <optional>
+#include <string>
 
 #include "tessera/profiler.h"
 #include "tessera/backend/cuda/cudnn.h"
@@ -104,8 +106,16 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
   // f16/bf16 queries: cuDNN's flash attention where it runs the case (cudnn.h), else the tensor-core
   // kernel; anything else: the generic one.
   prologue.reset();
-  if (sdpa_decode_supported(dt(d), a)) {
+  // TESSERA_SDPA_DECODE=0: few query rows take the paths below (for comparisons).
+  static const bool decode_on = [] {
+    const char* e = std::getenv("TESSERA_SDPA_DECODE");
+    return e == nullptr || std::string(e) != "0";
+  }();
+  std::optional<profiler::Scope> plan;
+  plan.emplace("(sdpa decode: plan)");
+  if (decode_on && sdpa_decode_supported(dt(d), a)) {
     size_t n = sdpa_decode_scratch_bytes(dt(d), a);
+    plan.reset();
     void* scratch = nullptr;
     {
       profiler::Scope ps("(sdpa decode: scratch malloc)");
