@@ -111,11 +111,14 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
     const char* e = std::getenv("TESSERA_SDPA_DECODE");
     return e == nullptr || std::string(e) != "0";
   }();
-  std::optional<profiler::Scope> plan;
-  plan.emplace("(sdpa decode: plan)");
-  if (decode_on && sdpa_decode_supported(dt(d), a)) {
-    size_t n = sdpa_decode_scratch_bytes(dt(d), a);
-    plan.reset();
+  bool use_decode = false;
+  size_t n = 0;
+  {
+    profiler::Scope ps("(sdpa decode: plan)");
+    use_decode = decode_on && sdpa_decode_supported(dt(d), a);
+    if (use_decode) n = sdpa_decode_scratch_bytes(dt(d), a);
+  }
+  if (use_decode) {
     void* scratch = nullptr;
     {
       profiler::Scope ps("(sdpa decode: scratch malloc)");
@@ -130,8 +133,15 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
     }
     profiler::Scope ps("(sdpa decode: scratch free)");
     gpu::free(scratch, n);
-  } else if (cudnn_sdpa(dt(d), a, current_stream())) {
-  } else if (sdpa_flash_supported(dt(d), a)) {
+    return;
+  }
+  bool ran = false;
+  {
+    profiler::Scope ps("(sdpa: cuDNN, incl. declined tries)");
+    ran = cudnn_sdpa(dt(d), a, current_stream());
+  }
+  if (ran) return;
+  if (sdpa_flash_supported(dt(d), a)) {
     sdpa_flash(dt(d), a, current_stream());
   } else {
     sdpa(dt(d), a, current_stream());
