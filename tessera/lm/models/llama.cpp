@@ -262,8 +262,9 @@ array Llama::attend(const array& q, const array& k, const array& v, int layer_in
   return matmul(softmax(astype(scores, float32), -1, true), astype(vv, float32));
 }
 
-array Llama::attention(const array& x, int B, int L, const Layer& layer, int layer_index, KVCache* cache,
+array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCache* cache,
                        const array& offsets) const {
+  const int B = x.shape(0), L = x.shape(1);
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)
   auto heads = [&](const array& t, int n) { return transpose(reshape(t, {B, L, n, D}), {0, 2, 1, 3}); };
@@ -290,7 +291,7 @@ array Llama::attention(const array& x, int B, int L, const Layer& layer, int lay
     if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
     out = attend(q, k, v, layer_index, cache);
   }
-  out = reshape(transpose(out, {0, 2, 1, 3}), {B * L, Hq * D});
+  out = reshape(transpose(out, {0, 2, 1, 3}), {B, L, Hq * D});
   out = layer.o_proj.apply(out);
   return layer.o_bias ? out + *layer.o_bias : out;
 }
@@ -302,16 +303,15 @@ array Llama::mlp(const array& x, const Layer& layer) const {
   return layer.down_proj.apply(g * layer.up_proj.apply(x));
 }
 
-array Llama::block(const array& x, int B, int L, const Layer& layer, int layer_index, KVCache* cache,
-                   const array& offsets) const {
+array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const {
   const float eps = config_.rms_norm_eps;
   if (config_.sandwich_norms) {
-    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), B, L, layer, layer_index, cache, offsets);
+    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets);
     array h = x + fast::rms_norm(a, layer.post_attention_layernorm, eps);
     array m = mlp(fast::rms_norm(h, layer.pre_feedforward_layernorm, eps), layer);
     return h + fast::rms_norm(m, layer.post_feedforward_layernorm, eps);
   }
-  array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), B, L, layer, layer_index, cache, offsets);
+  array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets);
   return h + mlp(fast::rms_norm(h, layer.post_attention_layernorm, eps), layer);
 }
 
@@ -324,13 +324,12 @@ array Llama::forward(const array& tokens, KVCache* cache) const {
                                 " layers, the model " + std::to_string(num_layers()) + ".");
   }
   const int offset = cache ? cache->offset() : 0;
-  const int B = tokens.shape(0), L = tokens.shape(1);
-  array x = embed_tokens_.rows(reshape(tokens, {B * L}));  // (B * L, hidden)
+  array x = embed_tokens_.rows(tokens);  // (B, L, hidden)
   if (config_.embedding_scale > 0) x = x * astype(array(config_.embedding_scale), x.dtype());
   const array offsets = rope_offsets(offset, cache);
-  for (int i = 0; i < num_layers(); ++i) x = block(x, B, L, layers_[i], i, cache, offsets);
+  for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offsets);
   x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
-  array logits = reshape(astype(lm_head_.apply(x), float32), {B, L, config_.vocab_size});  // (B, L, vocab)
+  array logits = astype(lm_head_.apply(x), float32);  // (B, L, vocab)
   if (config_.final_logit_softcapping > 0) logits = softcap(logits, config_.final_logit_softcapping);
   return logits;
 }

@@ -101,10 +101,7 @@ class Llama {
     std::optional<array> pre_feedforward_layernorm, post_feedforward_layernorm;  // (hidden,)
   };
 
-  // x: (B * L, hidden), rows in (batch, position) order. Activations stay 2-D between the layers so
-  // that linear layers run on (rows, features) directly (no reshape or broadcast nodes per product).
-  array attention(const array& x, int B, int L, const Layer& layer, int layer_index, KVCache* cache,
-                  const array& offsets) const;
+  array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const;
   array mlp(const array& x, const Layer& layer) const;
   // cache: its left padding (batched prompts) shifts each row's positions and masks its padding.
   array rope(const array& x, int layer_index, const array& offsets) const;
@@ -113,8 +110,7 @@ class Llama {
   array attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const;
   float attention_scale(int head_dim) const;
   std::optional<array> attention_mask(int L, int T, int layer_index, const KVCache* cache, bool causal) const;
-  array block(const array& x, int B, int L, const Layer& layer, int layer_index, KVCache* cache,
-              const array& offsets) const;
+  array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const;
 
   LlamaConfig config_;
   LinearWeight embed_tokens_;  // (vocab, hidden); rows looked up (dequantized when quantized)
