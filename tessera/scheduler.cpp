@@ -202,7 +202,6 @@ void run_primitive(array& node, std::vector<array>& outputs, const std::shared_p
     if (profile) before = gpu::timing_mark(stream);
     prim.eval_gpu(node.inputs(), outputs);
     if (profile) after = gpu::timing_mark(stream);
-    profiler::Scope ps("(scheduler: note device reads)");
     note_device_reads(node, stream);
   } else {
     prim.eval_cpu(node.inputs(), outputs);

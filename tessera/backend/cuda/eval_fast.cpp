@@ -1,14 +1,13 @@
 // eval_gpu of the fast ops: rms_norm, rope (offsets read on the device) and attention (strided
 // q/k/v such as KV-cache slices are read in place; split-K decode, cuDNN or tensor-core prefill, or generic).
 #include <cstdlib>
-#include <optional>
 #include <string>
 
-#include "tessera/profiler.h"
 #include "tessera/backend/cuda/cudnn.h"
 #include "tessera/backend/cuda/eval_utils.h"
 #include "tessera/backend/cuda/kernels_attention.h"
 #include "tessera/primitives/fast.h"
+#include "tessera/profiler.h"
 
 namespace tessera::fast {
 
@@ -65,8 +64,6 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
 void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
   Dtype d = out.dtype();
-  std::optional<profiler::Scope> prologue;
-  prologue.emplace("(sdpa: prologue)");
   const array& q0 = inputs[0];
   bool ok = is_float(d) && q0.ndim() == 4 && inputs[1].dtype() == d && inputs[2].dtype() == d && q0.dtype() == d &&
             sdpa_supported(dt(d), q0.shape(3), inputs[2].shape(3));
@@ -105,33 +102,20 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
   // Few query rows: split-K decode (scratch from the device pool, freed in stream order); longer
   // f16/bf16 queries: cuDNN's flash attention where it runs the case (cudnn.h), else the tensor-core
   // kernel; anything else: the generic one.
-  prologue.reset();
   // TESSERA_SDPA_DECODE=0: few query rows take the paths below (for comparisons).
   static const bool decode_on = [] {
     const char* e = std::getenv("TESSERA_SDPA_DECODE");
     return e == nullptr || std::string(e) != "0";
   }();
-  bool use_decode = false;
-  size_t n = 0;
-  {
-    profiler::Scope ps("(sdpa decode: plan)");
-    use_decode = decode_on && sdpa_decode_supported(dt(d), a);
-    if (use_decode) n = sdpa_decode_scratch_bytes(dt(d), a);
-  }
-  if (use_decode) {
-    void* scratch = nullptr;
-    {
-      profiler::Scope ps("(sdpa decode: scratch malloc)");
-      scratch = gpu::malloc(n);
-    }
+  if (decode_on && sdpa_decode_supported(dt(d), a)) {
+    size_t n = sdpa_decode_scratch_bytes(dt(d), a);
+    void* scratch = gpu::malloc(n);
     try {
-      profiler::Scope ps("(sdpa decode: launches)");
       sdpa_decode(dt(d), a, scratch, current_stream());
     } catch (...) {
       gpu::free(scratch, n);
       throw;
     }
-    profiler::Scope ps("(sdpa decode: scratch free)");
     gpu::free(scratch, n);
     return;
   }

@@ -128,9 +128,7 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_t_kernel(const T* __restrict_
         float b = to_f(biases[static_cast<int64_t>(rows[r]) * G + g]);
 #pragma unroll
         for (int m = 0; m < MR; ++m) {
-          float d = dot[r][m][0];
-#pragma unroll
-          for (int p = 1; p < P; ++p) d = fmaf(dot[r][m][p], 1.0f / static_cast<float>(1u << (bits * p)), d);
+          const float d = fold_positions<bits>(dot[r][m]);
           acc[r][m] += s * d + b * xs[m];
         }
       }
@@ -343,9 +341,7 @@ __global__ void __launch_bounds__(kFastThreads) qmv_fast_kernel(const T* __restr
         for (int r = 0; r < R; ++r) {
 #pragma unroll
           for (int m = 0; m < MR; ++m) {
-            float d = dot[r][m][0];
-#pragma unroll
-            for (int p = 1; p < P; ++p) d = fmaf(dot[r][m][p], 1.0f / static_cast<float>(1u << (bits * p)), d);
+            const float d = fold_positions<bits>(dot[r][m]);
             acc[r][m] = fmaf(sc[u][r], d, fmaf(bi[u][r], xsum[qidx::fast_xsum_index(m, c, CT)], acc[r][m]));
           }
         }
@@ -449,9 +445,7 @@ __device__ __forceinline__ void gguf_dot_q40_q80(const uint8_t* stage, int row_s
           dot[t % P] = fmaf(f, xv[j], dot[t % P]);
         }
       }
-      float s = dot[0];
-#pragma unroll
-      for (int p = 1; p < P; ++p) s = fmaf(dot[p], 1.0f / static_cast<float>(1u << (bits * p)), s);
+      const float s = fold_positions<bits>(dot);
       acc[r][m] = fmaf(d[r], fmaf(four ? -8.0f : -128.0f, xs, s), acc[r][m]);
     }
   }

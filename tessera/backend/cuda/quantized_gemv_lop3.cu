@@ -111,9 +111,7 @@ __global__ void __launch_bounds__(kLWarps * 32) qmv_lop3_kernel(const T* __restr
       for (int r = 0; r < R; ++r) {
 #pragma unroll
         for (int m = 0; m < MR; ++m) {
-          float d = dot[r][m][0];
-#pragma unroll
-          for (int p = 1; p < P; ++p) d = fmaf(dot[r][m][p], 1.0f / static_cast<float>(1u << (bits * p)), d);
+          const float d = fold_positions<bits>(dot[r][m]);
           acc[r][m] = fmaf(sc[u][r], d, fmaf(bi[u][r], xs[m], acc[r][m]));
         }
       }

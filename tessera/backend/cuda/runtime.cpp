@@ -101,6 +101,16 @@ EventPool& event_pool() {
 
 }  // namespace
 
+gpu::Fence record_event(cudaStream_t stream) {
+  cudaEvent_t e = event_pool().get();
+  cudaError_t err = cudaEventRecord(e, stream);
+  if (err != cudaSuccess) {
+    event_pool().put(e);
+    throw_cuda_error(err, "cudaEventRecord", __FILE__, __LINE__);
+  }
+  return gpu::Fence(static_cast<void*>(e), [](void* p) { event_pool().put(static_cast<cudaEvent_t>(p)); });
+}
+
 int current_stream_index() { return tls_stream; }
 size_t host_copy_count() { return tls_host_blocks; }
 
@@ -169,15 +179,7 @@ void synchronize_all() {
   release_all_blocks();
 }
 
-Fence record_fence(int stream) {
-  cudaEvent_t e = cuda::event_pool().get();
-  cudaError_t err = cudaEventRecord(e, cuda::streams().get(stream).stream);
-  if (err != cudaSuccess) {
-    cuda::event_pool().put(e);
-    cuda::throw_cuda_error(err, "cudaEventRecord", __FILE__, __LINE__);
-  }
-  return Fence(static_cast<void*>(e), [](void* p) { cuda::event_pool().put(static_cast<cudaEvent_t>(p)); });
-}
+Fence record_fence(int stream) { return cuda::record_event(cuda::streams().get(stream).stream); }
 
 bool try_record_fence(int stream, Fence* out) {
   *out = nullptr;

@@ -44,6 +44,9 @@ struct LtContext {
   cudaStream_t stream;
 };
 LtContext cublaslt_context();
+// A pooled cudaEvent (timing off) recorded on `stream` now; given back to the pool with the last
+// handle. gpu::record_fence is this on a tessera stream.
+gpu::Fence record_event(cudaStream_t stream);
 // Tessera stream index of this thread (-1 outside GPU workers).
 int current_stream_index();
 

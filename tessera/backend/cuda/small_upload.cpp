@@ -38,17 +38,14 @@ class UploadRing {
     while (!inflight_.empty()) {
       Region& r = inflight_.front();
       const bool overlaps = r.begin < head_ + len && head_ < r.end;
-      if (!overlaps && !(inflight_.size() > kMaxInflight)) break;
-      TESSERA_CUDA_CHECK(cudaEventSynchronize(r.done));
-      events_.push_back(r.done);
-      inflight_.pop_front();
+      if (!overlaps && inflight_.size() <= kMaxInflight) break;
+      TESSERA_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(r.done.get())));
+      inflight_.pop_front();  // its event goes back to the pool
     }
     char* slot = ring_ + head_;
     std::memcpy(slot, src, n);
     TESSERA_CUDA_CHECK(cudaMemcpyAsync(dst, slot, n, cudaMemcpyHostToDevice, cudaStreamLegacy));
-    cudaEvent_t e = take_event();
-    TESSERA_CUDA_CHECK(cudaEventRecord(e, cudaStreamLegacy));
-    inflight_.push_back({head_, head_ + len, e});
+    inflight_.push_back({head_, head_ + len, record_event(cudaStreamLegacy)});
     head_ += len;
     return true;
   }
@@ -57,7 +54,7 @@ class UploadRing {
   static constexpr size_t kMaxInflight = 4096;
   struct Region {
     size_t begin, end;
-    cudaEvent_t done;
+    gpu::Fence done;  // reached when the copy out of [begin, end) has finished
   };
   bool ready() {
     if (ring_) return true;
@@ -71,34 +68,11 @@ class UploadRing {
     ring_ = static_cast<char*>(p);
     return true;
   }
-  cudaEvent_t take_event() {
-    // Reuse finished events; retire the oldest in-flight region when none is free.
-    if (events_.empty() && !inflight_.empty()) {
-      cudaError_t q = cudaEventQuery(inflight_.front().done);
-      if (q == cudaSuccess) {
-        events_.push_back(inflight_.front().done);
-        inflight_.pop_front();
-      } else if (q == cudaErrorNotReady) {
-        cudaGetLastError();  // not an error: clear it
-      } else {
-        throw_cuda_error(q, "cudaEventQuery", __FILE__, __LINE__);
-      }
-    }
-    if (!events_.empty()) {
-      cudaEvent_t e = events_.back();
-      events_.pop_back();
-      return e;
-    }
-    cudaEvent_t e;
-    TESSERA_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-    return e;
-  }
   std::mutex mu_;
   char* ring_{nullptr};
   bool failed_{false};
   size_t head_{0};
   std::deque<Region> inflight_;
-  std::vector<cudaEvent_t> events_;
 };
 
 UploadRing& ring() {

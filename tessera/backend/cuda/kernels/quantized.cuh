@@ -74,6 +74,16 @@ __device__ __forceinline__ float extract_scaled(const uint32_t (&w)[bits], int j
   return u2f(h & (((1u << bits) - 1) << (bits * p)));
 }
 
+// A dot product kept as P partial sums by field position (extract_scaled / field_scaled values carry a
+// factor 2^(bits * p)): their sum with each factor divided out.
+template <int bits, int P>
+__device__ __forceinline__ float fold_positions(const float (&dot)[P]) {
+  float d = dot[0];
+#pragma unroll
+  for (int p = 1; p < P; ++p) d = fmaf(dot[p], 1.0f / static_cast<float>(1u << (bits * p)), d);
+  return d;
+}
+
 // (a & b) | c in one LOP3 (the compiler may otherwise emit an AND and an OR).
 __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
   uint32_t d;
