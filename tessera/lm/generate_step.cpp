@@ -63,6 +63,21 @@ array GenerateStep::run(const std::vector<int32_t>& ids) {
   return logits;
 }
 
+array GenerateStep::decode(const array& token, int room) {
+  const int min_tokens = options_.decode_graph_min_tokens;
+  if (!graph_ && min_tokens > 0 && room >= min_tokens && !options_.draft_model &&
+      DecodeGraph::usable(model_, *cache_)) {
+    graph_.emplace(model_, *cache_);
+  }
+  if (graph_ && !graph_->failed()) {
+    array logits = graph_->step(token, room + 1);
+    if (options_.prompt_cache) options_.prompt_cache->append({history_.back()});
+    return logits;
+  }
+  if (options_.prompt_cache) return run({history_.back()});
+  return model_.forward(token, cache_);
+}
+
 int32_t GenerateStep::sample(const array& logits, int position, const std::vector<int32_t>& context) {
   array next = sampler_(position_row(logits, position), context);
   eval(next);
@@ -89,7 +104,7 @@ int32_t GenerateStep::next_pipelined(int room) {
     async_eval({token});
   }
   if (room > 1) {
-    array logits = model_.forward(reshape(astype(token, int32), {1, 1}), cache_);  // (1, 1, V)
+    array logits = decode(reshape(astype(token, int32), {1, 1}), room);  // (1, 1, V)
     queued_ = sampler_(position_row(logits, 0), {});
     async_eval({*queued_});
   }
@@ -115,7 +130,7 @@ std::vector<StepToken> GenerateStep::next(int room) {
     if (k > 0) {
       out = speculate(k);
     } else {
-      out.push_back({sample(run({history_.back()}), 0, history_), false});
+      out.push_back({sample(decode(array({history_.back()}, {1, 1}, int32), room), 0, history_), false});
       if (options_.draft_model) draft_pending_.push_back(out[0].token);
     }
   }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "tessera/lm/decode_graph.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/models/llama.h"
 #include "tessera/lm/sample.h"
@@ -30,6 +31,9 @@ struct GenerateStepOptions {
   // the device's work. Same tokens as unpipelined. Used when there is no draft model, no prompt cache
   // and no repetition penalty (which needs the token values before the next step is built).
   bool pipelined = true;
+  // Decode steps replayed as a CUDA graph (DecodeGraph) on the GPU when the model and cache allow it
+  // and at least this many tokens may still come (a capture costs about two steps). 0: never.
+  int decode_graph_min_tokens = 8;
 };
 
 struct StepToken {
@@ -61,6 +65,9 @@ class GenerateStep {
   std::vector<StepToken> speculate(int k);
   int32_t next_pipelined(int room);
   bool can_pipeline() const;
+  // Logits (1, 1, V) of one token (1, 1) int32 at the cache's offset: through the decode graph when
+  // it serves, else Llama::forward. room: tokens that may still come.
+  array decode(const array& token, int room);
 
   const Llama& model_;
   GenerateStepOptions options_;
@@ -72,6 +79,7 @@ class GenerateStep {
   int prompt_tokens_ = 0, cached_prompt_tokens_ = 0, draft_tokens_ = 0, accepted_draft_tokens_ = 0;
   bool started_ = false;
   std::optional<array> queued_;  // pipelined: the next token (1,) int32, already queued
+  std::optional<DecodeGraph> graph_;
 };
 
 }  // namespace tessera::lm

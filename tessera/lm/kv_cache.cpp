@@ -87,6 +87,48 @@ std::pair<array, array> KVCache::update_and_fetch(int layer_index, const array& 
           slice(*layer.values, {0, 0, 0, 0}, {B, H, end, values.shape(3)})};
 }
 
+bool KVCache::static_decodable() const {
+  if (!left_padding_.empty() || kv_bits_ > 0) return false;
+  for (const auto& l : layers_) {
+    if (l.window > 0 || !l.qkeys.empty() || !l.keys || l.start != 0 || l.offset != layers_[0].offset) return false;
+  }
+  return true;
+}
+
+bool KVCache::reserve_positions(int needed) {
+  bool moved = false;
+  for (auto& l : layers_) {
+    if (!l.keys || needed <= l.keys->shape(2)) continue;
+    reserve(l, *l.keys, *l.values, needed);
+    moved = true;
+  }
+  return moved;
+}
+
+std::pair<array, array> KVCache::update_at(int layer_index, const array& keys, const array& values,
+                                           const array& pos) {
+  check_layer(layer_index);
+  check_kv(keys, values);
+  Layer& layer = layers_[layer_index];
+  if (!layer.keys) throw std::logic_error("[kv_cache] update_at on a layer that holds no buffer.");
+  reserve(layer, keys, values, 0);  // checks the shapes
+  // As in update_and_fetch, the old buffer is left to the new node alone, so it is written in place.
+  layer.keys = dynamic_slice_update(*layer.keys, keys, pos, {2});
+  layer.values = dynamic_slice_update(*layer.values, values, pos, {2});
+  return {*layer.keys, *layer.values};
+}
+
+void KVCache::advance(int n) {
+  for (auto& l : layers_) l.offset += n;
+}
+
+std::pair<array, array> KVCache::buffers(int layer_index) const {
+  check_layer(layer_index);
+  const Layer& l = layers_[layer_index];
+  if (!l.keys) throw std::logic_error("[kv_cache] the layer holds no buffer.");
+  return {*l.keys, *l.values};
+}
+
 int KVCache::offset() const {
   int off = layers_[0].offset;
   for (const auto& l : layers_) off = std::min(off, l.offset);

@@ -84,6 +84,22 @@ class KVCache {
   // Whether layer i holds its positions quantized now.
   bool layer_quantized(int layer) const { return !layers_.at(layer).qkeys.empty(); }
 
+  // Static-shape decoding (a captured CUDA graph replays one decode step, tessera/lm/decode_graph.cpp).
+  // Whether update_at can serve every layer: each holds full-precision keys (after a prefill), none
+  // slides or is quantized, and there is no left padding.
+  bool static_decodable() const;
+  // Grows every layer's buffers to hold `needed` positions (as update_and_fetch grows them; throws
+  // past max_len). Returns whether any buffer was replaced.
+  bool reserve_positions(int needed);
+  // Writes keys, values (B, n_kv_heads, L, head_dim) of layer i at the device position `pos` (int32,
+  // shape (1,)) and returns the layer's whole buffers (B, n_kv_heads, capacity, head_dim); slots past
+  // pos + L hold stale values that attention must mask. The host offset stays (see advance).
+  std::pair<array, array> update_at(int layer, const array& keys, const array& values, const array& pos);
+  // Moves every layer's offset n positions on (after update_at wrote them).
+  void advance(int n);
+  // Layer i's key and value buffers (B, n_kv_heads, capacity, head_dim).
+  std::pair<array, array> buffers(int layer) const;
+
   // Layer i's stored keys and values, (B, n_kv_heads, offset - start, head_dim) each (lazy slices;
   // dequantized for a quantized layer).
   std::pair<array, array> state(int layer) const;

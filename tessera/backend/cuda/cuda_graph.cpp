@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/backend/cuda/graph_nodes.h"
 #include "tessera/backend/cuda/runtime.h"
 #include "tessera/backend/gpu.h"
 #include "tessera/backend/gpu_available.h"
@@ -28,10 +29,7 @@ namespace tessera::detail {
 
 namespace {
 
-// A reason the tape cannot be captured (turns into a normal run, never reaches the user).
-struct NotCapturable {
-  std::string why;
-};
+using namespace graph_nodes;
 
 using Held = std::vector<std::pair<void*, size_t>>;
 
@@ -58,104 +56,6 @@ int tape_stream(const Tape& t) {
   }
   if (s < 0) throw NotCapturable{"no node"};
   return s;
-}
-
-bool dense(const array& a) { return a.flags().row_contiguous && a.data_size() == a.size(); }
-
-// A fresh, evaluated, device-only array of a's shape and dtype.
-array device_array(const array& like) {
-  array out(like.shape(), like.dtype(), nullptr, {});
-  out.set_device_data(gpu::malloc(out.nbytes()));
-  out.set_status(array::Status::available);
-  return out;
-}
-
-// Marks `outs` available with a fence after the work queued so far on `stream`: GPU consumers on
-// other streams order after it, host readers wait for it.
-void publish(std::vector<array>& outs, int stream) {
-  auto ev = std::make_shared<Event>();
-  ev->set_fence(gpu::record_fence(stream), stream);
-  ev->signal();
-  for (auto& o : outs) {
-    o.detach();
-    o.event() = ev;
-    o.set_status(array::Status::available);
-  }
-}
-
-// Runs the lazy graph behind `outs` on this thread in topological order, each node's eval_gpu on
-// the current CUDA stream; returns every node evaluated. check: a node on another stream or device,
-// or an output without a device buffer (a CPU fallback), throws NotCapturable.
-std::vector<array> run_nodes(const std::vector<array>& outs, int stream) {
-  std::vector<array> order;
-  std::unordered_set<const Primitive*> seen;
-  std::vector<std::pair<array, size_t>> stack;
-  auto visit = [&](const array& a) {
-    if (!a.has_primitive() || a.status() == array::Status::available) return false;
-    if (a.status() != array::Status::unscheduled) throw NotCapturable{"a node is already scheduled"};
-    return seen.insert(&a.primitive()).second;
-  };
-  for (auto& o : outs) {
-    if (!visit(o)) continue;
-    stack.emplace_back(o, 0);
-    while (!stack.empty()) {
-      auto& [node, i] = stack.back();
-      if (i < node.inputs().size()) {
-        const array in = node.inputs()[i++];
-        if (visit(in)) stack.emplace_back(in, 0);  // invalidates node and i
-        continue;
-      }
-      order.push_back(node);
-      stack.pop_back();
-    }
-  }
-  std::vector<array> all, node_outs;
-  for (auto& node : order) {
-    auto& prim = node.primitive();
-    if (prim.device() != Device::gpu || prim.stream().index != stream) {
-      throw NotCapturable{std::string(prim.name()) + " is not on the GPU stream"};
-    }
-    node_outs.clear();
-    if (node.siblings().empty()) node_outs.push_back(node);
-    else node_outs = node.outputs();
-    prim.eval_gpu(node.inputs(), node_outs);
-    for (auto& o : node_outs) {
-      auto& d = o.data_shared_ptr();
-      if (!d || (d->buffer.size > 0 && !d->device_ptr)) {
-        throw NotCapturable{std::string(prim.name()) + " has no GPU kernel (CPU fallback)"};
-      }
-      o.set_status(array::Status::available);
-      all.push_back(o);
-    }
-  }
-  return all;
-}
-
-// Inputs ready for GPU reads on `stream`: lazy ones scheduled, producers on other streams ordered.
-void order_inputs(const std::vector<array>& inputs, int stream) {
-  std::vector<array> lazy;
-  for (auto& x : inputs) {
-    if (x.status() == array::Status::unscheduled) lazy.push_back(x);
-  }
-  if (!lazy.empty()) async_eval(lazy);
-  for (auto& x : inputs) {
-    auto ev = x.event();
-    if (!ev) continue;
-    ev->wait();  // queued (GPU) or done (CPU)
-    if (x.status() == array::Status::failed) std::rethrow_exception(x.error());
-    if (x.status() != array::Status::available) wait_for(x);
-    int fs = -1;
-    auto f = ev->fence(&fs);
-    if (f && fs != stream) gpu::stream_wait_fence(f, stream);
-  }
-}
-
-void copy_in(const std::vector<array>& from, const std::vector<array>& to, cudaStream_t cs) {
-  for (size_t i = 0; i < from.size(); ++i) {
-    if (to[i].nbytes() == 0) continue;
-    const void* src = from[i].device_data();  // uploads a host array (ordered before the copy)
-    TESSERA_CUDA_CHECK(cudaMemcpyAsync(to[i].device_data(), src, to[i].nbytes(), cudaMemcpyDeviceToDevice, cs));
-  }
 }
 
 }  // namespace

@@ -243,11 +243,13 @@ std::optional<array> Llama::attention_mask(int L, int T, int layer_index, const 
 
 // q: (B, Hq, L, D); k, v: (B, Hkv, offset + L, D) -> (B, Hq, L, D). Causal, windowed on sliding layers,
 // and blind to each row's left padding (a padded query sees only itself, so no row is empty).
-array Llama::attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const {
+array Llama::attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache,
+                    const array* keep) const {
   const int L = q.shape(2), T = k.shape(2);
   const float scale = attention_scale(q.shape(3));
-  std::optional<array> mask =
-      attention_mask(L, T, layer_index, cache, config_.attn_logit_softcapping > 0);  // (L, T) or (B, 1, L, T)
+  std::optional<array> mask = keep ? std::optional<array>(*keep)
+                                   : attention_mask(L, T, layer_index, cache,
+                                                    config_.attn_logit_softcapping > 0);  // (L, T) or (B, 1, L, T)
   if (config_.attn_logit_softcapping <= 0) {
     if (mask) return fast::scaled_dot_product_attention(q, k, v, scale, "", mask);
     return fast::scaled_dot_product_attention(q, k, v, scale, L > 1 ? "causal" : "");
@@ -263,7 +265,7 @@ array Llama::attend(const array& q, const array& k, const array& v, int layer_in
 }
 
 array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCache* cache,
-                       const array& offsets) const {
+                       const array& offsets, const StaticStep* at) const {
   const int B = x.shape(0), L = x.shape(1);
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)
@@ -287,6 +289,9 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
     KVCache::QuantizedKV kv = cache->update_and_fetch_quantized(layer_index, k, v);
     out = quantized_attention(q, kv, attention_scale(D), attention_mask(L, kv.keys.shape(2), layer_index, cache, true),
                               config_.attn_logit_softcapping);
+  } else if (at) {
+    std::tie(k, v) = cache->update_at(layer_index, k, v, at->write_pos);  // (B, Hkv, capacity, D)
+    out = attend(q, k, v, layer_index, cache, &at->key_mask);
   } else {
     if (cache) std::tie(k, v) = cache->update_and_fetch(layer_index, k, v);
     out = attend(q, k, v, layer_index, cache);
@@ -303,15 +308,16 @@ array Llama::mlp(const array& x, const Layer& layer) const {
   return layer.down_proj.apply(g * layer.up_proj.apply(x));
 }
 
-array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const {
+array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets,
+                   const StaticStep* at) const {
   const float eps = config_.rms_norm_eps;
   if (config_.sandwich_norms) {
-    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets);
+    array a = attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets, at);
     array h = x + fast::rms_norm(a, layer.post_attention_layernorm, eps);
     array m = mlp(fast::rms_norm(h, layer.pre_feedforward_layernorm, eps), layer);
     return h + fast::rms_norm(m, layer.post_feedforward_layernorm, eps);
   }
-  array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets);
+  array h = x + attention(fast::rms_norm(x, layer.input_layernorm, eps), layer, layer_index, cache, offsets, at);
   return h + mlp(fast::rms_norm(h, layer.post_attention_layernorm, eps), layer);
 }
 
@@ -323,11 +329,34 @@ array Llama::forward(const array& tokens, KVCache* cache) const {
     throw std::invalid_argument("[llama] the cache has " + std::to_string(cache->num_layers()) +
                                 " layers, the model " + std::to_string(num_layers()) + ".");
   }
-  const int offset = cache ? cache->offset() : 0;
+  return run(tokens, cache, rope_offsets(cache ? cache->offset() : 0, cache), nullptr);
+}
+
+bool Llama::supports_forward_at() const {
+  for (int i = 0; i < num_layers(); ++i) {
+    if (config_.layer_slides(i)) return false;
+  }
+  return true;
+}
+
+array Llama::forward_at(const array& tokens, KVCache& cache, const array& pos) const {
+  if (tokens.ndim() != 2 || tokens.shape(1) != 1) {
+    throw std::invalid_argument("[llama] forward_at takes tokens (B, 1), got " + shape_str(tokens.shape()) + ".");
+  }
+  if (pos.ndim() != 0 || pos.dtype() != int32) throw std::invalid_argument("[llama] forward_at needs an int32 scalar pos.");
+  if (cache.num_layers() != num_layers() || !cache.static_decodable() || !supports_forward_at()) {
+    throw std::invalid_argument("[llama] forward_at needs a filled full-precision cache of this model without "
+                                "windows, quantization or padding, and a model without sliding layers.");
+  }
+  const int T = cache.capacity();
+  StaticStep at{reshape(pos, {1}), reshape(less_equal(arange(0, T), pos), {1, T})};
+  return run(tokens, &cache, pos, &at);
+}
+
+array Llama::run(const array& tokens, KVCache* cache, const array& offsets, const StaticStep* at) const {
   array x = embed_tokens_.rows(tokens);  // (B, L, hidden)
   if (config_.embedding_scale > 0) x = x * astype(array(config_.embedding_scale), x.dtype());
-  const array offsets = rope_offsets(offset, cache);
-  for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offsets);
+  for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offsets, at);
   x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
   array logits = astype(lm_head_.apply(x), float32);  // (B, L, vocab)
   if (config_.final_logit_softcapping > 0) logits = softcap(logits, config_.final_logit_softcapping);

@@ -83,6 +83,14 @@ class Llama {
   // its padded positions are masked out. Returns logits (B, L, vocab_size) float32 (lazy).
   array forward(const array& tokens, KVCache* cache = nullptr) const;
   array operator()(const array& tokens, KVCache* cache = nullptr) const { return forward(tokens, cache); }
+  // One decode step with shapes that do not change from step to step (a CUDA graph replays it,
+  // tessera/lm/decode_graph.cpp): tokens (B, 1) int32 at the device position `pos` (int32 scalar; the
+  // cache's offset, which this does not move: KVCache::advance). The cache must hold room for pos + 1
+  // positions and be static_decodable(); attention reads the whole buffers with the slots past pos
+  // masked. Returns logits (B, 1, vocab_size) float32 (lazy).
+  array forward_at(const array& tokens, KVCache& cache, const array& pos) const;
+  // Whether forward_at serves this model: no sliding-window layer.
+  bool supports_forward_at() const;
 
   const LlamaConfig& config() const { return config_; }
   int num_layers() const { return config_.num_hidden_layers; }
@@ -101,16 +109,26 @@ class Llama {
     std::optional<array> pre_feedforward_layernorm, post_feedforward_layernorm;  // (hidden,)
   };
 
-  array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const;
+  // forward_at's step: the cache slot written (int32 (1,)) and the keys attended, (1, capacity) bool.
+  struct StaticStep {
+    array write_pos, key_mask;
+  };
+  // tokens (B, L) -> logits (B, L, vocab); at: forward_at's static step, else the cache's own offsets.
+  array run(const array& tokens, KVCache* cache, const array& offsets, const StaticStep* at) const;
+  array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets,
+                  const StaticStep* at) const;
   array mlp(const array& x, const Layer& layer) const;
   // cache: its left padding (batched prompts) shifts each row's positions and masks its padding.
   array rope(const array& x, int layer_index, const array& offsets) const;
   // The RoPE positions of the first new token: a scalar, or (B,) less each row's left padding.
   static array rope_offsets(int offset, const KVCache* cache);
-  array attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache) const;
+  // keep: the keys attended (true = keep), instead of the mask the cache implies.
+  array attend(const array& q, const array& k, const array& v, int layer_index, const KVCache* cache,
+               const array* keep = nullptr) const;
   float attention_scale(int head_dim) const;
   std::optional<array> attention_mask(int L, int T, int layer_index, const KVCache* cache, bool causal) const;
-  array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets) const;
+  array block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets,
+              const StaticStep* at) const;
 
   LlamaConfig config_;
   LinearWeight embed_tokens_;  // (vocab, hidden); rows looked up (dequantized when quantized)
