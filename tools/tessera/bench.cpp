@@ -10,6 +10,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "tessera/lm/decode_graph.h"
 #include "tessera/lm/gguf_model.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/llama2c.h"
@@ -51,6 +52,8 @@ const char* const kUsage =
     "  --kv-group-size G group size of the quantized KV cache: 32, 64, 128 (default 64)\n"
     "  --quantized-kv-start N  full-precision positions before the cache is quantized (default 0)\n"
     "  --async           pipelined decode: queue step i+1 before waiting for step i's token\n"
+    "  --no-graph        decode without replaying the step as a CUDA graph (the GPU default, as in\n"
+    "                    generate, where the model allows it; the capture is part of the decode time)\n"
     "  --json            print the result as one JSON object on stdout (the table goes to stderr)\n"
     "  -h, --help        show this help\n";
 
@@ -97,6 +100,7 @@ struct Timing {
   double prefill_s = 0, decode_s = 0;
   double build_s = 0;  // of decode_s: building the step's graph on the host (the rest is eval)
   size_t kv_bytes = 0;  // the KV cache after the run
+  bool graph = false;   // the decode steps were replayed as a CUDA graph
 };
 
 struct KVOptions {
@@ -107,7 +111,7 @@ struct KVOptions {
 // With `pipelined`, step i+1's graph is built on the lazy token of step i and queued (async_eval)
 // before step i is waited for, so graph building overlaps the device's work (as MLX-LM does).
 Timing run_once(const lm::Llama& model, const array& prompt, int n_gen, const KVOptions& kv = {},
-                bool pipelined = false) {
+                bool pipelined = false, bool graph = true) {
   const int B = prompt.shape(0), P = prompt.shape(1);
   lm::KVCache cache(model.num_layers(), P + n_gen);
   if (kv.bits > 0) cache.set_quantization(kv.bits, kv.group_size, kv.start);
@@ -119,9 +123,12 @@ Timing run_once(const lm::Llama& model, const array& prompt, int n_gen, const KV
   synchronize();
   t.prefill_s = seconds_since(t0);
   t0 = Clock::now();
+  std::optional<lm::DecodeGraph> dg;
+  if (graph && lm::DecodeGraph::usable(model, cache)) dg.emplace(model, cache);
   for (int i = 0; i < n_gen; ++i) {
     auto b0 = Clock::now();
-    array next = argmax(model(astype(y, int32), &cache), 2);  // (B, 1)
+    array tok = astype(y, int32);
+    array next = argmax(dg && !dg->failed() ? dg->step(tok, n_gen - i) : model(tok, &cache), 2);  // (B, 1)
     t.build_s += seconds_since(b0);
     if (pipelined) {
       async_eval({next});
@@ -134,6 +141,8 @@ Timing run_once(const lm::Llama& model, const array& prompt, int n_gen, const KV
   eval(y);
   synchronize();
   t.decode_s = seconds_since(t0);
+  t.graph = dg && !dg->failed();
+  if (dg && dg->failed()) std::fprintf(stderr, "tessera bench: no decode graph: %s\n", dg->why_not().c_str());
   t.kv_bytes = cache.nbytes();
   return t;
 }
@@ -147,13 +156,14 @@ int bench_main(int argc, char** argv) {
   int prompt_tokens = 512, gen_tokens = 128, batch = 1, repeats = 3;
   uint64_t seed = 0;
   KVOptions kv;
-  bool json = false, dequantize = false, pipelined = false;
+  bool json = false, dequantize = false, pipelined = false, graph = true;
   std::string quantize;
   try {
     FlagTable t;
     t.switches["--json"] = [&] { json = true; };
     t.switches["--dequantize"] = [&] { dequantize = true; };
     t.switches["--async"] = [&] { pipelined = true; };
+    t.switches["--no-graph"] = [&] { graph = false; };
     t.options["--model"] = [&](const std::string& v) { model_path = v; };
     t.options["--shape"] = [&](const std::string& v) { shape = v; };
     t.options["--quantize"] = [&](const std::string& v) { quantize = v; };
@@ -240,14 +250,16 @@ int bench_main(int argc, char** argv) {
     eval(prompt);
 
     std::fprintf(stderr, "tessera bench: warm-up...\n");
-    run_once(model, prompt, std::min(gen_tokens, 4), kv, pipelined);
+    run_once(model, prompt, std::min(gen_tokens, 4), kv, pipelined, graph);
     profiler::reset();  // TESSERA_PROFILE: the timed runs only
     std::vector<double> prefill_tps, decode_tps, build_us;
     size_t kv_bytes = 0;
+    bool graph_used = false;
     for (int r = 0; r < repeats; ++r) {
-      Timing t = run_once(model, prompt, gen_tokens, kv, pipelined);
+      Timing t = run_once(model, prompt, gen_tokens, kv, pipelined, graph);
       build_us.push_back(1e6 * t.build_s / gen_tokens);
       kv_bytes = t.kv_bytes;
+      graph_used = t.graph;
       prefill_tps.push_back(double(batch) * prompt_tokens / t.prefill_s);
       decode_tps.push_back(double(batch) * gen_tokens / t.decode_s);
       std::fprintf(stderr, "tessera bench: run %d/%d: prefill %.1f tok/s, decode %.1f tok/s (graph building %.0f us a step)\n",
@@ -270,6 +282,8 @@ int bench_main(int argc, char** argv) {
     std::fprintf(table, "| %s | %s | %s | %d | %.1fM | %.1f | %.1f | %s | %s | %.2f |\n", name.c_str(),
                  dtype_str.c_str(), device_name.c_str(), batch, n_params / 1e6, pf, dc,
                  format_bytes(peak).c_str(), format_bytes(static_cast<double>(decode_bytes)).c_str(), gbps);
+    std::fprintf(table, "decode: %s%s\n", graph_used ? "CUDA graph replay" : "eager steps",
+                 pipelined ? ", pipelined" : "");
     if (kv.bits > 0) {
       std::fprintf(table, "KV cache: %d-bit, group %d: %s\n", kv.bits, kv.group_size,
                    format_bytes(static_cast<double>(kv_bytes)).c_str());
@@ -291,6 +305,7 @@ int bench_main(int argc, char** argv) {
           {"decode_tps_runs", decode_tps},
           {"decode_build_us_per_step", median(build_us)},
           {"pipelined", pipelined},
+          {"decode_graph", graph_used},
           {"peak_memory_bytes", static_cast<size_t>(peak)},
           {"decode_weight_bytes_per_token", decode_bytes},
           {"decode_gbps", gbps},
