@@ -98,12 +98,17 @@ __global__ void __launch_bounds__(kWarps * 32, (PF && R == 4) ? 3 : 1)
   const int k_begin = split * p.chunk, k_end = min(a.Lk, k_begin + p.chunk);
   const T* kb = static_cast<const T*>(a.k) + b * a.ks[0] + kvh * a.ks[1] + d0;
   const T* vb = static_cast<const T*>(a.v) + b * a.vs[0] + kvh * a.vs[1] + d0;
-  // K/V rows of key step j0 (keys j0 + u * kNg + kg; zeros past k_end, nothing read).
+  // A boolean mask shared by every row (a static-shape decode step masks the cache slots past its
+  // position): masked keys are not read at all.
+  const bool* kmask = a.mask != nullptr && a.mask_dt == dt_bool && a.ms[0] == 0 && a.ms[1] == 0 && a.ms[2] == 0
+                          ? static_cast<const bool*>(a.mask)
+                          : nullptr;
+  // K/V rows of key step j0 (keys j0 + u * kNg + kg; zeros past k_end or masked, nothing read).
   auto load = [&](int j0, uint4* kr, uint4* vr) {
 #pragma unroll
     for (int u = 0; u < kU; ++u) {
       int j = j0 + u * kNg + kg;
-      if (j < k_end) {
+      if (j < k_end && (kmask == nullptr || kmask[j * a.ms[3]])) {
         kr[u] = __ldg(reinterpret_cast<const uint4*>(kb + j * a.ks[2]));
         vr[u] = __ldg(reinterpret_cast<const uint4*>(vb + j * a.vs[2]));
       } else {
