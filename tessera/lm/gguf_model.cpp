@@ -152,7 +152,7 @@ GGUFModel load_gguf_model(const std::string& path, const GGUFModelOptions& optio
   GGUFModel out;
   out.config = llama_config_from_gguf(file.metadata);
   WeightMap w = llama_weights_from_gguf(file, out.config, options);
-  out.model = std::make_shared<Llama>(out.config, w);
+  out.model = std::make_shared<Llama>(out.config, std::move(w));
   out.tokenizer = tokenizer_from_gguf(file.metadata);
   return out;
 }

@@ -72,7 +72,7 @@ HFModel load_hf_model(const std::string& dir, const HFLoadOptions& options, cons
   HFWeights w = load_hf_weights(dir, options.dtype);
   HFModel out;
   out.model_type = w.config.model_type;
-  out.model = std::make_shared<Llama>(w.config, w.weights);
+  out.model = std::make_shared<Llama>(w.config, std::move(w.weights));
   if (!tokenizer_path.empty()) {
     out.tokenizer = load_tokenizer(tokenizer_path);
   } else if (options.load_tokenizer) {

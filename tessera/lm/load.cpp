@@ -115,7 +115,7 @@ LoadedModel load(const std::string& path, const std::string& tokenizer_path, con
     }
   }
   LoadedModel out;
-  out.model = std::make_shared<Llama>(w.config, w.weights);
+  out.model = std::make_shared<Llama>(w.config, std::move(w.weights));
   w.weights.clear();
   out.tokenizer = find_tokenizer(w, tokenizer_path);
   return out;

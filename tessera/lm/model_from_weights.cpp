@@ -17,7 +17,7 @@ std::shared_ptr<Llama> model_from_weights(const std::string& config_json, Weight
     }
   }
   if (!weights.count("lm_head.weight")) config.tie_word_embeddings = true;  // lm_head left out: shared embedding
-  return std::make_shared<Llama>(config, weights);
+  return std::make_shared<Llama>(config, std::move(weights));
 }
 
 }  // namespace tessera::lm

@@ -242,7 +242,7 @@ int bench_main(int argc, char** argv) {
       weight_bytes += a.nbytes();
     }
     const size_t decode_bytes = lm::llama_decode_weight_bytes(config, weights);
-    lm::Llama model(config, weights);
+    lm::Llama model(config, std::move(weights));
     weights.clear();
 
     array prompt =

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "tessera/ops.h"
+#include "tessera/scheduler.h"
 
 namespace tessera::lm {
 
@@ -82,6 +83,39 @@ LinearWeight LinearWeight::gguf(const array& blocks, GGUFType type, int in_featu
   l.w_ = blocks;
   l.gguf_type_ = type;
   return l;
+}
+
+std::optional<LinearWeight> LinearWeight::stacked(const std::vector<LinearWeight>& parts) {
+  if (parts.empty()) return std::nullopt;
+  const LinearWeight& f = parts[0];
+  std::vector<array> w, scales, biases;
+  for (const auto& p : parts) {
+    if (p.empty() || p.kind_ != f.kind_ || p.in_ != f.in_ || p.w_->dtype() != f.w_->dtype() || p.bits_ != f.bits_ ||
+        p.group_size_ != f.group_size_ || p.gguf_type_ != f.gguf_type_ ||
+        (p.scales_ && (p.scales_->dtype() != f.scales_->dtype() || p.biases_->dtype() != f.biases_->dtype()))) {
+      return std::nullopt;
+    }
+    w.push_back(*p.w_);
+    if (p.scales_) {
+      scales.push_back(*p.scales_);
+      biases.push_back(*p.biases_);
+    }
+  }
+  array cat = concatenate(w, 0);  // (sum of out, .)
+  switch (f.kind_) {
+    case Kind::Dense:
+      eval(cat);
+      return dense(cat);
+    case Kind::Affine: {
+      array s = concatenate(scales, 0), b = concatenate(biases, 0);
+      eval({cat, s, b});
+      return affine(cat, s, b, f.group_size_, f.bits_);
+    }
+    case Kind::GGUF:
+      eval(cat);
+      return gguf(cat, f.gguf_type_, f.in_);
+  }
+  return std::nullopt;
 }
 
 array LinearWeight::apply(const array& x) const {

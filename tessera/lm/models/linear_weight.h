@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "tessera/array.h"
 #include "tessera/ops/quantized.h"
@@ -30,6 +31,12 @@ class LinearWeight {
                              int bits);
   // blocks (out, in / block * bytes) uint8.
   static LinearWeight gguf(const array& blocks, GGUFType type, int in_features);
+
+  // Weights of one input stacked along their outputs, so that one matmul computes them all (q/k/v,
+  // gate/up): (sum of out, in). nullopt when their kinds, input sizes, dtypes, bits, group sizes or GGUF
+  // types differ, or one is empty.
+  static std::optional<LinearWeight> stacked(const std::vector<LinearWeight>& parts);
+  bool empty() const { return !w_.has_value(); }
 
   // x: (..., in) -> (..., out) = x W^T.
   array apply(const array& x) const;

@@ -141,7 +141,7 @@ LlamaConfig llama_hf_config(const nlohmann::json& j) {
   return c;
 }
 
-Llama::Llama(LlamaConfig config, const WeightMap& w)
+Llama::Llama(LlamaConfig config, WeightMap w)
     : config_(std::move(config)), norm_(zeros({1})) {
   config_.validate();
   const int H = config_.hidden_size, I = config_.intermediate_size, V = config_.vocab_size;
@@ -172,6 +172,19 @@ Llama::Llama(LlamaConfig config, const WeightMap& w)
         get_optional(w, config_.sandwich_norms, p + "pre_feedforward_layernorm.weight", {H}),
         get_optional(w, config_.sandwich_norms, p + "post_feedforward_layernorm.weight", {H}),
     });
+    Layer& l = layers_.back();
+    if (auto qkv = LinearWeight::stacked({l.q_proj, l.k_proj, l.v_proj})) {
+      l.qkv_proj = std::move(*qkv);
+      l.q_proj = l.k_proj = l.v_proj = LinearWeight();
+    }
+    if (auto gate_up = LinearWeight::stacked({l.gate_proj, l.up_proj})) {
+      l.gate_up_proj = std::move(*gate_up);
+      l.gate_proj = l.up_proj = LinearWeight();
+    }
+    // The layer's own entries are no longer needed: a map passed by value (moved) frees them now.
+    for (auto it = w.begin(); it != w.end();) {
+      it = it->first.rfind(p, 0) == 0 ? w.erase(it) : std::next(it);
+    }
   }
   if (config_.rope_type == "llama3") rope_freqs_ = llama3_rope_freqs(config_, rotary_dims(config_));
   norm_ = get_weight(w, "model.norm.weight", {H});
@@ -274,9 +287,19 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
     array y = w.apply(x);
     return b ? y + *b : y;
   };
-  array q = heads(project(layer.q_proj, layer.q_bias), Hq);
-  array k = heads(project(layer.k_proj, layer.k_bias), Hkv);
-  array v = heads(project(layer.v_proj, layer.v_bias), Hkv);
+  array q = x, k = x, v = x;
+  if (!layer.qkv_proj.empty()) {
+    // One matmul for q, k and v: (B, L, (Hq + 2 Hkv) * D), split into views.
+    auto parts = split(layer.qkv_proj.apply(x), {Hq * D, (Hq + Hkv) * D}, -1);
+    auto biased = [&](const array& t, const std::optional<array>& b) { return b ? t + *b : t; };
+    q = heads(biased(parts[0], layer.q_bias), Hq);
+    k = heads(biased(parts[1], layer.k_bias), Hkv);
+    v = heads(biased(parts[2], layer.v_bias), Hkv);
+  } else {
+    q = heads(project(layer.q_proj, layer.q_bias), Hq);
+    k = heads(project(layer.k_proj, layer.k_bias), Hkv);
+    v = heads(project(layer.v_proj, layer.v_bias), Hkv);
+  }
   if (layer.q_norm) {
     q = fast::rms_norm(q, layer.q_norm, config_.rms_norm_eps);
     k = fast::rms_norm(k, layer.k_norm, config_.rms_norm_eps);
@@ -303,9 +326,17 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
 
 // Gated MLP: down(act(gate(x)) * up(x)); act is silu (SwiGLU) or gelu (GeGLU).
 array Llama::mlp(const array& x, const Layer& layer) const {
-  array g = layer.gate_proj.apply(x);
+  array g = x, u = x;
+  if (!layer.gate_up_proj.empty()) {
+    auto parts = split(layer.gate_up_proj.apply(x), 2, -1);  // one matmul: (B, L, 2 * intermediate)
+    g = parts[0];
+    u = parts[1];
+  } else {
+    g = layer.gate_proj.apply(x);
+    u = layer.up_proj.apply(x);
+  }
   g = config_.hidden_act == "silu" ? silu(g) : config_.hidden_act == "gelu" ? gelu_erf(g) : gelu_tanh(g);
-  return layer.down_proj.apply(g * layer.up_proj.apply(x));
+  return layer.down_proj.apply(g * u);
 }
 
 array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets,

@@ -75,7 +75,9 @@ LlamaConfig llama_config_from_json(const std::string& json_text);
 class Llama {
  public:
   // Takes the weights it needs from `weights`; throws "[llama] ..." on a missing or misshapen one.
-  Llama(LlamaConfig config, const WeightMap& weights);
+  // q/k/v and gate/up weights of the same kind are stacked into one matmul each (pass the map with
+  // std::move so that each layer's separate weights are freed as it is stacked).
+  Llama(LlamaConfig config, WeightMap weights);
 
   // tokens: (B, L) int32. cache: nullptr for a full-sequence pass, else positions start at
   // cache->offset() and the cache grows by L. A cache with left padding (KVCache::set_left_padding)
@@ -107,6 +109,9 @@ class Llama {
     std::optional<array> q_bias, k_bias, v_bias, o_bias;  // (heads * head_dim,), (kv_heads * head_dim,) x2, (hidden,)
     std::optional<array> q_norm, k_norm;                  // (head_dim,)
     std::optional<array> pre_feedforward_layernorm, post_feedforward_layernorm;  // (hidden,)
+    // q/k/v (heads * D + 2 kv_heads * D outputs) and gate/up (2 intermediate) stacked when their
+    // kinds agree; the separate weights above are then empty.
+    LinearWeight qkv_proj, gate_up_proj;
   };
 
   // forward_at's step: the cache slot written (int32 (1,)) and the keys attended, (1, capacity) bool.
