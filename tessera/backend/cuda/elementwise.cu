@@ -170,6 +170,22 @@ __global__ void unary_kernel(int op, const T* in, T* out, int64_t n) {
   for (int64_t i = done + t; i < n; i += stride) out[i] = unary_op<Op>(op, in[i]);
 }
 
+// Rows of a wider matrix (in[(i / cols) * rstride + i % cols]) into a contiguous output: packs of 16
+// bytes when Vec (cols and rstride whole packs, both pointers aligned).
+template <typename T, bool Vec, int Op>
+__global__ void unary_rows_kernel(int op, const T* in, T* out, int64_t cols, int64_t rstride, int64_t n) {
+  constexpr int V = Vec ? pack_of<T>() : 1;
+  using P = Pack<T, V>;
+  int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = t; i < n / V; i += stride) {
+    int64_t j = i * V;
+    P p = *reinterpret_cast<const P*>(in + (j / cols) * rstride + j % cols);
+#pragma unroll
+    for (int k = 0; k < V; ++k) p.v[k] = unary_op<Op>(op, p.v[k]);
+    reinterpret_cast<P*>(out)[i] = p;
+  }
+}
+
 // Calls f(std::integral_constant<int, op>{}) for a float unary op code, f(integral_constant<-1>)
 // (run-time op) otherwise.
 template <typename F>
@@ -287,6 +303,7 @@ enum OperandKind : int {
   k_row,      // p[j % period]: a row repeated over the leading dims ((M, N) op (N,))
   k_col,      // p[j / period]: one value per row ((M, N) op (M, 1))
   k_scalar,   // p[0]: a one-element device array broadcast everywhere
+  k_rows,     // p[(j / period) * rstride + j % period]: rows of a wider matrix (a column slice of it)
 };
 
 template <typename T>
@@ -295,6 +312,7 @@ struct Operand {
   T val;
   int kind;
   int64_t period;
+  int64_t rstride = 0;  // k_rows: elements between row starts
 };
 
 template <typename T>
@@ -303,6 +321,7 @@ __device__ __forceinline__ T read(const Operand<T>& o, int64_t j) {
     case k_contig: return o.p[j];
     case k_row: return o.p[j % o.period];
     case k_col: return o.p[j / o.period];
+    case k_rows: return o.p[(j / o.period) * o.rstride + j % o.period];
     default: return o.val;
   }
 }
@@ -312,8 +331,8 @@ __device__ __forceinline__ T read(const Operand<T>& o, int64_t j) {
 template <typename T, int V>
 __device__ __forceinline__ Pack<T, V> read_pack(const Operand<T>& o, int64_t j) {
   Pack<T, V> r;
-  if (o.kind == k_contig || o.kind == k_row) {
-    int64_t e = o.kind == k_contig ? j : j % o.period;
+  if (o.kind == k_contig || o.kind == k_row || o.kind == k_rows) {
+    int64_t e = o.kind == k_contig ? j : o.kind == k_row ? j % o.period : (j / o.period) * o.rstride + j % o.period;
     r = *reinterpret_cast<const Pack<T, V>*>(o.p + e);
   } else {
     T v = o.kind == k_col ? o.p[j / o.period] : o.val;
@@ -397,6 +416,10 @@ bool classify(const Strided& s, int k, const void* p, double val, Operand<T>& o)
   } else if (s.ndim == 2 && s.strides[k][0] == 1 && s.strides[k][1] == 0) {
     o.kind = k_col;
     o.period = s.shape[1];
+  } else if (s.ndim == 2 && s.strides[k][1] == 1 && s.strides[k][0] >= s.shape[1]) {
+    o.kind = k_rows;
+    o.period = s.shape[1];
+    o.rstride = s.strides[k][0];
   } else {
     return false;
   }
@@ -410,6 +433,7 @@ bool pack_ok(const Operand<T>& o, int V) {
     case k_contig: return aligned_to(16, o.p);
     case k_row: return aligned_to(16, o.p) && o.period % V == 0;
     case k_col: return o.period % V == 0;
+    case k_rows: return aligned_to(16, o.p) && o.period % V == 0 && o.rstride % V == 0;
     default: return true;
   }
 }
@@ -447,6 +471,31 @@ void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st)
       }
     };
     // Float ops get one kernel each (no per-element switch); other dtypes read the op at run time.
+    if constexpr (std::is_same_v<T, float> || is_16bit_float<T>) {
+      with_unary_op(op, launch);
+    } else {
+      launch(std::integral_constant<int, -1>{});
+    }
+  };
+  dispatch_elementwise(dt, go);
+  TESSERA_KERNEL_CHECK();
+}
+
+void unary_rows(int op, int dt, const void* in, void* out, int64_t cols, int64_t rstride, size_t n, cudaStream_t st) {
+  if (n == 0) return;
+  auto go = [&](auto t) {
+    using T = decltype(t);
+    auto ip = static_cast<const T*>(in);
+    auto op_ = static_cast<T*>(out);
+    auto launch = [&](auto c) {
+      constexpr int Op = decltype(c)::value;
+      constexpr int V = pack_of<T>();
+      if (aligned_to(16, in, out) && cols % V == 0 && rstride % V == 0) {
+        unary_rows_kernel<T, true, Op><<<grid_for(n / V, 256), 256, 0, st>>>(op, ip, op_, cols, rstride, n);
+      } else {
+        unary_rows_kernel<T, false, Op><<<grid_for(n, 256), 256, 0, st>>>(op, ip, op_, cols, rstride, n);
+      }
+    };
     if constexpr (std::is_same_v<T, float> || is_16bit_float<T>) {
       with_unary_op(op, launch);
     } else {

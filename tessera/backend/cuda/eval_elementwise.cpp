@@ -26,7 +26,17 @@ void run_unary(Primitive& p, int op, const std::vector<array>& inputs, std::vect
   if (inputs[0].dtype() != out.dtype() || !unary_supported(op, dt(out.dtype())) || inputs[0].ndim() > kMaxDims) {
     return p.Primitive::eval_gpu(inputs, outputs);
   }
-  array x = contiguous_gpu(inputs[0], out.dtype());
+  // A column slice of a wider matrix (such as one half of a stacked gate/up product) is read in
+  // place rather than copied first.
+  Strided s;
+  const auto& in = inputs[0];
+  if (!in.flags().row_contiguous && make_strided(out.shape(), {&in.strides()}, s) && s.ndim == 2 &&
+      s.strides[0][1] == 1 && s.strides[0][0] >= s.shape[1]) {
+    void* o = alloc_out(out);
+    unary_rows(op, dt(out.dtype()), in.device_data(), o, s.shape[1], s.strides[0][0], out.size(), current_stream());
+    return;
+  }
+  array x = contiguous_gpu(in, out.dtype());
   void* o = alloc_out(out);
   unary(op, dt(out.dtype()), x.device_data(), o, out.size(), current_stream());
 }

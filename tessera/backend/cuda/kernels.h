@@ -37,6 +37,8 @@ enum UnaryOp : int { u_abs, u_neg, u_square, u_exp, u_expm1, u_log, u_log1p, u_l
 enum BinaryOp : int { b_add, b_sub, b_mul, b_div, b_max, b_min, b_pow, b_eq, b_ne, b_lt, b_le, b_gt, b_ge };
 bool unary_supported(int op, int dt);
 void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st);
+// unary over rows of a wider matrix: in[(i / cols) * rstride + i % cols] -> out[i] (a column slice).
+void unary_rows(int op, int dt, const void* in, void* out, int64_t cols, int64_t rstride, size_t n, cudaStream_t st);
 bool binary_supported(int op, int dt);
 void binary(int op, int dt, const void* a, double a_val, const void* b, double b_val, void* out, const Strided& s,
             size_t n, cudaStream_t st);

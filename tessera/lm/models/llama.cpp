@@ -3,6 +3,7 @@
 #include "tessera/lm/models/llama.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -141,6 +142,19 @@ LlamaConfig llama_hf_config(const nlohmann::json& j) {
   return c;
 }
 
+namespace {
+
+// Stacked q/k/v and gate/up matmuls (on unless the environment sets TESSERA_STACK_PROJECTIONS=0).
+bool stack_projections() {
+  static const bool on = [] {
+    const char* v = std::getenv("TESSERA_STACK_PROJECTIONS");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  return on;
+}
+
+}  // namespace
+
 Llama::Llama(LlamaConfig config, WeightMap w)
     : config_(std::move(config)), norm_(zeros({1})) {
   config_.validate();
@@ -173,11 +187,16 @@ Llama::Llama(LlamaConfig config, WeightMap w)
         get_optional(w, config_.sandwich_norms, p + "post_feedforward_layernorm.weight", {H}),
     });
     Layer& l = layers_.back();
-    if (auto qkv = LinearWeight::stacked({l.q_proj, l.k_proj, l.v_proj})) {
+    std::optional<LinearWeight> qkv, gate_up;
+    if (stack_projections()) {
+      qkv = LinearWeight::stacked({l.q_proj, l.k_proj, l.v_proj});
+      gate_up = LinearWeight::stacked({l.gate_proj, l.up_proj});
+    }
+    if (qkv) {
       l.qkv_proj = std::move(*qkv);
       l.q_proj = l.k_proj = l.v_proj = LinearWeight();
     }
-    if (auto gate_up = LinearWeight::stacked({l.gate_proj, l.up_proj})) {
+    if (gate_up) {
       l.gate_up_proj = std::move(*gate_up);
       l.gate_proj = l.up_proj = LinearWeight();
     }
