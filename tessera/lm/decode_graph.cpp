@@ -3,13 +3,13 @@
 #include "tessera/lm/decode_graph.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "tessera/backend/gpu_capture.h"
 #include "tessera/device.h"
+#include "tessera/env.h"
 #include "tessera/ops.h"
 #include "tessera/scheduler.h"
 
@@ -18,10 +18,7 @@ namespace tessera::lm {
 namespace {
 
 bool env_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("TESSERA_DECODE_GRAPH");
-    return v == nullptr || std::string(v) != "0";
-  }();
+  static const bool on = env_switch_on("TESSERA_DECODE_GRAPH");
   return on;
 }
 

@@ -36,14 +36,17 @@ array KVCache::regrow(const std::optional<array>& buf, const Shape& shape, Dtype
   return slice_update(out, slice(*buf, {0, 0, 0, 0}, kept), {0, 0, 0, 0}, kept);
 }
 
-void KVCache::reserve(Layer& layer, const array& keys, const array& values, int needed) {
-  int cap = layer.keys ? layer.keys->shape(2) : 0;
+void KVCache::check_matches(const Layer& layer, const array& keys, const array& values) {
   if (layer.keys && (layer.keys->shape(0) != keys.shape(0) || layer.keys->shape(1) != keys.shape(1) ||
                      layer.keys->shape(3) != keys.shape(3) || layer.values->shape(3) != values.shape(3))) {
     throw std::invalid_argument("[kv_cache] keys " + shape_str(keys.shape()) + " do not match the cache " +
                                 shape_str(layer.keys->shape()) + ".");
   }
-  if (needed <= cap) return;
+}
+
+void KVCache::reserve(Layer& layer, const array& keys, const array& values, int needed) {
+  check_matches(layer, keys, values);
+  if (needed <= (layer.keys ? layer.keys->shape(2) : 0)) return;
   const int new_cap = grown_capacity(needed);
   // Carry over the stored positions.
   layer.keys = regrow(layer.keys, {keys.shape(0), keys.shape(1), new_cap, keys.shape(3)}, keys.dtype(), layer.offset);
@@ -111,7 +114,7 @@ std::pair<array, array> KVCache::update_at(int layer_index, const array& keys, c
   check_kv(keys, values);
   Layer& layer = layers_[layer_index];
   if (!layer.keys) throw std::logic_error("[kv_cache] update_at on a layer that holds no buffer.");
-  reserve(layer, keys, values, 0);  // checks the shapes
+  check_matches(layer, keys, values);
   // As in update_and_fetch, the old buffer is left to the new node alone, so it is written in place.
   layer.keys = dynamic_slice_update(*layer.keys, keys, pos, {2});
   layer.values = dynamic_slice_update(*layer.values, values, pos, {2});

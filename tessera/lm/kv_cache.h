@@ -125,6 +125,8 @@ class KVCache {
   // buf (B, H, cap, X) -> (B, H, new_cap, X) zeros, with its first `keep` positions copied.
   static array regrow(const std::optional<array>& buf, const Shape& shape, Dtype dtype, int keep);
   void check_layer(int layer) const;
+  // Throws when keys / values (B, H, L, D) do not fit the layer's buffers (batch, heads, head dims).
+  static void check_matches(const Layer& layer, const array& keys, const array& values);
   static void check_kv(const array& keys, const array& values);
   // Converts a full-precision layer's positions to quantized storage.
   void convert_layer(Layer& layer);

@@ -22,6 +22,7 @@
 #include "tessera/backend/gpu_available.h"
 #include "tessera/compile/gpu_graph.h"
 #include "tessera/compile/tape.h"
+#include "tessera/env.h"
 #include "tessera/primitive.h"
 #include "tessera/scheduler.h"
 
@@ -31,19 +32,9 @@ namespace {
 
 using namespace graph_nodes;
 
-using Held = std::vector<std::pair<void*, size_t>>;
-
-struct Captured {
-  cudaGraphExec_t exec = nullptr;
-  std::vector<array> inputs;   // graph-owned dense device inputs (the graph reads them)
-  std::vector<array> outputs;  // dense device arrays the graph writes
-  std::vector<array> keep;     // every array of the captured run (buffers the graph uses)
-  Held held;                   // blocks freed while capturing (kernel scratch)
-  std::mutex mu;               // one launch (copy-in, graph, copy-out) at a time
-  ~Captured() {
-    if (exec) cudaGraphExecDestroy(exec);  // an in-flight launch completes first (freed asynchronously)
-    for (auto& [p, n] : held) gpu::free(p, n);
-  }
+// A compiled tape's graph: graph-owned dense device inputs (the graph reads them) besides the rest.
+struct Captured : CapturedGraph {
+  std::vector<array> inputs;
 };
 
 // The one GPU stream all nodes of the tape run on, or throws NotCapturable.
@@ -76,10 +67,7 @@ std::shared_ptr<GpuGraphs> make_gpu_graphs() {
 GpuGraphStats gpu_graph_stats(const GpuGraphs& g) { return {g.captures.load(), g.replays.load(), g.fallbacks.load()}; }
 
 bool cuda_graphs_env_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("TESSERA_CUDA_GRAPHS");
-    return v == nullptr || std::string(v) != "0";
-  }();
+  static const bool on = env_switch_on("TESSERA_CUDA_GRAPHS");
   return on;
 }
 
@@ -90,40 +78,16 @@ constexpr size_t kMaxGraphsPerEntry = 16;  // shapeless entries: one graph per e
 // Launches `g` on new inputs; outputs are fresh arrays copied out of the graph's buffers.
 std::vector<array> launch(Captured& g, const std::vector<array>& inputs, int stream) {
   std::lock_guard lk(g.mu);
-  const int prev = gpu::get_stream();
-  gpu::set_stream(stream);
-  struct Restore {
-    int prev;
-    ~Restore() { gpu::set_stream(prev); }
-  } restore{prev};
-  cudaStream_t cs = cuda::current_stream();
-  copy_in(inputs, g.inputs, cs);
-  TESSERA_CUDA_CHECK(cudaGraphLaunch(g.exec, cs));
-  std::vector<array> outs;
-  for (auto& go : g.outputs) {
-    array o = device_array(go);
-    if (o.nbytes() > 0) {
-      TESSERA_CUDA_CHECK(cudaMemcpyAsync(o.device_data(), go.device_data(), o.nbytes(), cudaMemcpyDeviceToDevice, cs));
-    }
-    outs.push_back(std::move(o));
-  }
-  publish(outs, stream);
-  return outs;
+  StreamScope scope(stream);
+  copy_in(inputs, g.inputs, cuda::current_stream());
+  return launch_and_copy_out(g, stream);
 }
 
 // Warm run + capture for these inputs; returns the warm run's outputs (this call's results).
 std::vector<array> capture(GpuGraphs& gs, const std::vector<Shape>& key, const Tape& tape,
                            const std::vector<array>& inputs, bool shapeless, int stream) {
   synchronize(Stream(stream, Device::gpu));  // the stream's worker is idle: nothing else queues on it while capturing
-  const int prev = gpu::get_stream();
-  gpu::set_stream(stream);
-  struct Restore {
-    int prev;
-    ~Restore() {
-      gpu::hold_frees(nullptr);
-      gpu::set_stream(prev);
-    }
-  } restore{prev};
+  StreamScope scope(stream);
   cudaStream_t cs = cuda::current_stream();
   for (auto& [s, c] : tape.constants) {
     if (c.nbytes() > 0) c.device_data();  // uploaded once, before the runs are checked for host copies
@@ -147,47 +111,7 @@ std::vector<array> capture(GpuGraphs& gs, const std::vector<Shape>& key, const T
   publish(warm, stream);
 
   // Captured run on the same graph-owned inputs.
-  TESSERA_CUDA_CHECK(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed));
-  gpu::hold_frees(&g->held);
-  cudaGraph_t graph = nullptr;
-  try {
-    auto outs = replay_tape(tape, g->inputs, shapeless);
-    g->keep = run_nodes(outs, stream);
-    for (auto& o : outs) {
-      array d = cuda::contiguous_gpu(o, o.dtype());  // a copy kernel (captured) unless already dense
-      d.set_status(array::Status::available);
-      g->outputs.push_back(d);
-    }
-    g->keep.insert(g->keep.end(), outs.begin(), outs.end());
-  } catch (...) {
-    gpu::hold_frees(nullptr);  // before g (and the blocks it holds) can go
-    cudaStreamEndCapture(cs, &graph);
-    cudaGetLastError();
-    if (graph) cudaGraphDestroy(graph);
-    std::exception_ptr err = std::current_exception();
-    try {
-      std::rethrow_exception(err);
-    } catch (const NotCapturable&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw NotCapturable{std::string("capture failed: ") + e.what()};
-    }
-  }
-  gpu::hold_frees(nullptr);
-  cudaError_t err = cudaStreamEndCapture(cs, &graph);
-  if (err != cudaSuccess || !graph) {
-    cudaGetLastError();
-    if (graph) cudaGraphDestroy(graph);
-    throw NotCapturable{std::string("capture invalidated: ") + cudaGetErrorName(err)};
-  }
-  err = cudaGraphInstantiate(&g->exec, graph, 0);
-  cudaGraphDestroy(graph);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    g->exec = nullptr;
-    throw NotCapturable{std::string("instantiate failed: ") + cudaGetErrorName(err)};
-  }
-  for (auto& o : g->outputs) o.detach();
+  capture_into(*g, replay_tape(tape, g->inputs, shapeless), stream);
   std::lock_guard lk(gs.mu);
   if (gs.graphs.size() < kMaxGraphsPerEntry) gs.graphs.emplace(key, std::move(g));
   ++gs.captures;

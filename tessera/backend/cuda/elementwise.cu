@@ -186,12 +186,16 @@ __global__ void unary_rows_kernel(int op, const T* in, T* out, int64_t cols, int
   }
 }
 
-// Calls f(std::integral_constant<int, op>{}) for a float unary op code, f(integral_constant<-1>)
-// (run-time op) otherwise.
-template <typename F>
+// Calls f(std::integral_constant<int, op>{}) for a float unary op code on float / f16 / bf16 values,
+// so that each op gets its own kernel without a per-element switch; f(integral_constant<-1>) (the
+// op read at run time) for other ops and other dtypes.
+template <typename T, typename F>
 void with_unary_op(int op, F&& f) {
   using std::integral_constant;
-  switch (op) {
+  if constexpr (!(std::is_same_v<T, float> || is_16bit_float<T>)) {
+    f(integral_constant<int, -1>{});
+  } else {
+    switch (op) {
 #define TESSERA_UNARY_CASE(o) \
   case o: f(integral_constant<int, o>{}); return;
     TESSERA_UNARY_CASE(u_abs) TESSERA_UNARY_CASE(u_neg) TESSERA_UNARY_CASE(u_square) TESSERA_UNARY_CASE(u_exp)
@@ -201,7 +205,8 @@ void with_unary_op(int op, F&& f) {
     TESSERA_UNARY_CASE(u_sigmoid) TESSERA_UNARY_CASE(u_erf) TESSERA_UNARY_CASE(u_floor) TESSERA_UNARY_CASE(u_ceil)
     TESSERA_UNARY_CASE(u_sign) TESSERA_UNARY_CASE(u_sinh) TESSERA_UNARY_CASE(u_cosh) TESSERA_UNARY_CASE(u_arctan)
 #undef TESSERA_UNARY_CASE
-    default: f(integral_constant<int, -1>{});
+      default: f(integral_constant<int, -1>{});
+    }
   }
 }
 
@@ -470,12 +475,7 @@ void unary(int op, int dt, const void* in, void* out, size_t n, cudaStream_t st)
         unary_kernel<T, false, Op><<<grid_for(n, 256), 256, 0, st>>>(op, ip, op_, n);
       }
     };
-    // Float ops get one kernel each (no per-element switch); other dtypes read the op at run time.
-    if constexpr (std::is_same_v<T, float> || is_16bit_float<T>) {
-      with_unary_op(op, launch);
-    } else {
-      launch(std::integral_constant<int, -1>{});
-    }
+    with_unary_op<T>(op, launch);
   };
   dispatch_elementwise(dt, go);
   TESSERA_KERNEL_CHECK();
@@ -496,11 +496,7 @@ void unary_rows(int op, int dt, const void* in, void* out, int64_t cols, int64_t
         unary_rows_kernel<T, false, Op><<<grid_for(n, 256), 256, 0, st>>>(op, ip, op_, cols, rstride, n);
       }
     };
-    if constexpr (std::is_same_v<T, float> || is_16bit_float<T>) {
-      with_unary_op(op, launch);
-    } else {
-      launch(std::integral_constant<int, -1>{});
-    }
+    with_unary_op<T>(op, launch);
   };
   dispatch_elementwise(dt, go);
   TESSERA_KERNEL_CHECK();

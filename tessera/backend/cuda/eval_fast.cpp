@@ -1,11 +1,10 @@
 // eval_gpu of the fast ops: rms_norm, rope (offsets read on the device) and attention (strided
 // q/k/v such as KV-cache slices are read in place; split-K decode, cuDNN or tensor-core prefill, or generic).
-#include <cstdlib>
-#include <string>
 
 #include "tessera/backend/cuda/cudnn.h"
 #include "tessera/backend/cuda/eval_utils.h"
 #include "tessera/backend/cuda/kernels_attention.h"
+#include "tessera/env.h"
 #include "tessera/primitives/fast.h"
 #include "tessera/profiler.h"
 
@@ -103,10 +102,7 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
   // f16/bf16 queries: cuDNN's flash attention where it runs the case (cudnn.h), else the tensor-core
   // kernel; anything else: the generic one.
   // TESSERA_SDPA_DECODE=0: few query rows take the paths below (for comparisons).
-  static const bool decode_on = [] {
-    const char* e = std::getenv("TESSERA_SDPA_DECODE");
-    return e == nullptr || std::string(e) != "0";
-  }();
+  static const bool decode_on = env_switch_on("TESSERA_SDPA_DECODE");
   if (decode_on && sdpa_decode_supported(dt(d), a)) {
     size_t n = sdpa_decode_scratch_bytes(dt(d), a);
     void* scratch = gpu::malloc(n);

@@ -15,31 +15,12 @@ namespace tessera::gpu {
 
 using namespace detail::graph_nodes;
 
-class CapturedWork {
+class CapturedWork : public CapturedGraph {
  public:
-  cudaGraphExec_t exec = nullptr;
   int stream = 0;
-  std::vector<array> outputs;  // dense device arrays the graph writes
-  std::vector<array> keep;     // every array of the captured run (buffers the graph uses)
-  std::vector<std::pair<void*, size_t>> held;  // blocks freed while capturing (kernel scratch)
-  std::mutex mu;               // one launch (copy-in, graph, copy-out) at a time
-  ~CapturedWork() {
-    if (exec) cudaGraphExecDestroy(exec);  // an in-flight launch completes first
-    for (auto& [p, n] : held) gpu::free(p, n);
-  }
 };
 
 namespace {
-
-// Sets the calling thread's GPU stream for a scope.
-struct StreamScope {
-  int prev;
-  explicit StreamScope(int s) : prev(get_stream()) { set_stream(s); }
-  ~StreamScope() {
-    hold_frees(nullptr);
-    set_stream(prev);
-  }
-};
 
 // Uploads every evaluated leaf with host data under `outs` (constants the build created), so that
 // capturing makes no host copy.
@@ -67,7 +48,6 @@ CaptureResult capture_work(const std::function<std::vector<array>()>& build) {
   const int stream = default_stream(Device::gpu).index;
   synchronize(Stream(stream, Device::gpu));  // the stream's worker is idle: nothing else queues on it
   StreamScope scope(stream);
-  cudaStream_t cs = cuda::current_stream();
 
   // Warm run. A node it cannot run here (a CPU one, another stream) leaves the rest to eval.
   r.outputs = build();
@@ -84,53 +64,14 @@ CaptureResult capture_work(const std::function<std::vector<array>()>& build) {
 
   auto g = std::make_shared<CapturedWork>();
   g->stream = stream;
-  std::vector<array> outs;
-  outs = build();
+  std::vector<array> outs = build();
   upload_leaves(outs);
-  const size_t copies0 = cuda::host_copy_count();
-  TESSERA_CUDA_CHECK(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed));
-  hold_frees(&g->held);
-  cudaGraph_t graph = nullptr;
   try {
-    g->keep = run_nodes(outs, stream);
-    for (auto& o : outs) {
-      array d = cuda::contiguous_gpu(o, o.dtype());  // a copy kernel (captured) unless already dense
-      d.set_status(array::Status::available);
-      g->outputs.push_back(d);
-    }
-    g->keep.insert(g->keep.end(), outs.begin(), outs.end());
-    if (cuda::host_copy_count() != copies0) throw NotCapturable{"a node copied between host and device"};
-  } catch (...) {
-    hold_frees(nullptr);
-    cudaStreamEndCapture(cs, &graph);
-    cudaGetLastError();
-    if (graph) cudaGraphDestroy(graph);
-    try {
-      throw;
-    } catch (const NotCapturable& e) {
-      r.why_not = e.why;
-    } catch (const std::exception& e) {
-      r.why_not = std::string("capture failed: ") + e.what();
-    }
+    capture_into(*g, outs, stream);
+  } catch (const NotCapturable& e) {
+    r.why_not = e.why;
     return r;
   }
-  hold_frees(nullptr);
-  cudaError_t err = cudaStreamEndCapture(cs, &graph);
-  if (err != cudaSuccess || !graph) {
-    cudaGetLastError();
-    if (graph) cudaGraphDestroy(graph);
-    r.why_not = std::string("capture invalidated: ") + cudaGetErrorName(err);
-    return r;
-  }
-  err = cudaGraphInstantiate(&g->exec, graph, 0);
-  cudaGraphDestroy(graph);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    g->exec = nullptr;
-    r.why_not = std::string("instantiate failed: ") + cudaGetErrorName(err);
-    return r;
-  }
-  for (auto& o : g->outputs) o.detach();
   r.graph = std::move(g);
   return r;
 }
@@ -167,19 +108,8 @@ void copy_values(const array& dst, const array& src) {
 std::vector<array> launch_work(CapturedWork& g, const std::vector<std::pair<array, array>>& inputs) {
   std::lock_guard lk(g.mu);
   StreamScope scope(g.stream);
-  cudaStream_t cs = cuda::current_stream();
   copy_pairs(inputs, g.stream);
-  TESSERA_CUDA_CHECK(cudaGraphLaunch(g.exec, cs));
-  std::vector<array> outs;
-  for (auto& go : g.outputs) {
-    array o = device_array(go);
-    if (o.nbytes() > 0) {
-      TESSERA_CUDA_CHECK(cudaMemcpyAsync(o.device_data(), go.device_data(), o.nbytes(), cudaMemcpyDeviceToDevice, cs));
-    }
-    outs.push_back(std::move(o));
-  }
-  publish(outs, g.stream);
-  return outs;
+  return launch_and_copy_out(g, g.stream);
 }
 
 }  // namespace tessera::gpu

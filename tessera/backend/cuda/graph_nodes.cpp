@@ -5,11 +5,84 @@
 #include <unordered_set>
 
 #include "tessera/backend/cuda/eval_utils.h"
+#include "tessera/backend/cuda/runtime.h"
 #include "tessera/backend/gpu.h"
 #include "tessera/primitive.h"
 #include "tessera/scheduler.h"
 
 namespace tessera::detail::graph_nodes {
+
+CapturedGraph::~CapturedGraph() {
+  if (exec) cudaGraphExecDestroy(exec);
+  for (auto& [p, n] : held) gpu::free(p, n);
+}
+
+StreamScope::StreamScope(int stream) : prev(gpu::get_stream()) { gpu::set_stream(stream); }
+
+StreamScope::~StreamScope() {
+  gpu::hold_frees(nullptr);
+  gpu::set_stream(prev);
+}
+
+void capture_into(CapturedGraph& g, const std::vector<array>& outs, int stream) {
+  cudaStream_t cs = cuda::current_stream();
+  const size_t copies0 = cuda::host_copy_count();
+  TESSERA_CUDA_CHECK(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed));
+  gpu::hold_frees(&g.held);
+  cudaGraph_t graph = nullptr;
+  try {
+    g.keep = run_nodes(outs, stream);
+    for (auto& o : outs) {
+      array d = cuda::contiguous_gpu(o, o.dtype());  // a copy kernel (captured) unless already dense
+      d.set_status(array::Status::available);
+      g.outputs.push_back(d);
+    }
+    g.keep.insert(g.keep.end(), outs.begin(), outs.end());
+    if (cuda::host_copy_count() != copies0) throw NotCapturable{"a node copied between host and device"};
+  } catch (...) {
+    gpu::hold_frees(nullptr);  // before g (and the blocks it holds) can go
+    cudaStreamEndCapture(cs, &graph);
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    try {
+      throw;
+    } catch (const NotCapturable&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw NotCapturable{std::string("capture failed: ") + e.what()};
+    }
+  }
+  gpu::hold_frees(nullptr);
+  cudaError_t err = cudaStreamEndCapture(cs, &graph);
+  if (err != cudaSuccess || !graph) {
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    throw NotCapturable{std::string("capture invalidated: ") + cudaGetErrorName(err)};
+  }
+  err = cudaGraphInstantiate(&g.exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    g.exec = nullptr;
+    throw NotCapturable{std::string("instantiate failed: ") + cudaGetErrorName(err)};
+  }
+  for (auto& o : g.outputs) o.detach();
+}
+
+std::vector<array> launch_and_copy_out(CapturedGraph& g, int stream) {
+  cudaStream_t cs = cuda::current_stream();
+  TESSERA_CUDA_CHECK(cudaGraphLaunch(g.exec, cs));
+  std::vector<array> outs;
+  for (auto& go : g.outputs) {
+    array o = device_array(go);
+    if (o.nbytes() > 0) {
+      TESSERA_CUDA_CHECK(cudaMemcpyAsync(o.device_data(), go.device_data(), o.nbytes(), cudaMemcpyDeviceToDevice, cs));
+    }
+    outs.push_back(std::move(o));
+  }
+  publish(outs, stream);
+  return outs;
+}
 
 bool dense(const array& a) { return a.flags().row_contiguous && a.data_size() == a.size(); }
 

@@ -9,6 +9,7 @@
 
 #include "tessera/backend/cpu/threading.h"
 #include "tessera/backend/cuda/runtime.h"
+#include "tessera/env.h"
 
 namespace tessera::cuda {
 
@@ -18,10 +19,7 @@ constexpr size_t kChunk = size_t(16) << 20;     // bytes per staging buffer
 constexpr size_t kMinStaged = size_t(1) << 20;  // smaller copies go straight through cudaMemcpy
 
 std::atomic<bool>& staging_on() {
-  static std::atomic<bool> on([] {
-    const char* v = std::getenv("TESSERA_PINNED_STAGING");
-    return v == nullptr || std::string(v) != "0";
-  }());
+  static std::atomic<bool> on(env_switch_on("TESSERA_PINNED_STAGING"));
   return on;
 }
 

@@ -49,12 +49,8 @@ __global__ void __launch_bounds__(kTThreads) bqmv_t_kernel(const T* __restrict__
     for (int t = blockIdx.y; t < tiles; t += gridDim.y) {
       const int m0 = t * MR;
       const T* xr[MR];
-      float acc[MR];
-#pragma unroll
-      for (int m = 0; m < MR; ++m) {
-        xr[m] = xz + static_cast<int64_t>(min(m0 + m, M - 1)) * K;
-        acc[m] = 0.0f;
-      }
+      float acc[MR] = {};
+      tile_rows(xz, m0, M, K, xr);
       for (int c = sub; c < nchunks; c += lpr) {
         uint32_t w[bits];
 #pragma unroll
@@ -116,12 +112,8 @@ __global__ void __launch_bounds__(kNThreads) bqmv_n_kernel(const T* __restrict__
     const T* xz = x + batch_offset(b, 0, z);
     for (int m0 = 0; m0 < M; m0 += MR) {
       const T* xr[MR];
-      float acc[MR];
-#pragma unroll
-      for (int m = 0; m < MR; ++m) {
-        xr[m] = xz + static_cast<int64_t>(min(m0 + m, M - 1)) * K;
-        acc[m] = 0.0f;
-      }
+      float acc[MR] = {};
+      tile_rows(xz, m0, M, K, xr);
 #pragma unroll 4
       for (int k = k0; k < k1; ++k) {
         const uint32_t* wk = wz + k * row_words;

@@ -23,9 +23,9 @@ using qidx::kWarps;  // warps per block of the row-streaming kernels
 // Row pointers of the MR-row tile of x (rows past M repeat row M - 1) and zeroed accumulators.
 template <typename T, int MR>
 __device__ __forceinline__ void start_rows(const T* x, int M, int K, const T* (&xr)[MR], float (&acc)[kRows][MR]) {
+  tile_rows(x, 0, M, K, xr);
 #pragma unroll
   for (int m = 0; m < MR; ++m) {
-    xr[m] = x + static_cast<int64_t>(min(m, M - 1)) * K;
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r][m] = 0.0f;
   }

@@ -43,13 +43,8 @@ __global__ void __launch_bounds__(kLWarps * 32) qmv_lop3_kernel(const T* __restr
     brow[r] = biases + n * G;
   }
   const T* xr[MR];
-  float acc[R][MR];
-#pragma unroll
-  for (int m = 0; m < MR; ++m) {
-    xr[m] = x + static_cast<int64_t>(min(m, M - 1)) * K;
-#pragma unroll
-    for (int r = 0; r < R; ++r) acc[r][m] = 0.0f;
-  }
+  float acc[R][MR] = {};
+  tile_rows(x, 0, M, K, xr);
 
   // Row pointers at the lane's current chunk, advanced by U steps (kLStep chunks each) per batch.
   const int c0 = qidx::lop_chunk(0, wk, lane);

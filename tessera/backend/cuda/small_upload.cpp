@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tessera/backend/cuda/runtime.h"
+#include "tessera/env.h"
 
 namespace tessera::cuda {
 
@@ -19,10 +20,7 @@ constexpr size_t kRing = size_t(4) << 20;  // bytes of pinned ring
 constexpr size_t kAlign = 256;
 
 bool enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("TESSERA_ASYNC_UPLOAD");
-    return v == nullptr || std::string(v) != "0";
-  }();
+  static const bool on = env_switch_on("TESSERA_ASYNC_UPLOAD");
   return on;
 }
 

@@ -3,7 +3,6 @@
 #include "tessera/lm/models/llama.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "tessera/fast.h"
+#include "tessera/env.h"
 #include "tessera/lm/kv_cache.h"
 #include "tessera/lm/models/hf_config.h"
 #include "tessera/scheduler.h"
@@ -146,10 +146,7 @@ namespace {
 
 // Stacked q/k/v and gate/up matmuls (on unless the environment sets TESSERA_STACK_PROJECTIONS=0).
 bool stack_projections() {
-  static const bool on = [] {
-    const char* v = std::getenv("TESSERA_STACK_PROJECTIONS");
-    return v == nullptr || std::string(v) != "0";
-  }();
+  static const bool on = env_switch_on("TESSERA_STACK_PROJECTIONS");
   return on;
 }
 
@@ -185,6 +182,8 @@ Llama::Llama(LlamaConfig config, WeightMap w)
         get_optional(w, config_.qk_norm, p + "self_attn.k_norm.weight", {D}),
         get_optional(w, config_.sandwich_norms, p + "pre_feedforward_layernorm.weight", {H}),
         get_optional(w, config_.sandwich_norms, p + "post_feedforward_layernorm.weight", {H}),
+        LinearWeight(),  // qkv_proj and gate_up_proj: stacked below
+        LinearWeight(),
     });
     Layer& l = layers_.back();
     std::optional<LinearWeight> qkv, gate_up;
@@ -302,15 +301,12 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
   const int Hq = config_.num_attention_heads, Hkv = config_.kv_heads(), D = config_.head_dim_or_default();
   // (B, L, heads * D) -> (B, heads, L, D)
   auto heads = [&](const array& t, int n) { return transpose(reshape(t, {B, L, n, D}), {0, 2, 1, 3}); };
-  auto project = [&](const LinearWeight& w, const std::optional<array>& b) {
-    array y = w.apply(x);
-    return b ? y + *b : y;
-  };
+  auto biased = [](const array& t, const std::optional<array>& b) { return b ? t + *b : t; };
+  auto project = [&](const LinearWeight& w, const std::optional<array>& b) { return biased(w.apply(x), b); };
   array q = x, k = x, v = x;
   if (!layer.qkv_proj.empty()) {
     // One matmul for q, k and v: (B, L, (Hq + 2 Hkv) * D), split into views.
     auto parts = split(layer.qkv_proj.apply(x), {Hq * D, (Hq + Hkv) * D}, -1);
-    auto biased = [&](const array& t, const std::optional<array>& b) { return b ? t + *b : t; };
     q = heads(biased(parts[0], layer.q_bias), Hq);
     k = heads(biased(parts[1], layer.k_bias), Hkv);
     v = heads(biased(parts[2], layer.v_bias), Hkv);

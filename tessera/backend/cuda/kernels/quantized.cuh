@@ -74,6 +74,14 @@ __device__ __forceinline__ float extract_scaled(const uint32_t (&w)[bits], int j
   return u2f(h & (((1u << bits) - 1) << (bits * p)));
 }
 
+// Row pointers of x's MR-row tile starting at row m0 (x: (M, K) row-major; rows past M repeat row
+// M - 1, whose results the caller does not store).
+template <typename T, int MR>
+__device__ __forceinline__ void tile_rows(const T* x, int m0, int M, int K, const T* (&xr)[MR]) {
+#pragma unroll
+  for (int m = 0; m < MR; ++m) xr[m] = x + static_cast<int64_t>(min(m0 + m, M - 1)) * K;
+}
+
 // A dot product kept as P partial sums by field position (extract_scaled / field_scaled values carry a
 // factor 2^(bits * p)): their sum with each factor divided out.
 template <int bits, int P>
