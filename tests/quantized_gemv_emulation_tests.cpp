@@ -1,5 +1,6 @@
 // Host emulation of the CUDA affine GEMV kernels (quantized_gemv.cu: old qmv_t_kernel, fast
-// qmv_fast_kernel, tensor-core qmv_tc_kernel; quantized_gemv_lop3.cu: qmv_lop3_kernel): walks blocks, warps and lanes sequentially with the
+// qmv_fast_kernel, tensor-core qmv_tc_kernel; quantized_gemv_lop3.cu: qmv_lop3_kernel; quantized_gemv_h2.cu:
+// qmv_h2_kernel, with f16 rounding): walks blocks, warps and lanes sequentially with the
 // kernels' own index functions (tessera/backend/cuda/kernels/qgemv_index.h), emulates shuffles,
 // shared memory (bounds-checked) and the m16n8k16 MMA fragment layout of the PTX ISA, and compares
 // with a float64 dequantize-then-matmul reference. Runs on the CPU (no CUDA needed).
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "tessera/backend/cuda/kernels/qgemv_index.h"
+#include "tessera/half_types.h"
 #include "test_utils.h"
 
 using namespace tessera;
@@ -490,6 +492,112 @@ std::vector<float> emulate_lop3(const Problem& p) {
   return out;
 }
 
+// ---- qmv_h2_kernel (M = 1): f16 rounding of the staged x, products and chunk sums emulated ----
+float f16r(double v) { return static_cast<float>(float16_t(static_cast<float>(v))); }
+// An f16 pair (low half first) as floats.
+std::array<float, 2> h2_of(uint32_t v) {
+  return {static_cast<float>(float16_t::from_bits(static_cast<uint16_t>(v & 0xFFFFu))),
+          static_cast<float>(float16_t::from_bits(static_cast<uint16_t>(v >> 16)))};
+}
+// The kernel's unit_pairs: the q pairs of one 8-value unit from its words (1 for 4 bits, 2 for 8).
+std::array<std::array<float, 2>, 4> unit_pairs(const uint32_t* w, int bits) {
+  const uint32_t magic = 0x64006400u;
+  std::array<std::array<float, 2>, 4> q{};
+  auto sub1024 = [](std::array<float, 2> h) { return std::array<float, 2>{h[0] - 1024.0f, h[1] - 1024.0f}; };
+  auto fma16 = [](std::array<float, 2> h) {  // (1024 + 16 q) / 16 - 64
+    return std::array<float, 2>{f16r(std::fma(h[0], 0.0625, -64.0)), f16r(std::fma(h[1], 0.0625, -64.0))};
+  };
+  if (bits == 4) {
+    q[0] = sub1024(h2_of((w[0] & 0x000F000Fu) | magic));
+    q[1] = fma16(h2_of((w[0] & 0x00F000F0u) | magic));
+    q[2] = sub1024(h2_of(((w[0] >> 8) & 0x000F000Fu) | magic));
+    q[3] = fma16(h2_of(((w[0] >> 8) & 0x00F000F0u) | magic));
+  } else {
+    q[0] = sub1024(h2_of((w[0] & 0x00FF00FFu) | magic));
+    q[1] = sub1024(h2_of(((w[0] >> 8) & 0x00FF00FFu) | magic));
+    q[2] = sub1024(h2_of((w[1] & 0x00FF00FFu) | magic));
+    q[3] = sub1024(h2_of(((w[1] >> 8) & 0x00FF00FFu) | magic));
+  }
+  return q;
+}
+
+// W (N, K) as float64 from the problem's words, scales and biases.
+std::vector<double> dequantize_problem(const Problem& p) {
+  const int G = p.K / p.gs;
+  const int64_t row_words = static_cast<int64_t>(p.K) / 32 * p.bits;
+  std::vector<double> w(static_cast<size_t>(p.N) * p.K);
+  for (int n = 0; n < p.N; ++n)
+    for (int j = 0; j < p.K; ++j)
+      w[static_cast<size_t>(n) * p.K + j] =
+          static_cast<double>(p.scales[n * G + j / p.gs]) * extract(p.wq.data() + n * row_words, p.bits, j) +
+          p.bias[n * G + j / p.gs];
+  return w;
+}
+
+std::vector<float> emulate_h2(const Problem& p) {
+  if (p.M != 1 || (p.bits != 4 && p.bits != 8)) throw std::invalid_argument("[emulation] h2 takes M 1, bits 4/8");
+  const int bits = p.bits, R = 2, U = bits == 4 ? qidx::H2Shape<4>::U : qidx::H2Shape<8>::U;
+  const int gshift = qidx::lop_group_shift(p.gs), nchunks = p.K / 32, G = p.K / p.gs;
+  const int64_t row_words = static_cast<int64_t>(nchunks) * bits;
+  std::vector<float> out(static_cast<size_t>(p.N), 0.0f);
+  // Staging (the same in every block): each chunk's sum, max |x| and scale 2^k, its scaled f16 copy.
+  Smem<float> staged(static_cast<size_t>(nchunks) * 32);
+  std::vector<float> xsum(nchunks), xinv(nchunks);
+  for (int c = 0; c < nchunks; ++c) {
+    float s = 0.0f, mx = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      s += p.x[c * 32 + j];
+      mx = std::fmax(mx, std::fabs(p.x[c * 32 + j]));
+    }
+    int e = 0;
+    std::frexp(mx, &e);
+    const int k = std::isfinite(mx) && mx > 0 ? qidx::h2_scale_shift(bits, e) : 0;
+    xsum[c] = s;
+    xinv[c] = std::ldexp(1.0f, -k);
+    for (int u = 0; u < 4; ++u)
+      for (int j = 0; j < 8; ++j)
+        staged[qidx::h2_unit_slot(c, u) * 8 + j] =
+            f16r(std::ldexp(p.x[c * 32 + u * 8 + qidx::h2_half_value(bits, j)], k));
+  }
+  const int rows_per_block = qidx::kHWarps * R, blocks = (p.N + rows_per_block - 1) / rows_per_block;
+  for (int blk = 0; blk < blocks; ++blk) {
+    for (int wk = 0; wk < qidx::kHWarps; ++wk) {
+      const int n0 = qidx::h2_row0(blk, wk, R);
+      for (int r = 0; r < R; ++r) {
+        const int row = std::min(n0 + r, p.N - 1);
+        std::vector<float> lanes(32);
+        for (int lane = 0; lane < 32; ++lane) {
+          float fa = 0.0f, fb = 0.0f;
+          for (int i0 = 0; i0 < (nchunks + 31) / 32; i0 += U) {
+            for (int u = 0; u < U; ++u) {
+              const int c = qidx::h2_chunk(i0 + u, lane);
+              if (c >= nchunks) continue;
+              const uint32_t* w = p.wq.data() + row * row_words + static_cast<int64_t>(c) * bits;
+              std::array<std::array<float, 2>, 4> acc{};
+              for (int un = 0; un < 4; ++un) {
+                auto q = unit_pairs(w + un * (bits / 4), bits);
+                for (int pp = 0; pp < 4; ++pp)
+                  for (int h = 0; h < 2; ++h) {
+                    const double xv = staged[qidx::h2_unit_slot(c, un) * 8 + 2 * pp + h];
+                    acc[pp][h] = f16r(std::fma(static_cast<double>(q[pp][h]), xv, un == 0 ? 0.0 : acc[pp][h]));
+                  }
+              }
+              float d[2];
+              for (int h = 0; h < 2; ++h) d[h] = f16r(f16r(acc[0][h] + acc[1][h]) + f16r(acc[2][h] + acc[3][h]));
+              const int g = c >> gshift;
+              fa = std::fma(p.scales[row * G + g] * xinv[c], d[0] + d[1], fa);
+              fb = std::fma(p.bias[row * G + g], xsum[c], fb);
+            }
+          }
+          lanes[lane] = fa + fb;
+        }
+        if (n0 + r < p.N) out[n0 + r] = warp_sum(lanes);
+      }
+    }
+  }
+  return out;
+}
+
 // The launchers' choice of MR (dispatch_rows) and of U (launch_old).
 template <typename F>
 std::vector<float> by_rows(int M, F&& f) {
@@ -602,6 +710,98 @@ TEST(QuantGemvEmulation, GGUFQ40Q80FieldsAreTheGgmlValues) {
       }
     }
     for (int v : seen) EXPECT_EQ(v, 1) << "bits " << bits;
+  }
+}
+
+TEST(QuantGemvEmulation, H2KernelEveryGroupWidthAndTail) {
+  // f16 products and chunk sums: within 2e-3 of sum |x w| (the f32 kernels: 5e-5). N 37 and 3
+  // (fewer rows than a block); K 1152 (36 chunks: idle lanes), 4224 (132 chunks: a partial step of U),
+  // 11008 (344 chunks); x from bf16 and f16 values.
+  for (int bits : {4, 8}) {
+    for (int gs : {32, 64, 128}) {
+      for (int K : {1152, 4224, 11008}) {
+        for (int N : {kN, 3}) {
+          if (K == 11008 && N == 3) continue;
+          for (Dtype d : {bfloat16, float16}) {
+            auto p = make_problem(1, N, K, gs, bits, d, 3 * bits + gs + K + N);
+            EXPECT_TRUE(matches(p, emulate_h2(p), 2e-3))
+                << "bits " << bits << " gs " << gs << " K " << K << " N " << N << " " << dtype_name(d);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(QuantGemvEmulation, H2KernelLargeAndTinyActivations) {
+  // Each staged chunk of x is scaled by a power of two: outliers of 3000 (f16 products would overflow
+  // unscaled: 15 x 3000 x 32 > 65504) and values near 1e-6 keep the accuracy of x in [-1, 1].
+  for (int bits : {4, 8}) {
+    for (float scale : {3000.0f, 1e-6f}) {
+      auto p = make_problem(1, kN, 4224, 64, bits, bfloat16, 40 + bits);
+      for (size_t i = 0; i < p.x.size(); ++i) {
+        const float v = static_cast<float>(bfloat16_t(p.x[i] * (i % 97 == 0 ? scale : scale / 8)));
+        p.x[i] = v;
+      }
+      for (size_t n = 0; n < p.want.size(); ++n) {
+        p.want[n] = 0.0;
+        p.mag[n] = 0.0;
+      }
+      auto wv = dequantize_problem(p);
+      for (int n = 0; n < p.N; ++n)
+        for (int j = 0; j < p.K; ++j) {
+          const double v = static_cast<double>(p.x[j]) * wv[static_cast<size_t>(n) * p.K + j];
+          p.want[n] += v;
+          p.mag[n] += std::fabs(v);
+        }
+      auto got = emulate_h2(p);
+      for (int n = 0; n < p.N; ++n) {
+        EXPECT_TRUE(std::isfinite(got[n]));
+        EXPECT_NEAR(got[n], p.want[n], 2e-3 * p.mag[n]) << "bits " << bits << " scale " << scale << " row " << n;
+      }
+    }
+  }
+}
+
+TEST(QuantGemvEmulation, H2StagingIndices) {
+  // Each chunk's 4 units go to 4 distinct slots of its own 4; chunks c .. c + 7 (an 8-lane phase of
+  // 16-byte shared loads) hit 8 distinct 4-bank groups for every unit.
+  for (int c = 0; c < 64; ++c) {
+    std::vector<int> seen(4, 0);
+    for (int u = 0; u < 4; ++u) ++seen.at(qidx::h2_unit_slot(c, u) - 4 * c);
+    for (int v : seen) EXPECT_EQ(v, 1);
+  }
+  for (int c0 = 0; c0 < 64; c0 += 8)
+    for (int u = 0; u < 4; ++u) {
+      std::vector<int> banks(8, 0);
+      for (int c = c0; c < c0 + 8; ++c) ++banks.at((qidx::h2_unit_slot(c, u) * 16 / 4 % 32) / 4);
+      for (int v : banks) EXPECT_EQ(v, 1) << "chunk " << c0 << " unit " << u;
+    }
+  // The halves of a unit are a permutation of its 8 values, and the pairs meet the decoders' pairs.
+  for (int bits : {4, 8}) {
+    std::vector<int> seen(8, 0);
+    for (int h = 0; h < 8; ++h) ++seen.at(qidx::h2_half_value(bits, h));
+    for (int v : seen) EXPECT_EQ(v, 1);
+    std::mt19937 rng(bits);
+    for (int trial = 0; trial < 100; ++trial) {
+      uint32_t w[2] = {static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng())};
+      auto q = unit_pairs(w, bits);
+      for (int pp = 0; pp < 4; ++pp)
+        for (int h = 0; h < 2; ++h) {
+          const int j = qidx::h2_half_value(bits, 2 * pp + h);  // value of the unit this half holds
+          EXPECT_EQ(q[pp][h], static_cast<float>(extract(w, bits, j))) << "bits " << bits << " value " << j;
+        }
+    }
+  }
+  // Scaled max |x| lands in [2^(E-1), 2^E).
+  for (int bits : {4, 8}) {
+    for (float mx : {1e-30f, 3e-6f, 0.7f, 1.0f, 64.0f, 3000.0f, 1e30f}) {
+      int e = 0;
+      std::frexp(mx, &e);
+      const float scaled = std::ldexp(mx, qidx::h2_scale_shift(bits, e));
+      EXPECT_GE(scaled, std::ldexp(1.0f, qidx::h2_scale_exp(bits) - 1)) << mx;
+      EXPECT_LT(scaled, std::ldexp(1.0f, qidx::h2_scale_exp(bits))) << mx;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Quantized decode GEMV kernels (x rows M <= 8, one pass over the weights for all rows): affine
 // W (N, K) by four kernels (row streaming "old", x staged in shared memory "fast", tensor-core
-// "tc", conversion-free "lop3" in quantized_gemv_lop3.cu; affine_gemv_t picks one, TESSERA_QGEMV
+// "tc", conversion-free "lop3" in quantized_gemv_lop3.cu, packed-f16 "h2" in quantized_gemv_h2.cu;
+// affine_gemv_t picks one, TESSERA_QGEMV
 // forces one) and GGUF rows (16-byte copies through
 // shared memory) dequantized in registers; affine W (K, N) by column chunks with split-K.
 #include <algorithm>
@@ -721,7 +722,8 @@ QGemvKernel qgemv_from_env() {
   if (std::strcmp(v, "fast") == 0) return QGemvKernel::fast;
   if (std::strcmp(v, "tc") == 0) return QGemvKernel::tc;
   if (std::strcmp(v, "lop3") == 0) return QGemvKernel::lop3;
-  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast, tc or lop3, not '") +
+  if (std::strcmp(v, "h2") == 0) return QGemvKernel::h2;
+  throw std::invalid_argument(std::string("[quantized_matmul] TESSERA_QGEMV must be auto, old, fast, tc, lop3 or h2, not '") +
                               v + "'.");
 }
 
@@ -842,11 +844,13 @@ namespace {
 
 QGemvKernel qgemv_auto_choice(int dt, const AffineWeight& w, int64_t M, int64_t K) {
   // Measured (H200, s4a): for M >= 2 the tensor-core GEMV (one weight pass for all rows) beats the
-  // row-streaming kernel by far where it applies (4-bit, f16/bf16 x). M = 1: the conversion-free
-  // kernel (4.4 SASS instructions a weight in its loop against 6.6 for old, s5; not yet timed).
+  // row-streaming kernel by far where it applies (4-bit, f16/bf16 x). M = 1: packed f16 products
+  // (h2) for f16/bf16 x, else the conversion-free float32 kernel (lop3; 4.4 SASS instructions a
+  // weight in its loop against 6.6 for old).
   const bool tc_ok = w.bits == 4 && (dt == dt_f16 || dt == dt_bf16) && K % 128 == 0 && qidx::tc_mode(w.group_size) >= 0;
   if (M >= 2) return tc_ok ? QGemvKernel::tc : QGemvKernel::old;
   const bool lop3_ok = (w.bits == 4 || w.bits == 8) && qidx::lop_group_shift(w.group_size) >= 0;
+  if (lop3_ok && dt != dt_f32) return QGemvKernel::h2;
   return lop3_ok ? QGemvKernel::lop3 : QGemvKernel::old;
 }
 
@@ -856,20 +860,19 @@ bool affine_gemv_with(QGemvKernel k, int dt, const AffineWeight& w, const void* 
                       int64_t K, cudaStream_t st) {
   if (!w.transpose || M < 1 || M > kQuantGemvMaxRows || N > 0x7fffffff || K > 0x7fffffff) return false;
   if (N == 0) return true;
+  const int m = static_cast<int>(M), n = static_cast<int>(N), kk = static_cast<int>(K);
   if (k == QGemvKernel::automatic) {
     k = qgemv_auto_choice(dt, w, M, K);
     if (k == QGemvKernel::tc && affine_gemv_tc(dt, w, x, out, M, N, K, st)) return true;
-    if (k == QGemvKernel::lop3 && q::launch_lop3(dt, w, x, out, static_cast<int>(M), static_cast<int>(N),
-                                                 static_cast<int>(K), st)) {
-      return true;
-    }
+    if (k == QGemvKernel::h2 && q::launch_h2(dt, w, x, out, m, n, kk, st)) return true;  // K too long: lop3
+    if ((k == QGemvKernel::h2 || k == QGemvKernel::lop3) && q::launch_lop3(dt, w, x, out, m, n, kk, st)) return true;
     k = QGemvKernel::old;
   }
-  const int m = static_cast<int>(M), n = static_cast<int>(N), kk = static_cast<int>(K);
   switch (k) {
     case QGemvKernel::tc: return affine_gemv_tc(dt, w, x, out, M, N, K, st);
     case QGemvKernel::fast: return q::launch_fast(dt, w, x, out, m, n, kk, st);
     case QGemvKernel::lop3: return q::launch_lop3(dt, w, x, out, m, n, kk, st);
+    case QGemvKernel::h2: return q::launch_h2(dt, w, x, out, m, n, kk, st);
     default: return q::launch_old(dt, w, x, out, m, n, kk, st);
   }
 }

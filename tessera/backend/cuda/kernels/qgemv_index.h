@@ -72,6 +72,41 @@ TESSERA_QHD int lop_group_shift(int gs) {
   return (32 << s) == gs ? s : -1;
 }
 
+// ---- qmv_h2_kernel ("h2", bits 4/8, f16/bf16 x, M = 1): x staged once per block as f16, each chunk
+// scaled by a power of two; weights decoded two at a time into f16 pairs (LOP3 into 1024's mantissa, one packed
+// subtract) and multiplied by packed FMAs; each 32-value chunk's f16 sum goes to a float32 total. ----
+constexpr int kHWarps = 8;
+// Rows of W per warp and chunk steps in flight per row (16-byte weight loads: 8 per lane either way).
+template <int bits>
+struct H2Shape {
+  static constexpr int R = 2;
+  static constexpr int U = bits == 4 ? 4 : 2;
+};
+// First row of W of warp `warp` of block `block`.
+TESSERA_QHD int h2_row0(int block, int warp, int R) { return (block * kHWarps + warp) * R; }
+// Chunk of step i of lane `lane` (a warp's lanes take 32 consecutive chunks of its rows).
+TESSERA_QHD int h2_chunk(int i, int lane) { return i * 32 + lane; }
+// 16-byte slot of the staged x holding 8-value unit u (0..3) of chunk c (swizzled: the 8 lanes of a
+// shared-memory phase, chunks c .. c + 7, read distinct banks).
+TESSERA_QHD int h2_unit_slot(int c, int u) { return c * 4 + (u ^ ((c >> 1) & 3)); }
+// Value (0..7) of an 8-value unit that half h (0..7) of its staged copy holds: f16 pair p = halves
+// 2p, 2p + 1 meets the pair of weights that decode p of the unit's words yields (4 bits: one word,
+// pairs (0,4) (1,5) (2,6) (3,7); 8 bits: two words, pairs (0,2) (1,3) (4,6) (5,7)).
+TESSERA_QHD int h2_half_value(int bits, int h) {
+  return bits == 4 ? (h >> 1) + 4 * (h & 1) : 4 * (h >> 2) + ((h >> 1) & 1) + 2 * (h & 1);
+}
+// Each 32-value chunk of x is scaled by 2^k so that its max |x| lies in [2^(E-1), 2^E): its 32
+// products q x then sum to less than 32 (2^bits - 1) 2^E < 2^15, inside f16's range (4 bits: 64,
+// 8 bits: 4).
+TESSERA_QHD int h2_scale_exp(int bits) { return bits == 4 ? 6 : 2; }
+// k for max |x| = m 2^e (m in [0.5, 1)), clamped so that 2^k and 2^-k stay normal floats.
+TESSERA_QHD int h2_scale_shift(int bits, int e) {
+  const int k = h2_scale_exp(bits) - e;
+  return k < -120 ? -120 : k > 120 ? 120 : k;
+}
+// Dynamic shared memory of a block: the staged f16 x (64 bytes a chunk), each chunk's sum and 2^-k.
+TESSERA_QHD int h2_smem_bytes(int K) { return K / 32 * (64 + 8); }
+
 // ---- GGUF Q4_0 / Q8_0 decode of the staged GGUF kernel: field t of quant word i (bytes 4i .. 4i + 3
 // of the block's quants) is at bits 16 (t / P) + bits (t % P) of the word, P = 16 / bits; the value
 // of the block (0..31) it holds (ggml: byte j holds value j in its low nibble, j + 16 in its high

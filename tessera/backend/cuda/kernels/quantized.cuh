@@ -301,6 +301,9 @@ void gguf_gemm(int type, const float* x, const uint8_t* w, float* out, int64_t M
 // The conversion-free GEMV of W (N, K) (quantized_gemv_lop3.cu): bits 4/8, power-of-two group size;
 // false (nothing launched) otherwise.
 bool launch_lop3(int dt, const AffineWeight& w, const void* x, void* out, int M, int N, int K, cudaStream_t st);
+// The packed-f16 GEMV of W (N, K) (quantized_gemv_h2.cu): M = 1, f16/bf16 x, bits 4/8, power-of-two
+// group size, K <= 23130; false (nothing launched) otherwise.
+bool launch_h2(int dt, const AffineWeight& w, const void* x, void* out, int M, int N, int K, cudaStream_t st);
 
 // Calls f(std::integral_constant<int, MR>{}) with MR the smallest of 1, 2, 4, 8 holding M rows.
 template <typename F>
