@@ -28,7 +28,7 @@ namespace {
 using qidx::H2Shape;
 using qidx::kHWarps;
 
-constexpr int kStage = 4;  // x units (16-byte loads) in flight per thread while staging
+constexpr int kStage = 2;  // x units (16-byte loads) in flight per thread while staging
 
 // Waits until the grid this one depends on programmatically has completed and its writes are
 // visible (returns at once for a normal launch).
@@ -129,14 +129,15 @@ __global__ void __launch_bounds__(kHWarps * 32) qmv_h2_kernel(const T* __restric
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
       }
       if (e < nunits) {
-        int ex = 0;
-        frexpf(mx, &ex);
-        const int k = isfinite(mx) && mx > 0.0f ? qidx::h2_scale_shift(bits, ex) : 0;
-        const float f = ldexpf(1.0f, k);
+        // mx = m 2^ex, m in [0.5, 1), from the exponent bits (subnormal mx: ex -126, k clamped);
+        // mx 0, inf or NaN: k 0. 2^k and 2^-k built from their exponent bits (|k| <= 120).
+        const uint32_t mb = __float_as_uint(mx);
+        const int k = mb - 1u < 0x7F7FFFFFu ? qidx::h2_scale_shift(bits, static_cast<int>(mb >> 23) - 126) : 0;
+        const float f = __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
         const int c = e >> 2;
         if ((e & 3) == 0) {
           xsum[c] = sum;
-          xinv[c] = ldexpf(1.0f, -k);
+          xinv[c] = __uint_as_float(static_cast<uint32_t>(127 - k) << 23);
         }
         __align__(16) __half h[8];
 #pragma unroll

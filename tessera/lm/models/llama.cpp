@@ -9,7 +9,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "tessera/compile.h"
 #include "tessera/fast.h"
 #include "tessera/env.h"
 #include "tessera/lm/kv_cache.h"
@@ -33,25 +32,6 @@ array gelu_tanh(const array& x) {
 
 array gelu_erf(const array& x) {
   return array(0.5f) * x * (array(1.0f) + erf(x * array(static_cast<float>(M_SQRT1_2))));
-}
-
-// act(g) * u for act 0 silu, 1 gelu (erf), 2 gelu (tanh), through compile as MLX-LM's swiglu: the
-// chain becomes one fused kernel where compile fuses it (GPU f32/f16/bf16 by NVRTC, CPU float32),
-// instead of 3-9 elementwise kernels. One compiled function per activation and default device (a
-// trace records its device); CUDA-graph replay off, so the result stays lazy inside a model step.
-array gated_activation(int act, const array& g, const array& u) {
-  static const auto make = [](int a) {
-    auto f = compile(
-        [a](const std::vector<array>& in) -> std::vector<array> {
-          const array& x = in[0];
-          return {(a == 0 ? silu(x) : a == 1 ? gelu_erf(x) : gelu_tanh(x)) * in[1]};
-        },
-        /*shapeless=*/true);
-    f.set_cuda_graphs(false);
-    return f;
-  };
-  static const CompiledFunction fns[3][2] = {{make(0), make(0)}, {make(1), make(1)}, {make(2), make(2)}};
-  return fns[act][default_device().type == Device::gpu ? 1 : 0]({g, u})[0];
 }
 
 // x: any shape; cap * tanh(x / cap).
@@ -370,8 +350,8 @@ array Llama::mlp(const array& x, const Layer& layer) const {
     g = layer.gate_proj.apply(x);
     u = layer.up_proj.apply(x);
   }
-  const int act = config_.hidden_act == "silu" ? 0 : config_.hidden_act == "gelu" ? 1 : 2;
-  return layer.down_proj.apply(gated_activation(act, g, u));
+  g = config_.hidden_act == "silu" ? silu(g) : config_.hidden_act == "gelu" ? gelu_erf(g) : gelu_tanh(g);
+  return layer.down_proj.apply(g * u);
 }
 
 array Llama::block(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets,
