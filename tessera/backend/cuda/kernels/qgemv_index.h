@@ -75,7 +75,7 @@ TESSERA_QHD int lop_group_shift(int gs) {
 // ---- qmv_h2_kernel ("h2", bits 4/8, f16/bf16 x, M = 1): x staged once per block as f16, each chunk
 // scaled by a power of two; weights decoded two at a time into f16 pairs (LOP3 into 1024's mantissa, one packed
 // subtract) and multiplied by packed FMAs; each 32-value chunk's f16 sum goes to a float32 total. ----
-constexpr int kHWarps = 16;  // 32 rows a block share one staging of x
+constexpr int kHWarps = 8;
 // Rows of W per warp and chunk steps in flight per row (16-byte weight loads: 8 per lane either way).
 template <int bits>
 struct H2Shape {
