@@ -56,8 +56,9 @@ __device__ __forceinline__ void unit_pairs(const uint32_t* w, __half2 (&q)[4]) {
   }
 }
 
-template <typename T, int bits, int min_blocks>
-__global__ void __launch_bounds__(kHWarps * 32, min_blocks) qmv_h2_kernel(const T* __restrict__ x, const uint32_t* __restrict__ wq,
+// Registers bounded for 2 blocks an SM (3 spill at 4 bits and measured slower: H100, 2026-11-26).
+template <typename T, int bits>
+__global__ void __launch_bounds__(kHWarps * 32, 2) qmv_h2_kernel(const T* __restrict__ x, const uint32_t* __restrict__ wq,
                                                               const T* __restrict__ scales,
                                                               const T* __restrict__ biases, T* __restrict__ out, int N,
                                                               int K, int gshift) {
@@ -207,9 +208,6 @@ bool launch_h2(int dt, const AffineWeight& wt, const void* x, void* out, int M, 
   // finishes, loading their first weights; they wait for x (griddepcontrol.wait) before reading it.
   // Captured into a CUDA graph, the dependency becomes a programmatic edge. TESSERA_PDL=0: off.
   static const bool pdl = env_switch_on("TESSERA_PDL");
-  // Blocks per SM the registers are bounded for (2: ~97 registers, 3: 80 with a small spill); an
-  // experiment switch until one is measured better: TESSERA_QGEMV_H2_OCC3=0 picks 2.
-  static const bool occupancy3 = env_switch_on("TESSERA_QGEMV_H2_OCC3");
   cudaLaunchAttribute attr{};
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr.val.programmaticStreamSerializationAllowed = 1;
@@ -225,8 +223,7 @@ bool launch_h2(int dt, const AffineWeight& wt, const void* x, void* out, int M, 
     if constexpr (!std::is_same_v<T, float>) {
       auto run = [&](auto b) {
         constexpr int bits = decltype(b)::value;
-        auto kernel = occupancy3 ? qmv_h2_kernel<T, bits, 3> : qmv_h2_kernel<T, bits, 2>;
-        check_call(cudaLaunchKernelEx(&cfg, kernel, static_cast<const T*>(x), wt.w, static_cast<const T*>(wt.scales),
+        check_call(cudaLaunchKernelEx(&cfg, qmv_h2_kernel<T, bits>, static_cast<const T*>(x), wt.w, static_cast<const T*>(wt.scales),
                                       static_cast<const T*>(wt.biases), static_cast<T*>(out), N, K, gshift),
                    "qmv_h2_kernel launch");
       };

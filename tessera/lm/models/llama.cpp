@@ -12,6 +12,7 @@
 #include "tessera/fast.h"
 #include "tessera/env.h"
 #include "tessera/lm/kv_cache.h"
+#include "tessera/lm/models/fused_decode.h"
 #include "tessera/lm/models/hf_config.h"
 #include "tessera/scheduler.h"
 #include "tessera/lm/models/registry.h"
@@ -339,8 +340,13 @@ array Llama::attention(const array& x, const Layer& layer, int layer_index, KVCa
   return layer.o_bias ? out + *layer.o_bias : out;
 }
 
-// Gated MLP: down(act(gate(x)) * up(x)); act is silu (SwiGLU) or gelu (GeGLU).
-array Llama::mlp(const array& x, const Layer& layer) const {
+// Gated MLP: down(act(gate(x)) * up(x)); act is silu (SwiGLU) or gelu (GeGLU). fused: the activation
+// of a stacked gate/up product is one GPU kernel (fused_decode.h).
+array Llama::mlp(const array& x, const Layer& layer, bool fused) const {
+  const int act = config_.hidden_act == "silu" ? 0 : config_.hidden_act == "gelu" ? 1 : 2;
+  if (fused && !layer.gate_up_proj.empty()) {
+    return layer.down_proj.apply(gated_activation_stacked(layer.gate_up_proj.apply(x), act));
+  }
   array g = x, u = x;
   if (!layer.gate_up_proj.empty()) {
     auto parts = split(layer.gate_up_proj.apply(x), 2, -1);  // one matmul: (B, L, 2 * intermediate)
@@ -350,7 +356,7 @@ array Llama::mlp(const array& x, const Layer& layer) const {
     g = layer.gate_proj.apply(x);
     u = layer.up_proj.apply(x);
   }
-  g = config_.hidden_act == "silu" ? silu(g) : config_.hidden_act == "gelu" ? gelu_erf(g) : gelu_tanh(g);
+  g = act == 0 ? silu(g) : act == 1 ? gelu_erf(g) : gelu_tanh(g);
   return layer.down_proj.apply(g * u);
 }
 
@@ -402,8 +408,22 @@ array Llama::forward_at(const array& tokens, KVCache& cache, const array& pos) c
 array Llama::run(const array& tokens, KVCache* cache, const array& offsets, const StaticStep* at) const {
   array x = embed_tokens_.rows(tokens);  // (B, L, hidden)
   if (config_.embedding_scale > 0) x = x * astype(array(config_.embedding_scale), x.dtype());
-  for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offsets, at);
-  x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
+  if (at && !config_.sandwich_norms && fused_decode_available()) {
+    // The GPU decode step: each residual add and the RMSNorm after it are one kernel (the last one
+    // with the final norm), and the gated activation reads the stacked gate/up product directly.
+    const float eps = config_.rms_norm_eps;
+    array n = fast::rms_norm(x, layers_[0].input_layernorm, eps);
+    for (int i = 0; i < num_layers(); ++i) {
+      const Layer& layer = layers_[i];
+      auto [h, m] = add_rms_norm(x, attention(n, layer, i, cache, offsets, at), layer.post_attention_layernorm, eps);
+      const array& next_norm = i + 1 < num_layers() ? layers_[i + 1].input_layernorm : norm_;
+      std::tie(x, n) = add_rms_norm(h, mlp(m, layer, true), next_norm, eps);
+    }
+    x = n;
+  } else {
+    for (int i = 0; i < num_layers(); ++i) x = block(x, layers_[i], i, cache, offsets, at);
+    x = fast::rms_norm(x, norm_, config_.rms_norm_eps);
+  }
   array logits = astype(lm_head_.apply(x), float32);  // (B, L, vocab)
   if (config_.final_logit_softcapping > 0) logits = softcap(logits, config_.final_logit_softcapping);
   return logits;

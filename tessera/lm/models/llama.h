@@ -122,7 +122,7 @@ class Llama {
   array run(const array& tokens, KVCache* cache, const array& offsets, const StaticStep* at) const;
   array attention(const array& x, const Layer& layer, int layer_index, KVCache* cache, const array& offsets,
                   const StaticStep* at) const;
-  array mlp(const array& x, const Layer& layer) const;
+  array mlp(const array& x, const Layer& layer, bool fused = false) const;
   // cache: its left padding (batched prompts) shifts each row's positions and masks its padding.
   array rope(const array& x, int layer_index, const array& offsets) const;
   // The RoPE positions of the first new token: a scalar, or (B,) less each row's left padding.
