@@ -34,7 +34,7 @@ void affine_qmm(int dt, const AffineWeight& w, const void* x, void* out, float* 
 bool affine_gemv_tc(int dt, const AffineWeight& w, const void* x, void* out, int64_t M, int64_t N, int64_t K,
                     cudaStream_t st);
 // Kernels of the affine GEMV of W (N, K) (transpose, M <= kQuantGemvMaxRows): automatic (tc for M >= 2
-// where it applies; M = 1: h2, else lop3, else old), old (row streaming, every width), fast (x staged
+// where it applies; M = 1: h2 for 8-bit f16/bf16 x, else lop3, else old), old (row streaming, every width), fast (x staged
 // in shared memory, bits 4/8), tc (affine_gemv_tc), lop3 (conversion-free row kernel, bits 4/8,
 // power-of-two groups), h2 (packed f16 products, M = 1, f16/bf16 x, bits 4/8, power-of-two groups).
 enum class QGemvKernel : int { automatic = 0, old = 1, fast = 2, tc = 3, lop3 = 4, h2 = 5 };

@@ -844,13 +844,14 @@ namespace {
 
 QGemvKernel qgemv_auto_choice(int dt, const AffineWeight& w, int64_t M, int64_t K) {
   // Measured (H200, s4a): for M >= 2 the tensor-core GEMV (one weight pass for all rows) beats the
-  // row-streaming kernel by far where it applies (4-bit, f16/bf16 x). M = 1: packed f16 products
-  // (h2) for f16/bf16 x, else the conversion-free float32 kernel (lop3; 4.4 SASS instructions a
-  // weight in its loop against 6.6 for old).
+  // row-streaming kernel by far where it applies (4-bit, f16/bf16 x). M = 1: the conversion-free
+  // float32 kernel (lop3; 4.4 SASS instructions a weight against 6.6 for old), except 8-bit f16/bf16
+  // x, which takes packed f16 products (h2). In the 7b decode graph (H100, 2026-11-26) h2 gave 8-bit
+  // 253 against 251 tok/s but 4-bit 323 against 337, although alone it is faster at most shapes.
   const bool tc_ok = w.bits == 4 && (dt == dt_f16 || dt == dt_bf16) && K % 128 == 0 && qidx::tc_mode(w.group_size) >= 0;
   if (M >= 2) return tc_ok ? QGemvKernel::tc : QGemvKernel::old;
   const bool lop3_ok = (w.bits == 4 || w.bits == 8) && qidx::lop_group_shift(w.group_size) >= 0;
-  if (lop3_ok && dt != dt_f32) return QGemvKernel::h2;
+  if (lop3_ok && w.bits == 8 && dt != dt_f32) return QGemvKernel::h2;
   return lop3_ok ? QGemvKernel::lop3 : QGemvKernel::old;
 }
 
